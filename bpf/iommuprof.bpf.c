@@ -1,0 +1,414 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * iommuprof kernel side: latency histograms for IOMMU / DMA-mapping paths,
+ * aggregated in the kernel (no per-event traffic to userspace).
+ *
+ * One body serves every probed function. Which logical probe point, which
+ * argument holds the struct device * and which holds the size is per
+ * attachment "slot", set by userspace in .rodata before load:
+ *   - kprobe/kretprobe: one program each, attached many times; the BPF
+ *     cookie is the slot.
+ *   - fentry/fexit and raw tracepoints: a program needs its target at load
+ *     time (fentry) or carries no cookie on older kernels (raw_tp), so the
+ *     programs are stamped out per slot with the slot as a constant.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "iommuprof.h"
+
+#define E2BIG 7
+#define EEXIST 17
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+const volatile struct ip_slot_cfg slot_cfg[IP_MAX_SLOTS] = {};
+/* Drop in-flight frames older than this (their exit was lost). */
+const volatile __u64 stale_ns = 5000000000ULL;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, IP_HIST_ENTRIES);
+	__type(key, struct ip_hist_key);
+	__type(value, struct ip_hist);
+} hists SEC(".maps");
+
+struct devname {
+	char name[IP_DEVNAME_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, IP_DEVNAME_ENTRIES);
+	__type(key, __u64);
+	__type(value, struct devname);
+} devnames SEC(".maps");
+
+struct ip_ctx_key {
+	__u64 task;
+	__u64 block;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, IP_CTX_ENTRIES);
+	__type(key, struct ip_ctx_key);
+	__type(value, struct ip_ctx);
+} ctxs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, IP_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+struct scratch {
+	__u64 sp;            /* stack address laundered into a scalar */
+	__u64 toplevel_acc;  /* outermost-call ns completed on this CPU */
+	struct ip_ctx zero_ctx;
+	struct ip_hist zero_hist;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+static __always_inline void stat_inc(__u32 which, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &which);
+	if (v)
+		*v += n;
+}
+
+static __always_inline struct scratch *get_scratch(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&scratch, &zero);
+}
+
+static __always_inline __u32 log2_bucket(__u64 v)
+{
+	__u32 r = 0, shift;
+	shift = (v > 0xFFFFFFFFULL) << 5; v >>= shift; r = shift;
+	shift = (v > 0xFFFF) << 4; v >>= shift; r |= shift;
+	shift = (v > 0xFF) << 3; v >>= shift; r |= shift;
+	shift = (v > 0xF) << 2; v >>= shift; r |= shift;
+	shift = (v > 0x3) << 1; v >>= shift; r |= shift;
+	r |= (v >> 1);
+	return r < IP_BUCKETS ? r : IP_BUCKETS - 1;
+}
+
+static __always_inline void register_devname(__u64 dev)
+{
+	struct devname n = {};
+
+	if (dev & IP_PSEUDO_BIT) {
+		if ((dev & IP_PSEUDO_VFIO_BASE) != IP_PSEUDO_VFIO_BASE)
+			return; /* fixed pseudo devices are named by userspace */
+		bpf_get_current_comm(n.name, sizeof(n.name));
+	} else {
+		const char *p = BPF_CORE_READ((struct device *)dev, kobj.name);
+		if (!p || bpf_probe_read_kernel_str(n.name, sizeof(n.name), p) <= 0)
+			return;
+	}
+	if (bpf_map_update_elem(&devnames, &dev, &n, BPF_NOEXIST) == -E2BIG)
+		stat_inc(IP_STAT_DEVNAME_FULL, 1);
+}
+
+/* timed: dur is meaningful; error: the call failed. */
+static __noinline void record(__u32 point, __u64 dev, __u64 dur, __u64 bytes,
+			      __u32 flags)
+{
+	struct ip_hist_key key = { .point = point, .dev = dev };
+	struct ip_hist *h;
+
+	h = bpf_map_lookup_elem(&hists, &key);
+	if (!h) {
+		struct scratch *s = get_scratch();
+		long err;
+
+		if (!s)
+			return;
+		err = bpf_map_update_elem(&hists, &key, &s->zero_hist, BPF_NOEXIST);
+		if (err && err != -EEXIST) {
+			stat_inc(IP_STAT_HIST_FULL, 1);
+			return;
+		}
+		register_devname(dev);
+		h = bpf_map_lookup_elem(&hists, &key);
+		if (!h)
+			return;
+	}
+	h->count++;
+	h->bytes += bytes;
+	if (flags & 1)
+		h->errors++;
+	if (flags & 2) {
+		h->sum_ns += dur;
+		if (dur > h->max_ns)
+			h->max_ns = dur;
+		h->buckets[log2_bucket(dur)]++;
+	}
+}
+
+static __always_inline struct ip_ctx *get_ctx(int create)
+{
+	struct ip_ctx_key key;
+	struct scratch *s = get_scratch();
+	struct ip_ctx *c;
+	__u64 marker = 0;
+
+	if (!s)
+		return NULL;
+	/* The BPF stack lives on the kernel stack of the probed context; route
+	 * its address through a map value to use it as a number. */
+	*(volatile __u64 *)&s->sp = (__u64)&marker;
+	key.block = (*(volatile __u64 *)&s->sp) >> IP_STACK_SHIFT;
+	key.task = bpf_get_current_task();
+	c = bpf_map_lookup_elem(&ctxs, &key);
+	if (c || !create)
+		return c;
+	bpf_map_update_elem(&ctxs, &key, &s->zero_ctx, BPF_NOEXIST);
+	c = bpf_map_lookup_elem(&ctxs, &key);
+	if (!c)
+		stat_inc(IP_STAT_CTX_FULL, 1);
+	return c;
+}
+
+static __noinline int do_enter(__u32 slot, __u64 dev, __u64 bytes)
+{
+	struct ip_ctx *c;
+	struct ip_frame *f;
+	__u64 now, devv;
+	__u32 d, flags;
+
+	if (slot >= IP_MAX_SLOTS)
+		return 0;
+	flags = slot_cfg[slot].flags;
+	now = bpf_ktime_get_ns();
+	c = get_ctx(1);
+	if (!c)
+		return 0;
+	d = c->depth;
+	if (d > 0 && d <= IP_MAX_DEPTH && now - c->frames[d - 1].ts > stale_ns) {
+		stat_inc(IP_STAT_DROPPED_FRAMES, d);
+		d = 0;
+	}
+	if (d >= IP_MAX_DEPTH) {
+		stat_inc(IP_STAT_DEPTH_OVERFLOW, 1);
+		c->depth = d + 1;
+		return 0;
+	}
+	devv = dev;
+	if (flags & IP_F_SET_FQ) {
+		devv = IP_PSEUDO_FQ;
+	} else if (flags & IP_F_SET_VFIO) {
+		devv = IP_PSEUDO_VFIO_BASE | (bpf_get_current_pid_tgid() >> 32);
+	} else if (!devv && d > 0) {
+		devv = c->frames[d - 1].dev;
+	}
+	if (!devv)
+		devv = IP_PSEUDO_NODEV;
+
+	f = &c->frames[d];
+	f->ts = now;
+	f->dev = devv;
+	f->bytes = bytes;
+	f->slot = slot;
+	f->cpu = bpf_get_smp_processor_id();
+	if (d == 0) {
+		struct scratch *s = get_scratch();
+		f->nested_mark = s ? s->toplevel_acc : 0;
+	}
+	c->depth = d + 1;
+	return 0;
+}
+
+static __always_inline int is_error(__u32 kind, __u64 ret)
+{
+	switch (kind) {
+	case IP_RET_NEG:
+	case IP_RET_BYTES:
+		return (__s64)ret < 0;
+	case IP_RET_ZERO:
+		return ret == 0;
+	case IP_RET_DMA_ADDR:
+		return ret == ~0ULL;
+	}
+	return 0;
+}
+
+static __noinline int do_exit(__u32 slot, __u64 ret)
+{
+	struct ip_ctx *c;
+	struct ip_frame *f;
+	__u64 now, dur, bytes, own;
+	__u32 d, i, found = IP_MAX_DEPTH, point, kind, cpu;
+
+	if (slot >= IP_MAX_SLOTS)
+		return 0;
+	now = bpf_ktime_get_ns();
+	c = get_ctx(0);
+	if (!c) {
+		stat_inc(IP_STAT_UNMATCHED_EXIT, 1);
+		return 0;
+	}
+	d = c->depth;
+	if (d == 0) {
+		stat_inc(IP_STAT_UNMATCHED_EXIT, 1);
+		return 0;
+	}
+	if (d > IP_MAX_DEPTH) { /* an untimed overflow frame */
+		c->depth = d - 1;
+		return 0;
+	}
+	/* Find our frame from the top; frames above it lost their exit. */
+#pragma unroll
+	for (int k = IP_MAX_DEPTH - 1; k >= 0; k--) {
+		if (k < d && found == IP_MAX_DEPTH && c->frames[k].slot == slot)
+			found = k;
+	}
+	if (found >= IP_MAX_DEPTH) {
+		stat_inc(IP_STAT_UNMATCHED_EXIT, 1);
+		return 0;
+	}
+	i = found;
+	if (d - 1 > i)
+		stat_inc(IP_STAT_DROPPED_FRAMES, d - 1 - i);
+	f = &c->frames[i];
+	dur = now - f->ts;
+	point = slot_cfg[slot].point;
+	kind = slot_cfg[slot].ret_kind;
+	bytes = kind == IP_RET_BYTES && (__s64)ret > 0 ? ret : f->bytes;
+	record(point, f->dev, dur, is_error(kind, ret) ? 0 : bytes,
+	       2 | (is_error(kind, ret) ? 1 : 0));
+	c->depth = i;
+	if (i == 0) {
+		/* Outermost call of this context: subtract the outermost time of
+		 * contexts that ran on this CPU meanwhile (interrupts nested in us,
+		 * or tasks that preempted us), so "time in IOMMU paths" is never
+		 * counted twice. */
+		struct scratch *s = get_scratch();
+
+		if (!s)
+			return 0;
+		cpu = bpf_get_smp_processor_id();
+		own = dur;
+		if (f->cpu == cpu) {
+			__u64 nested = s->toplevel_acc - f->nested_mark;
+			own = dur > nested ? dur - nested : 0;
+		} else {
+			stat_inc(IP_STAT_MIGRATED, 1);
+		}
+		record(IP_POINT_TOPLEVEL, f->dev, own, 0, 2);
+		s->toplevel_acc += own;
+	}
+	return 0;
+}
+
+/* Count-only events (tracepoints): no latency. */
+static __noinline int do_event(__u32 slot, __u64 dev, __u64 bytes)
+{
+	if (slot >= IP_MAX_SLOTS)
+		return 0;
+	record(slot_cfg[slot].point, dev ? dev : IP_PSEUDO_NODEV, 0, bytes, 0);
+	return 0;
+}
+
+/* ---- kprobe / kretprobe: one program each, cookie = slot ---- */
+
+static __always_inline __u64 kp_arg(struct pt_regs *ctx, int i)
+{
+	switch (i) {
+	case 0: return PT_REGS_PARM1(ctx);
+	case 1: return PT_REGS_PARM2(ctx);
+	case 2: return PT_REGS_PARM3(ctx);
+	case 3: return PT_REGS_PARM4(ctx);
+	case 4: return PT_REGS_PARM5(ctx);
+	}
+	return 0;
+}
+
+SEC("kprobe")
+int ip_kprobe(struct pt_regs *ctx)
+{
+	__u32 slot = bpf_get_attach_cookie(ctx);
+	__u64 dev = 0, size = 0;
+
+	if (slot >= IP_MAX_SLOTS)
+		return 0;
+	if (slot_cfg[slot].dev_arg >= 0)
+		dev = kp_arg(ctx, slot_cfg[slot].dev_arg);
+	if (slot_cfg[slot].size_arg >= 0)
+		size = kp_arg(ctx, slot_cfg[slot].size_arg);
+	return do_enter(slot, dev, size);
+}
+
+SEC("kretprobe")
+int ip_kretprobe(struct pt_regs *ctx)
+{
+	return do_exit(bpf_get_attach_cookie(ctx), PT_REGS_RC(ctx));
+}
+
+/* ---- fentry / fexit / raw_tp: stamped out per slot ---- */
+
+static __always_inline int fentry_common(__u32 slot, __u64 *ctx)
+{
+	__u64 dev = 0, size = 0;
+
+	if (slot_cfg[slot].dev_arg >= 0)
+		bpf_get_func_arg(ctx, slot_cfg[slot].dev_arg, &dev);
+	if (slot_cfg[slot].size_arg >= 0)
+		bpf_get_func_arg(ctx, slot_cfg[slot].size_arg, &size);
+	return do_enter(slot, dev, size);
+}
+
+static __always_inline int fexit_common(__u32 slot, __u64 *ctx)
+{
+	__u64 ret = 0;
+
+	bpf_get_func_ret(ctx, &ret);
+	return do_exit(slot, ret);
+}
+
+static __always_inline __u64 tp_arg(struct bpf_raw_tracepoint_args *ctx, int i)
+{
+	switch (i) {
+	case 0: return ctx->args[0];
+	case 1: return ctx->args[1];
+	case 2: return ctx->args[2];
+	case 3: return ctx->args[3];
+	case 4: return ctx->args[4];
+	case 5: return ctx->args[5];
+	}
+	return 0;
+}
+
+static __always_inline int rawtp_common(__u32 slot, struct bpf_raw_tracepoint_args *ctx)
+{
+	__u64 dev = 0, size = 0;
+
+	if (slot_cfg[slot].dev_arg >= 0)
+		dev = tp_arg(ctx, slot_cfg[slot].dev_arg);
+	if (slot_cfg[slot].size_arg >= 0)
+		size = tp_arg(ctx, slot_cfg[slot].size_arg);
+	return do_event(slot, dev, size);
+}
+
+#define SLOT(N)                                                              \
+	SEC("fentry") int ip_fentry_##N(__u64 *ctx) { return fentry_common(N, ctx); } \
+	SEC("fexit") int ip_fexit_##N(__u64 *ctx) { return fexit_common(N, ctx); }    \
+	SEC("raw_tp") int ip_rawtp_##N(struct bpf_raw_tracepoint_args *ctx)        \
+	{ return rawtp_common(N, ctx); }
+
+SLOT(0) SLOT(1) SLOT(2) SLOT(3) SLOT(4) SLOT(5) SLOT(6) SLOT(7)
+SLOT(8) SLOT(9) SLOT(10) SLOT(11) SLOT(12) SLOT(13) SLOT(14) SLOT(15)
+SLOT(16) SLOT(17) SLOT(18) SLOT(19) SLOT(20) SLOT(21) SLOT(22) SLOT(23)
+SLOT(24) SLOT(25) SLOT(26) SLOT(27) SLOT(28) SLOT(29) SLOT(30) SLOT(31)
+SLOT(32) SLOT(33) SLOT(34) SLOT(35) SLOT(36) SLOT(37) SLOT(38) SLOT(39)
+SLOT(40) SLOT(41) SLOT(42) SLOT(43) SLOT(44) SLOT(45) SLOT(46) SLOT(47)

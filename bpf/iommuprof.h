@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Types shared by bpf/iommuprof.bpf.c and the userspace loader.
+ *
+ * Data model (all aggregation happens in the kernel):
+ *   hists    PERCPU_HASH  {point, dev}      -> struct ip_hist
+ *            One entry per (probe point, device) per CPU, so a single map gives
+ *            both the per-device and the per-CPU breakdown when it is read.
+ *            point == IP_POINT_TOPLEVEL holds the time of outermost calls only
+ *            (each nested stack counted once).
+ *   devnames HASH         dev               -> char[IP_DEVNAME_LEN]
+ *            dev is a struct device pointer, or an IP_PSEUDO_* id.
+ *   ctxs     LRU_HASH     stack region      -> struct ip_ctx (in-flight frames)
+ *   stats    PERCPU_ARRAY [IP_STAT_MAX]     -> u64 overflow / anomaly counters
+ */
+#ifndef IOMMUPROF_SHARED_H
+#define IOMMUPROF_SHARED_H
+
+#define IP_MAX_SLOTS 48        /* attachments (symbol or tracepoint) per session */
+#define IP_MAX_POINTS 64       /* logical probe points */
+#define IP_POINT_TOPLEVEL 63   /* pseudo point: outermost-call time per context */
+#define IP_BUCKETS 32          /* log2(ns) buckets: [0,2) [2,4) ... [2^31, inf) */
+#define IP_MAX_DEPTH 12        /* nested in-flight calls per execution context */
+#define IP_DEVNAME_LEN 32
+
+#define IP_HIST_ENTRIES 8192
+#define IP_DEVNAME_ENTRIES 4096
+#define IP_CTX_ENTRIES 16384
+
+/* Kernel stacks are THREAD_SIZE (>= 16 KiB) aligned on x86_64, and so are the
+ * per-CPU IRQ stacks: the aligned block holding the current stack pointer names
+ * the execution context (a task, or one CPU's interrupt stack). Nesting within
+ * one block is strictly LIFO, and a task that migrates keeps its stack. */
+#define IP_STACK_SHIFT 14
+
+/* Pseudo devices: calls with no struct device in reach. High bit set. */
+#define IP_PSEUDO_BIT (1ULL << 63)
+#define IP_PSEUDO_NODEV (IP_PSEUDO_BIT | 1ULL)       /* "[no-device]" */
+#define IP_PSEUDO_FQ (IP_PSEUDO_BIT | 2ULL)          /* "[flush-queue]" */
+#define IP_PSEUDO_VFIO_BASE (IP_PSEUDO_BIT | (1ULL << 40)) /* | tgid: "[vfio:comm]" */
+
+/* How the return value tells a failure. */
+enum ip_ret_kind {
+	IP_RET_NONE = 0,     /* void, or not meaningful */
+	IP_RET_NEG = 1,      /* int/long: < 0 is an error */
+	IP_RET_ZERO = 2,     /* count/size: 0 is an error (dma_map_sg_attrs, iommu_unmap) */
+	IP_RET_DMA_ADDR = 3, /* dma_addr_t: DMA_MAPPING_ERROR (~0) is an error */
+	IP_RET_BYTES = 4,    /* ssize_t bytes mapped (iommu_map_sg): < 0 error, else bytes */
+};
+
+/* Role of an attachment in the call context. */
+enum ip_slot_flags {
+	IP_F_SET_FQ = 1 << 0,    /* flush-queue timer: nested calls go to [flush-queue] */
+	IP_F_SET_VFIO = 1 << 1,  /* VFIO map/unmap ioctl path: nested calls go to [vfio:comm] */
+	IP_F_NO_TIMING = 1 << 2, /* count only (tracepoints) */
+	IP_F_FAULT = 1 << 3,     /* fault event: counts are faults */
+};
+
+/* Per-attachment settings, written to .rodata before load. */
+struct ip_slot_cfg {
+	unsigned int point;       /* logical point id (index into the catalog) */
+	signed char dev_arg;      /* argument index of struct device *, -1 none */
+	signed char size_arg;     /* argument index of the byte size, -1 none */
+	unsigned char ret_kind;   /* enum ip_ret_kind */
+	unsigned char flags;      /* enum ip_slot_flags */
+};
+
+struct ip_hist_key {
+	unsigned int point;
+	unsigned int pad;
+	unsigned long long dev;
+};
+
+struct ip_hist {
+	unsigned long long count;
+	unsigned long long sum_ns;
+	unsigned long long bytes;
+	unsigned long long errors;
+	unsigned long long max_ns;
+	unsigned long long buckets[IP_BUCKETS];
+};
+
+struct ip_frame {
+	unsigned long long ts;
+	unsigned long long dev;
+	unsigned long long bytes;
+	unsigned int slot;
+	unsigned int cpu;
+	unsigned long long nested_mark; /* per-CPU top-level time at entry */
+};
+
+struct ip_ctx {
+	unsigned int depth;
+	unsigned int pad;
+	struct ip_frame frames[IP_MAX_DEPTH];
+};
+
+enum ip_stat {
+	IP_STAT_HIST_FULL = 0,      /* hists map full: events not recorded */
+	IP_STAT_DEVNAME_FULL,       /* devnames map full: device shows as its pointer */
+	IP_STAT_CTX_FULL,           /* could not create in-flight context */
+	IP_STAT_DEPTH_OVERFLOW,     /* nesting deeper than IP_MAX_DEPTH: call not timed */
+	IP_STAT_UNMATCHED_EXIT,     /* exit with no matching entry (attached mid-call) */
+	IP_STAT_DROPPED_FRAMES,     /* entries whose exit never came (discarded) */
+	IP_STAT_MIGRATED,           /* outermost call ended on another CPU */
+	IP_STAT_MAX,
+};
+
+#endif

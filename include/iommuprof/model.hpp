@@ -1,0 +1,152 @@
+// Plain data shared by every stage after the kernel: snapshot, analysis,
+// renderers, profile files. Nothing here touches the kernel.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace iommuprof {
+
+// log2 latency buckets in ns: bucket 0 = [0,2), bucket i = [2^i, 2^(i+1)),
+// the last bucket is open-ended.
+inline constexpr int kBuckets = 32;
+
+struct Hist {
+    uint64_t count = 0;
+    uint64_t sum_ns = 0;
+    uint64_t bytes = 0;
+    uint64_t errors = 0;
+    uint64_t max_ns = 0;
+    std::array<uint64_t, kBuckets> buckets{};
+
+    Hist &operator+=(const Hist &o);
+    // Counters since `earlier` (a snapshot of the same cumulative cell).
+    // max_ns cannot be differenced: it is kept from *this (cumulative).
+    Hist since(const Hist &earlier) const;
+    bool timed() const;  // has latency samples
+    double mean_ns() const;
+    // Percentile (q in [0,1]) estimated from the buckets, interpolating
+    // linearly inside the bucket and clamped to max_ns when known.
+    double percentile_ns(double q) const;
+    bool operator==(const Hist &o) const = default;
+};
+
+// Lower and upper bound (ns) of bucket i; the last bucket's upper bound is
+// the largest uint64.
+uint64_t bucket_lo(int i);
+uint64_t bucket_hi(int i);
+
+enum class Category {
+    DmaApi,      // dma_map_*/dma_unmap_*: what drivers call; remains under pt
+    DmaIommu,    // iommu_dma_* layer (dma-iommu.c): translated mode only
+    IommuCore,   // iommu_map/iommu_unmap*: page-table updates
+    Iova,        // IOVA allocator
+    Flush,       // vendor IOTLB invalidation (Intel, AMD, virtio, SMMU)
+    FlushQueue,  // deferred (lazy) flush queue
+    Vfio,        // VFIO type1 map/unmap (guest-assigned devices)
+    Fault,       // iommu:io_page_fault
+    Bounce,      // swiotlb bounce buffering
+    Total,       // outermost calls only: CPU time in the profiled paths
+};
+const char *to_string(Category c);
+std::optional<Category> category_from_string(const std::string &s);
+// True for categories whose cost disappears under iommu=pt.
+bool translation_only(Category c);
+
+enum class Method { Fentry, Kprobe, Tracepoint, Unavailable };
+const char *to_string(Method m);
+std::optional<Method> method_from_string(const std::string &s);
+
+// One line of the attach plan: a logical point and what it was bound to.
+struct Attachment {
+    std::string point;      // logical point name, e.g. "iommu_map"
+    Category category = Category::DmaApi;
+    std::string symbol;     // kernel symbol or "group:event" tracepoint; empty if none
+    Method method = Method::Unavailable;
+    std::string reason;     // why this method (or why unavailable)
+    bool attached = false;  // the attach actually succeeded
+    bool operator==(const Attachment &o) const = default;
+};
+
+// One histogram cell: (point, device, cpu).
+struct Cell {
+    std::string point;
+    std::string device;  // dev_name() or a pseudo device like "[flush-queue]"
+    int cpu = 0;
+    Hist hist;
+    bool operator==(const Cell &o) const = default;
+};
+
+struct PointInfo {
+    std::string name;
+    Category category = Category::DmaApi;
+    bool timed = true;  // false: count-only (tracepoint) or unavailable
+    bool operator==(const PointInfo &o) const = default;
+};
+
+// Kernel-side anomaly and overflow counters (bpf/iommuprof.h enum ip_stat).
+struct Counters {
+    uint64_t hist_full = 0;
+    uint64_t devname_full = 0;
+    uint64_t ctx_full = 0;
+    uint64_t depth_overflow = 0;
+    uint64_t unmatched_exit = 0;
+    uint64_t dropped_frames = 0;
+    uint64_t migrated = 0;
+    Counters since(const Counters &earlier) const;
+    bool operator==(const Counters &o) const = default;
+};
+
+// Name of the pseudo point holding outermost-call time.
+inline constexpr const char *kTotalPoint = "total";
+
+// Everything read out of the kernel at one moment (cumulative since attach),
+// or the difference of two such moments.
+struct Snapshot {
+    double duration_s = 0;  // wall time covered
+    int ncpus = 0;          // online CPUs during the profile
+    std::vector<PointInfo> points;  // every point of the plan, in catalog order, plus "total"
+    std::vector<Cell> cells;        // non-empty cells only
+    Counters counters;
+    bool operator==(const Snapshot &o) const = default;
+
+    // cells(later) - cells(earlier), duration = later - earlier.
+    Snapshot since(const Snapshot &earlier) const;
+    const PointInfo *point(const std::string &name) const;
+};
+
+// ---- Aggregations (user/analysis/aggregate.cpp) ----
+
+struct PointDevice {
+    std::string point;
+    std::string device;
+    Hist hist;
+};
+struct PointCpu {
+    std::string point;
+    int cpu = 0;
+    Hist hist;
+};
+
+// Sum over CPUs: one entry per (point, device), catalog order then device.
+std::vector<PointDevice> by_device(const Snapshot &s);
+// Sum over devices: one entry per (point, cpu).
+std::vector<PointCpu> by_cpu(const Snapshot &s);
+// Sum over devices and CPUs: one Hist per point name.
+std::map<std::string, Hist> by_point(const Snapshot &s);
+// Sum over points of one category and device (devices summed when device empty).
+Hist sum_category(const Snapshot &s, Category c);
+
+// CPU-time share figures from the outermost-call totals ("total" point).
+struct CpuShare {
+    double all_cpus = 0;     // fraction of ncpus * duration
+    double hottest_cpu = 0;  // fraction of duration on the busiest CPU
+    int hottest = -1;        // that CPU
+};
+CpuShare cpu_share(const Snapshot &s, const std::string &point = kTotalPoint);
+
+}  // namespace iommuprof

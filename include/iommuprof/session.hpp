@@ -1,0 +1,41 @@
+// A live profiling session: plan -> load -> attach -> read maps.
+// The only part of iommuprof (with user/loader) that touches the kernel.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "iommuprof/model.hpp"
+
+namespace iommuprof {
+
+struct SessionOptions {
+    bool force_kprobe = false;   // never use fentry/fexit (test the kprobe path)
+    bool no_tracepoints = false; // do not fall back to tracepoints
+    std::vector<std::string> only_points;  // empty: every point of the catalog
+};
+
+class Session {
+public:
+    // Plans, loads and attaches. Throws Error(kExitRuntime) with one clear
+    // line when the environment cannot run a profile (no root/CAP_BPF, no BTF,
+    // no point attachable at all).
+    static std::unique_ptr<Session> open(const SessionOptions &opts);
+    virtual ~Session() = default;  // detaches everything
+
+    // Cumulative counters since attach; duration_s = time since attach.
+    virtual Snapshot snapshot() = 0;
+    virtual const std::vector<Attachment> &plan() const = 0;
+    // Wall-clock seconds from open() start to all probes attached.
+    virtual double attach_seconds() const = 0;
+};
+
+// Waits up to `seconds` (forever if < 0); returns false if SIGINT/SIGTERM
+// arrived (see install_stop_handlers). Wakes early also when stop_requested().
+bool sleep_unless_stopped(double seconds);
+void install_stop_handlers();
+bool stop_requested();
+void request_stop();
+
+}  // namespace iommuprof
