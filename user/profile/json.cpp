@@ -1,0 +1,315 @@
+// JSON mapping of the data model; see include/iommuprof/json.hpp.
+#include "iommuprof/json.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include <fmt/core.h>
+
+namespace iommuprof {
+
+using nlohmann::json;
+
+namespace json_detail {
+namespace {
+const char *type_name(const json &j)
+{
+    if (j.is_number_integer())
+        return j.is_number_unsigned() || j.get<int64_t>() >= 0 ? "unsigned integer" : "negative integer";
+    if (j.is_number_float())
+        return "number with a fraction";
+    return j.type_name();
+}
+
+// Parsed non-negative literals are number_unsigned; values built in code
+// (json j = 3) are number_integer.
+bool is_u64(const json &j)
+{
+    return j.is_number_unsigned() || (j.is_number_integer() && j.get<int64_t>() >= 0);
+}
+
+std::string join_path(const std::string &prefix, const std::string &path)
+{
+    if (prefix.empty())
+        return path;
+    if (path.empty())
+        return prefix;
+    if (path[0] == '[')
+        return prefix + path;
+    return prefix + "." + path;
+}
+}  // namespace
+
+[[noreturn]] void fail(const std::string &path, const std::string &what) { throw JsonError(path, what); }
+
+[[noreturn]] void rethrow_with_prefix(const std::string &prefix)
+{
+    try {
+        throw;
+    } catch (const JsonError &e) {
+        throw JsonError(join_path(prefix, e.path), e.problem);
+    } catch (const json::exception &e) {
+        throw JsonError(prefix, e.what());
+    }
+}
+
+const json &field(const json &obj, const char *key)
+{
+    if (!obj.is_object())
+        fail("", fmt::format("expected an object, got {}", type_name(obj)));
+    auto it = obj.find(key);
+    if (it == obj.end())
+        fail(key, "missing");
+    return *it;
+}
+
+uint64_t get_u64(const json &obj, const char *key)
+{
+    const json &v = field(obj, key);
+    if (!is_u64(v))
+        fail(key, fmt::format("expected an unsigned integer, got {}", type_name(v)));
+    return v.get<uint64_t>();
+}
+
+int64_t get_i64(const json &obj, const char *key)
+{
+    const json &v = field(obj, key);
+    if (v.is_number_unsigned()) {
+        uint64_t u = v.get<uint64_t>();
+        if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+            fail(key, "integer out of range");
+        return static_cast<int64_t>(u);
+    }
+    if (!v.is_number_integer())
+        fail(key, fmt::format("expected an integer, got {}", type_name(v)));
+    return v.get<int64_t>();
+}
+
+double get_double(const json &obj, const char *key)
+{
+    const json &v = field(obj, key);
+    if (!v.is_number())
+        fail(key, fmt::format("expected a number, got {}", type_name(v)));
+    double d = v.get<double>();
+    if (!std::isfinite(d))
+        fail(key, "expected a finite number");
+    return d;
+}
+
+bool get_bool(const json &obj, const char *key)
+{
+    const json &v = field(obj, key);
+    if (!v.is_boolean())
+        fail(key, fmt::format("expected true or false, got {}", type_name(v)));
+    return v.get<bool>();
+}
+
+std::string get_string(const json &obj, const char *key)
+{
+    const json &v = field(obj, key);
+    if (!v.is_string())
+        fail(key, fmt::format("expected a string, got {}", type_name(v)));
+    return v.get<std::string>();
+}
+
+const json &get_array(const json &obj, const char *key)
+{
+    const json &v = field(obj, key);
+    if (!v.is_array())
+        fail(key, fmt::format("expected an array, got {}", type_name(v)));
+    return v;
+}
+
+const json &get_object(const json &obj, const char *key)
+{
+    const json &v = field(obj, key);
+    if (!v.is_object())
+        fail(key, fmt::format("expected an object, got {}", type_name(v)));
+    return v;
+}
+}  // namespace json_detail
+
+using namespace json_detail;
+
+namespace {
+template <class T>
+void read_array(const json &obj, const char *key, std::vector<T> &out)
+{
+    const json &arr = get_array(obj, key);
+    out.clear();
+    out.reserve(arr.size());
+    for (size_t i = 0; i < arr.size(); i++)
+        with_path(fmt::format("{}[{}]", key, i), [&] { out.push_back(arr[i].get<T>()); });
+}
+
+template <class T>
+T read_sub(const json &obj, const char *key)
+{
+    const json &sub = get_object(obj, key);
+    T v{};
+    with_path(key, [&] { v = sub.get<T>(); });
+    return v;
+}
+template <class E>
+E read_enum(const json &obj, const char *key)
+{
+    const json &v = field(obj, key);
+    E e{};
+    with_path(key, [&] { e = v.get<E>(); });
+    return e;
+}
+}  // namespace
+
+// ---- enums ----
+
+void to_json(json &j, Category c) { j = to_string(c); }
+void from_json(const json &j, Category &c)
+{
+    if (!j.is_string())
+        fail("", fmt::format("expected a category name, got {}", j.type_name()));
+    auto v = category_from_string(j.get<std::string>());
+    if (!v)
+        fail("", fmt::format("unknown category '{}'", j.get<std::string>()));
+    c = *v;
+}
+
+void to_json(json &j, Method m) { j = to_string(m); }
+void from_json(const json &j, Method &m)
+{
+    if (!j.is_string())
+        fail("", fmt::format("expected a method name, got {}", j.type_name()));
+    auto v = method_from_string(j.get<std::string>());
+    if (!v)
+        fail("", fmt::format("unknown method '{}'", j.get<std::string>()));
+    m = *v;
+}
+
+// ---- Hist ----
+
+void to_json(json &j, const Hist &h)
+{
+    j = json{{"count", h.count},   {"sum_ns", h.sum_ns}, {"bytes", h.bytes},
+             {"errors", h.errors}, {"max_ns", h.max_ns}, {"buckets", h.buckets}};
+}
+
+void from_json(const json &j, Hist &h)
+{
+    Hist r;
+    r.count = get_u64(j, "count");
+    r.sum_ns = get_u64(j, "sum_ns");
+    r.bytes = get_u64(j, "bytes");
+    r.errors = get_u64(j, "errors");
+    r.max_ns = get_u64(j, "max_ns");
+    const json &b = get_array(j, "buckets");
+    if (b.size() != static_cast<size_t>(kBuckets))
+        fail("buckets", fmt::format("expected {} entries, got {}", kBuckets, b.size()));
+    for (int i = 0; i < kBuckets; i++) {
+        if (!is_u64(b[i]))
+            fail(fmt::format("buckets[{}]", i), "expected an unsigned integer");
+        r.buckets[i] = b[i].get<uint64_t>();
+    }
+    h = r;
+}
+
+// ---- Cell ----
+
+void to_json(json &j, const Cell &c)
+{
+    j = json{{"point", c.point}, {"device", c.device}, {"cpu", c.cpu}, {"hist", c.hist}};
+}
+
+void from_json(const json &j, Cell &c)
+{
+    Cell r;
+    r.point = get_string(j, "point");
+    r.device = get_string(j, "device");
+    int64_t cpu = get_i64(j, "cpu");
+    if (cpu < 0 || cpu > std::numeric_limits<int>::max())
+        fail("cpu", fmt::format("CPU number {} out of range", cpu));
+    r.cpu = static_cast<int>(cpu);
+    r.hist = read_sub<Hist>(j, "hist");
+    c = std::move(r);
+}
+
+// ---- PointInfo ----
+
+void to_json(json &j, const PointInfo &p)
+{
+    j = json{{"name", p.name}, {"category", p.category}, {"timed", p.timed}};
+}
+
+void from_json(const json &j, PointInfo &p)
+{
+    PointInfo r;
+    r.name = get_string(j, "name");
+    r.category = read_enum<Category>(j, "category");
+    r.timed = get_bool(j, "timed");
+    p = std::move(r);
+}
+
+// ---- Counters ----
+
+void to_json(json &j, const Counters &c)
+{
+    j = json{{"hist_full", c.hist_full},           {"devname_full", c.devname_full},
+             {"ctx_full", c.ctx_full},             {"depth_overflow", c.depth_overflow},
+             {"unmatched_exit", c.unmatched_exit}, {"dropped_frames", c.dropped_frames},
+             {"migrated", c.migrated}};
+}
+
+void from_json(const json &j, Counters &c)
+{
+    Counters r;
+    r.hist_full = get_u64(j, "hist_full");
+    r.devname_full = get_u64(j, "devname_full");
+    r.ctx_full = get_u64(j, "ctx_full");
+    r.depth_overflow = get_u64(j, "depth_overflow");
+    r.unmatched_exit = get_u64(j, "unmatched_exit");
+    r.dropped_frames = get_u64(j, "dropped_frames");
+    r.migrated = get_u64(j, "migrated");
+    c = r;
+}
+
+// ---- Snapshot ----
+
+void to_json(json &j, const Snapshot &s)
+{
+    j = json{{"duration_s", s.duration_s}, {"ncpus", s.ncpus},          {"points", s.points},
+             {"cells", s.cells},           {"counters", s.counters}};
+}
+
+void from_json(const json &j, Snapshot &s)
+{
+    Snapshot r;
+    r.duration_s = get_double(j, "duration_s");
+    int64_t ncpus = get_i64(j, "ncpus");
+    if (ncpus < 0 || ncpus > std::numeric_limits<int>::max())
+        fail("ncpus", fmt::format("CPU count {} out of range", ncpus));
+    r.ncpus = static_cast<int>(ncpus);
+    read_array(j, "points", r.points);
+    read_array(j, "cells", r.cells);
+    r.counters = read_sub<Counters>(j, "counters");
+    s = std::move(r);
+}
+
+// ---- Attachment ----
+
+void to_json(json &j, const Attachment &a)
+{
+    j = json{{"point", a.point},   {"category", a.category}, {"symbol", a.symbol},
+             {"method", a.method}, {"reason", a.reason},     {"attached", a.attached}};
+}
+
+void from_json(const json &j, Attachment &a)
+{
+    Attachment r;
+    r.point = get_string(j, "point");
+    r.category = read_enum<Category>(j, "category");
+    r.symbol = get_string(j, "symbol");
+    r.method = read_enum<Method>(j, "method");
+    r.reason = get_string(j, "reason");
+    r.attached = get_bool(j, "attached");
+    a = std::move(r);
+}
+
+}  // namespace iommuprof
