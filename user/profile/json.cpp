@@ -50,6 +50,12 @@ std::string join_path(const std::string &prefix, const std::string &path)
         throw JsonError(join_path(prefix, e.path), e.problem);
     } catch (const json::exception &e) {
         throw JsonError(prefix, e.what());
+    } catch (const Error &e) {
+        throw JsonError(prefix, e.what());
+    } catch (const std::bad_alloc &) {
+        throw;
+    } catch (const std::exception &e) {
+        throw JsonError(prefix, e.what());
     }
 }
 
