@@ -1,0 +1,290 @@
+// Prometheus text format / OpenMetrics export; see include/iommuprof/openmetrics.hpp
+// and docs/openmetrics.md.
+#include "iommuprof/openmetrics.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <tuple>
+
+#include <fmt/core.h>
+
+#include "iommuprof/profile.hpp"
+
+namespace iommuprof {
+
+namespace {
+
+// Length of the valid UTF-8 sequence at s[i], 0 if invalid.
+size_t utf8_len(const std::string &s, size_t i)
+{
+    auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+    unsigned char c = b(i);
+    if (c < 0x80)
+        return 1;
+    size_t n;
+    uint32_t cp;
+    if ((c & 0xE0) == 0xC0) {
+        n = 2;
+        cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+        n = 3;
+        cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+        n = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (i + n > s.size())
+        return 0;
+    for (size_t k = 1; k < n; k++) {
+        if ((b(i + k) & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (b(i + k) & 0x3F);
+    }
+    // Overlong forms, surrogates, beyond U+10FFFF.
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+// Double in the shortest form that reads back exactly; integers stay integers.
+std::string num(double v)
+{
+    if (std::isnan(v))
+        return "NaN";
+    if (std::isinf(v))
+        return v > 0 ? "+Inf" : "-Inf";
+    return fmt::format("{}", v);
+}
+
+class Writer {
+public:
+    std::string out;
+
+    void family(const char *name, const char *type, const char *help)
+    {
+        out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    }
+    // labels: pairs of name, value
+    void sample(const std::string &name, const std::vector<std::pair<const char *, std::string>> &labels,
+                const std::string &value)
+    {
+        out += name;
+        if (!labels.empty()) {
+            out += '{';
+            bool first = true;
+            for (auto &[k, v] : labels) {
+                if (!first)
+                    out += ',';
+                first = false;
+                out += k;
+                out += "=\"";
+                out += om_escape_label(v);
+                out += '"';
+            }
+            out += '}';
+        }
+        out += ' ';
+        out += value;
+        out += '\n';
+    }
+    void sample(const std::string &name, const std::vector<std::pair<const char *, std::string>> &labels,
+                uint64_t value)
+    {
+        sample(name, labels, std::to_string(value));
+    }
+};
+
+struct Series {
+    std::string point;
+    Category category;
+    bool timed;
+    std::string device;
+    int cpu;  // -1: summed over CPUs
+    Hist hist;
+};
+
+std::vector<Series> collect(const Snapshot &snap, bool per_cpu)
+{
+    std::map<std::string, size_t> order;
+    for (size_t i = 0; i < snap.points.size(); i++)
+        order.emplace(snap.points[i].name, i);
+    std::map<std::tuple<size_t, std::string, int>, Series> m;
+    for (const Cell &c : snap.cells) {
+        auto it = order.find(c.point);
+        size_t idx = it == order.end() ? snap.points.size() : it->second;
+        int cpu = per_cpu ? c.cpu : -1;
+        auto [pos, fresh] = m.try_emplace({idx, c.device, cpu});
+        Series &s = pos->second;
+        if (fresh) {
+            const PointInfo *pi = snap.point(c.point);
+            s.point = c.point;
+            s.category = pi ? pi->category : Category::DmaApi;
+            s.timed = pi ? pi->timed : false;
+            s.device = c.device;
+            s.cpu = cpu;
+        }
+        s.hist += c.hist;
+    }
+    std::vector<Series> v;
+    v.reserve(m.size());
+    for (auto &[k, s] : m)
+        v.push_back(std::move(s));
+    return v;
+}
+
+std::vector<std::pair<const char *, std::string>> labels_of(const Series &s)
+{
+    std::vector<std::pair<const char *, std::string>> l{
+        {"point", s.point}, {"category", to_string(s.category)}, {"device", s.device}};
+    if (s.cpu >= 0)
+        l.emplace_back("cpu", std::to_string(s.cpu));
+    return l;
+}
+
+const char *tri(const std::optional<bool> &b)
+{
+    if (!b)
+        return "unknown";
+    return *b ? "true" : "false";
+}
+
+}  // namespace
+
+std::string om_escape_label(const std::string &v)
+{
+    std::string out;
+    out.reserve(v.size());
+    for (size_t i = 0; i < v.size();) {
+        size_t n = utf8_len(v, i);
+        if (n == 0) {
+            out += '?';
+            i++;
+            continue;
+        }
+        char c = v[i];
+        if (n == 1 && c == '\\')
+            out += "\\\\";
+        else if (n == 1 && c == '"')
+            out += "\\\"";
+        else if (n == 1 && c == '\n')
+            out += "\\n";
+        else
+            out.append(v, i, n);
+        i += n;
+    }
+    return out;
+}
+
+std::string om_bucket_le(int i)
+{
+    if (i >= kBuckets - 1)
+        return "+Inf";
+    // Bucket i holds [2^i, 2^(i+1)) ns: its upper bound in seconds.
+    return num(static_cast<double>(bucket_hi(i)) / 1e9);
+}
+
+std::string render_openmetrics(const Snapshot &snap, const HostFacts &host, const OpenMetricsOptions &opts)
+{
+    Writer w;
+    std::vector<Series> series = collect(snap, opts.per_cpu);
+
+    w.family("iommuprof_calls_total", "counter",
+             "Calls of a DMA-mapping or IOMMU kernel function (point) per device and CPU. "
+             "point=\"total\" counts outermost calls only.");
+    for (auto &s : series)
+        w.sample("iommuprof_calls_total", labels_of(s), s.hist.count);
+
+    w.family("iommuprof_errors_total", "counter", "Calls that returned an error.");
+    for (auto &s : series)
+        w.sample("iommuprof_errors_total", labels_of(s), s.hist.errors);
+
+    w.family("iommuprof_bytes_total", "counter", "Bytes mapped or unmapped, where the point carries a size.");
+    for (auto &s : series)
+        w.sample("iommuprof_bytes_total", labels_of(s), s.hist.bytes);
+
+    w.family("iommuprof_latency_seconds", "histogram",
+             "Time spent in one call (timed points only; log2 buckets). "
+             "rate(_sum) / iommuprof_cpus with point=\"total\" is the CPU share.");
+    for (auto &s : series) {
+        if (!s.timed)
+            continue;
+        auto l = labels_of(s);
+        l.emplace_back("le", "");
+        uint64_t cum = 0;
+        for (int i = 0; i < kBuckets; i++) {
+            cum += s.hist.buckets[i];
+            // Empty low buckets below the first sample add nothing; the
+            // full set is kept so every series has the same le values.
+            l.back().second = om_bucket_le(i);
+            w.sample("iommuprof_latency_seconds_bucket", l, cum);
+        }
+        l.pop_back();
+        // _count is the bucket total so that it equals the +Inf bucket even
+        // if a counter read raced with an update.
+        w.sample("iommuprof_latency_seconds_sum", l, num(static_cast<double>(s.hist.sum_ns) / 1e9));
+        w.sample("iommuprof_latency_seconds_count", l, cum);
+    }
+
+    w.family("iommuprof_latency_max_seconds", "gauge", "Longest single call seen (timed points only).");
+    for (auto &s : series)
+        if (s.timed)
+            w.sample("iommuprof_latency_max_seconds", labels_of(s), num(static_cast<double>(s.hist.max_ns) / 1e9));
+
+    w.family("iommuprof_probe_anomalies_total", "counter",
+             "Kernel-side overflow and anomaly counters: non-zero means some events were not recorded.");
+    const std::pair<const char *, uint64_t> anomalies[] = {
+        {"hist_full", snap.counters.hist_full},
+        {"devname_full", snap.counters.devname_full},
+        {"ctx_full", snap.counters.ctx_full},
+        {"depth_overflow", snap.counters.depth_overflow},
+        {"unmatched_exit", snap.counters.unmatched_exit},
+        {"dropped_frames", snap.counters.dropped_frames},
+        {"migrated", snap.counters.migrated},
+    };
+    for (auto &[kind, v] : anomalies)
+        w.sample("iommuprof_probe_anomalies_total", {{"kind", kind}}, v);
+
+    if (opts.plan) {
+        w.family("iommuprof_probe_attached", "gauge", "1 when the probe point is attached, 0 when unavailable.");
+        for (const Attachment &a : *opts.plan)
+            w.sample("iommuprof_probe_attached",
+                     {{"point", a.point}, {"category", to_string(a.category)}, {"method", to_string(a.method)}},
+                     a.attached ? 1 : 0);
+    }
+
+    w.family("iommuprof_profile_duration_seconds", "gauge", "Wall time covered by these counters.");
+    w.sample("iommuprof_profile_duration_seconds", {}, num(snap.duration_s));
+    w.family("iommuprof_cpus", "gauge", "Online CPUs during the profile.");
+    w.sample("iommuprof_cpus", {}, static_cast<uint64_t>(std::max(snap.ncpus, 0)));
+
+    w.family("iommuprof_host_info", "gauge", "IOMMU setup of the host; the value is always 1.");
+    w.sample("iommuprof_host_info",
+             {{"kernel", host.kernel.release},
+              {"vendor", host.iommu.vendor},
+              {"default_domain", host.iommu.default_domain},
+              {"dma_policy", host.iommu.dma_policy},
+              {"passthrough_requested", tri(host.kernel.wants_passthrough)},
+              {"strict_requested", tri(host.kernel.wants_strict)}},
+             1);
+    w.family("iommuprof_vfio_devices", "gauge", "Devices bound to vfio-pci.");
+    w.sample("iommuprof_vfio_devices", {}, static_cast<uint64_t>(host.vfio_devices.size()));
+
+    if (!opts.label.empty()) {
+        w.family("iommuprof_profile_info", "gauge", "Label of the saved profile; the value is always 1.");
+        w.sample("iommuprof_profile_info", {{"label", opts.label}}, 1);
+    }
+    w.out += "# EOF\n";
+    return std::move(w.out);
+}
+
+void write_openmetrics_file(const std::string &path, const Snapshot &snap, const HostFacts &host,
+                            const OpenMetricsOptions &opts)
+{
+    write_file_atomic(path, render_openmetrics(snap, host, opts));
+}
+
+}  // namespace iommuprof
