@@ -28,8 +28,12 @@ struct KernelFacts {
     // What the command line asks for, after all params (null: not said).
     std::optional<bool> wants_passthrough;  // iommu=pt / iommu.passthrough=1 (true), iommu=nopt / passthrough=0 (false)
     std::optional<bool> wants_strict;       // iommu.strict=1, intel_iommu=strict, amd_iommu=fullflush (true); iommu.strict=0 (false)
-    bool iommu_off = false;                 // iommu=off, intel_iommu=off or amd_iommu=off
-    std::vector<std::string> conflicts;     // one sentence each
+    // Parameters that switch an IOMMU off, as written: "iommu=off",
+    // "intel_iommu=off", "amd_iommu=off" (each only when it is the last word
+    // of its kind on the line).
+    std::vector<std::string> disabled_by;
+    std::vector<std::string> conflicts;     // one sentence each: settings that contradict
+    std::vector<std::string> notes;         // one sentence each: no-ops, deprecated or unknown options
     bool operator==(const KernelFacts &o) const = default;
 };
 
@@ -89,6 +93,9 @@ struct IommuFacts {
     // What the kernel log said at boot ("" when not seen).
     std::string log_default_domain;  // "Translated", "Passthrough"
     std::string log_policy;          // "strict", "lazy"
+    // The kernel forces strict invalidation whatever iommu.strict says (seen
+    // in the log: Intel caching mode / AMD under virtualization).
+    bool strict_forced = false;
     std::vector<std::string> notes;  // one sentence each: why, caveats
     bool operator==(const IommuFacts &o) const = default;
 };

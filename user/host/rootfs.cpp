@@ -1,0 +1,179 @@
+// Chroot-like path resolution below a root directory (see rootfs.hpp).
+#include "rootfs.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <deque>
+#include <fstream>
+#include <sstream>
+
+namespace iommuprof::host {
+
+namespace fs = std::filesystem;
+
+namespace {
+constexpr int kMaxLinks = 40;  // like the kernel's MAXSYMLINKS
+
+std::deque<std::string> split(const std::string &p)
+{
+    std::deque<std::string> out;
+    std::string cur;
+    for (char c : p) {
+        if (c == '/') {
+            if (!cur.empty())
+                out.push_back(cur);
+            cur.clear();
+        } else {
+            cur += c;
+        }
+    }
+    if (!cur.empty())
+        out.push_back(cur);
+    return out;
+}
+
+fs::path join(const fs::path &root, const std::vector<std::string> &parts)
+{
+    fs::path p = root;
+    for (auto &c : parts)
+        p /= c;
+    return p;
+}
+}  // namespace
+
+std::string trim(const std::string &s)
+{
+    size_t b = 0, e = s.size();
+    while (b < e && (s[b] == ' ' || s[b] == '\t' || s[b] == '\n' || s[b] == '\r' || s[b] == '\0'))
+        b++;
+    while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\n' || s[e - 1] == '\r' ||
+                     s[e - 1] == '\0'))
+        e--;
+    return s.substr(b, e - b);
+}
+
+RootFs::RootFs(const std::string &root)
+{
+    std::error_code ec;
+    fs::path r = fs::canonical(root, ec);
+    root_ = ec ? fs::path(root) : r;
+    live_ = root_ == fs::path("/");
+}
+
+std::optional<fs::path> RootFs::resolve(const std::string &rel, bool follow_last) const
+{
+    std::deque<std::string> todo = split(rel);
+    std::vector<std::string> done;
+    int links = 0;
+    while (!todo.empty()) {
+        std::string c = todo.front();
+        todo.pop_front();
+        if (c == ".")
+            continue;
+        if (c == "..") {
+            if (!done.empty())
+                done.pop_back();
+            continue;
+        }
+        done.push_back(c);
+        fs::path p = join(root_, done);
+        struct stat st;
+        if (lstat(p.c_str(), &st) != 0)
+            return std::nullopt;
+        if (!S_ISLNK(st.st_mode))
+            continue;
+        if (todo.empty() && !follow_last)
+            break;
+        if (++links > kMaxLinks)
+            return std::nullopt;
+        char buf[PATH_MAX];
+        ssize_t n = readlink(p.c_str(), buf, sizeof buf - 1);
+        if (n < 0)
+            return std::nullopt;
+        std::string target(buf, size_t(n));
+        done.pop_back();
+        if (!target.empty() && target[0] == '/')
+            done.clear();
+        auto parts = split(target);
+        todo.insert(todo.begin(), parts.begin(), parts.end());
+    }
+    return join(root_, done);
+}
+
+std::optional<std::string> RootFs::read(const std::string &rel, size_t max_bytes) const
+{
+    auto p = resolve(rel);
+    if (!p)
+        return std::nullopt;
+    std::error_code ec;
+    if (fs::is_directory(*p, ec))
+        return std::nullopt;
+    std::ifstream in(*p, std::ios::binary);
+    if (!in)
+        return std::nullopt;
+    std::string out;
+    char buf[65536];
+    while (out.size() < max_bytes) {
+        in.read(buf, std::streamsize(std::min(sizeof buf, max_bytes - out.size())));
+        auto n = in.gcount();
+        if (n <= 0)
+            break;
+        out.append(buf, size_t(n));
+    }
+    if (in.bad())
+        return std::nullopt;
+    return out;
+}
+
+std::optional<std::string> RootFs::read_line(const std::string &rel) const
+{
+    auto s = read(rel, 65536);
+    if (!s)
+        return std::nullopt;
+    auto nl = s->find('\n');
+    return trim(nl == std::string::npos ? *s : s->substr(0, nl));
+}
+
+std::vector<std::string> RootFs::list(const std::string &rel) const
+{
+    std::vector<std::string> out;
+    auto p = resolve(rel);
+    if (!p)
+        return out;
+    std::error_code ec;
+    for (fs::directory_iterator it(*p, ec), end; !ec && it != end; it.increment(ec))
+        out.push_back(it->path().filename().string());
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+bool RootFs::is_dir(const std::string &rel) const
+{
+    auto p = resolve(rel);
+    std::error_code ec;
+    return p && fs::is_directory(*p, ec);
+}
+
+bool RootFs::exists(const std::string &rel) const { return resolve(rel).has_value(); }
+
+std::optional<std::string> RootFs::link_basename(const std::string &rel) const
+{
+    auto p = resolve(rel, false);
+    if (!p)
+        return std::nullopt;
+    char buf[PATH_MAX];
+    ssize_t n = readlink(p->c_str(), buf, sizeof buf - 1);
+    if (n <= 0)
+        return std::nullopt;
+    std::string target(buf, size_t(n));
+    while (!target.empty() && target.back() == '/')
+        target.pop_back();
+    auto slash = target.rfind('/');
+    return slash == std::string::npos ? target : target.substr(slash + 1);
+}
+
+}  // namespace iommuprof::host
