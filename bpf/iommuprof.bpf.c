@@ -324,14 +324,12 @@ static __noinline int do_event(__u32 slot, __u64 dev, __u64 bytes)
 
 static __always_inline __u64 kp_arg(struct pt_regs *ctx, int i)
 {
-	switch (i) {
-	case 0: return PT_REGS_PARM1(ctx);
-	case 1: return PT_REGS_PARM2(ctx);
-	case 2: return PT_REGS_PARM3(ctx);
-	case 3: return PT_REGS_PARM4(ctx);
-	case 4: return PT_REGS_PARM5(ctx);
-	}
-	return 0;
+	/* Fixed-offset context loads only: the verifier refuses a ctx pointer
+	 * with a computed offset, which a switch can compile into. */
+	__u64 a[5] = { PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx),
+		       PT_REGS_PARM4(ctx), PT_REGS_PARM5(ctx) };
+
+	return i >= 0 && i < 5 ? a[i] : 0;
 }
 
 SEC("kprobe")
@@ -378,15 +376,14 @@ static __always_inline int fexit_common(__u32 slot, __u64 *ctx)
 
 static __always_inline __u64 tp_arg(struct bpf_raw_tracepoint_args *ctx, int i)
 {
-	switch (i) {
-	case 0: return ctx->args[0];
-	case 1: return ctx->args[1];
-	case 2: return ctx->args[2];
-	case 3: return ctx->args[3];
-	case 4: return ctx->args[4];
-	case 5: return ctx->args[5];
-	}
-	return 0;
+	/* Read through the helper: a direct ctx load of args[i] would raise the
+	 * program's context size to i and fail to attach to tracepoints with
+	 * fewer arguments. */
+	__u64 v = 0;
+
+	if (i >= 0 && i < 12)
+		bpf_probe_read_kernel(&v, sizeof(v), &ctx->args[i]);
+	return v;
 }
 
 static __always_inline int rawtp_common(__u32 slot, struct bpf_raw_tracepoint_args *ctx)

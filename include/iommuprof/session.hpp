@@ -16,6 +16,18 @@ struct SessionOptions {
     std::vector<std::string> only_points;  // empty: every point of the catalog
 };
 
+// What the running kernel offers (bpftrace's bpffeature, reduced).
+struct KernelFeatures {
+    std::string release;
+    bool btf = false;
+    bool fentry = false;
+    std::string fentry_why;  // when !fentry
+    bool kprobes = false;
+    std::string kprobes_why;  // when !kprobes
+    bool raw_tp = false;
+    bool tracefs = false;     // optional: used for available_filter_functions
+};
+
 class Session {
 public:
     // Plans, loads and attaches. Throws Error(kExitRuntime) with one clear
@@ -29,6 +41,7 @@ public:
     virtual const std::vector<Attachment> &plan() const = 0;
     // Wall-clock seconds from open() start to all probes attached.
     virtual double attach_seconds() const = 0;
+    virtual const KernelFeatures &features() const = 0;
 };
 
 // Waits up to `seconds` (forever if < 0); returns false if SIGINT/SIGTERM

@@ -1,0 +1,87 @@
+// Attach plan: for each catalog point, which symbol and which method
+// (fentry/fexit > kprobe/kretprobe > tracepoint > unavailable), and why.
+// Pure: decided from a KernelView, which tests build from captured kallsyms.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "iommuprof/catalog.hpp"
+#include "iommuprof/model.hpp"
+
+namespace iommuprof {
+
+// What BTF says about one function (positions of the parameters we read).
+struct BtfFunc {
+    int nargs = 0;
+    int dev_arg = -1;   // parameter of type struct device *
+    int size_arg = -1;  // parameter named "size" of integer type
+};
+
+// What BTF says about a raw tracepoint's TP_PROTO (btf_trace_<event>).
+struct BtfTracepoint {
+    int nargs = 0;                    // without the leading void *__data
+    std::vector<bool> is_device_ptr;  // per argument
+    std::vector<bool> is_integer;
+};
+
+struct KernelView {
+    std::string release;
+    std::string arch = "x86_64";
+    // Text symbols (kallsyms t/T), clones included: "domain_flush_pages.constprop.0".
+    std::set<std::string> symbols;
+    std::map<std::string, std::string> symbol_module;  // symbol -> module, for module symbols
+    // available_filter_functions (ftrace-able = fentry-able), when readable.
+    std::optional<std::set<std::string>> ftrace_funcs;
+    bool have_btf = false;
+    std::map<std::string, BtfFunc> btf_funcs;             // looked up for catalog names
+    std::map<std::string, BtfTracepoint> btf_tracepoints;  // by event name
+    std::set<std::string> tracepoints;                     // "group:event" from tracefs, if mounted
+    // Kernel capabilities (loader/features.cpp).
+    bool kprobes = false;
+    std::string kprobes_why;  // when false
+    bool fentry = false;
+    std::string fentry_why;   // when false
+    int fentry_max_args = 6;  // x86-64 trampolines: 6 before 6.6, 12 from 6.6
+    bool raw_tp = true;
+    std::string raw_tp_why;
+    bool tracefs = false;
+};
+
+// Symbol lookup with compiler clones (.isra.N, .constprop.N, .part.N).
+struct Resolved {
+    std::string symbol;  // real name to attach to
+    bool clone = false;  // a clone: argument registers are not trusted
+    std::vector<std::string> other_clones;
+};
+std::optional<Resolved> resolve_symbol(const KernelView &k, const std::string &name);
+
+struct PlanOptions {
+    bool force_kprobe = false;
+    bool no_tracepoints = false;
+    std::vector<std::string> only_points;
+};
+
+// One attachment to make: a function (fentry or kprobe) or a tracepoint.
+struct PlanEntry {
+    Attachment att;           // point, symbol, method, reason (attached=false until done)
+    int point_id = 0;         // index of the point in catalog()
+    int dev_arg = -1;
+    int size_arg = -1;
+    int ret_kind = 0;
+    int flags = 0;
+    std::string tp_event;     // raw tracepoint name when method == Tracepoint
+    bool kprobe_fallback = false;  // fentry planned; kprobe usable if fentry attach fails
+};
+
+struct Plan {
+    std::vector<PlanEntry> entries;  // catalog order; unavailable points have one entry
+    std::vector<PointInfo> points;   // every planned point + "total"
+};
+
+Plan make_plan(const KernelView &k, const PlanOptions &o = {});
+
+}  // namespace iommuprof

@@ -1,0 +1,161 @@
+// The probe catalog. Signatures are from the kernel sources of 6.1, 6.12 and
+// 6.16+; where the running kernel has BTF for a function its own parameter
+// names win (see plan.cpp).
+#include "iommuprof/catalog.hpp"
+
+#include "iommuprof.h"  // bpf/: enum ip_ret_kind, ip_slot_flags
+
+namespace iommuprof {
+
+namespace {
+
+constexpr int NONE = IP_RET_NONE, NEG = IP_RET_NEG, ZERO = IP_RET_ZERO, DMA = IP_RET_DMA_ADDR,
+              BYTES = IP_RET_BYTES;
+
+SymbolSpec fn(const char *name, int dev = -1, int size = -1, int ret = NONE)
+{
+    return SymbolSpec{name, dev, size, ret};
+}
+TracepointSpec tp(const char *group, const char *event, int dev = -1, int size = -1)
+{
+    return TracepointSpec{group, event, dev, size};
+}
+
+std::vector<ProbeSpec> build()
+{
+    using C = Category;
+    std::vector<ProbeSpec> v;
+    auto add = [&](ProbeSpec p) { v.push_back(std::move(p)); };
+
+    // ---- DMA API: what drivers call; still runs under iommu=pt (dma-direct) ----
+    add({"dma_map", C::DmaApi, "", "", "map one page/phys range for DMA",
+         {{fn("dma_map_phys", 0, 2, DMA), fn("dma_map_page_attrs", 0, 3, DMA)}},
+         {tp("dma", "dma_map_phys", 0, 3), tp("dma", "dma_map_page", 0, 3)}});
+    add({"dma_unmap", C::DmaApi, "", "", "unmap one page/phys range",
+         {{fn("dma_unmap_phys", 0, 2), fn("dma_unmap_page_attrs", 0, 2)}},
+         {tp("dma", "dma_unmap_phys", 0, 2), tp("dma", "dma_unmap_page", 0, 2)}});
+    add({"dma_map_sg", C::DmaApi, "", "", "map a scatterlist",
+         {{fn("__dma_map_sg_attrs", 0, -1, NEG), fn("dma_map_sg_attrs", 0, -1, ZERO)}},
+         {tp("dma", "dma_map_sg", 0)}});
+    add({"dma_unmap_sg", C::DmaApi, "", "", "unmap a scatterlist",
+         {{fn("dma_unmap_sg_attrs", 0)}},
+         {tp("dma", "dma_unmap_sg", 0)}});
+
+    // ---- dma-iommu layer: translated mode only ----
+    add({"iommu_dma_map", C::DmaIommu, "", "", "dma-iommu: allocate IOVA + map",
+         {{fn("iommu_dma_map_phys", 0, 2, DMA), fn("iommu_dma_map_page", 0, 3, DMA)}}, {}});
+    add({"iommu_dma_unmap", C::DmaIommu, "", "", "dma-iommu: unmap + free IOVA",
+         {{fn("iommu_dma_unmap_phys", 0, 2), fn("iommu_dma_unmap_page", 0, 2)}}, {}});
+    add({"iommu_dma_map_sg", C::DmaIommu, "", "", "dma-iommu: map a scatterlist",
+         {{fn("iommu_dma_map_sg", 0, -1, NEG)}}, {}});
+    add({"iommu_dma_unmap_sg", C::DmaIommu, "", "", "dma-iommu: unmap a scatterlist",
+         {{fn("iommu_dma_unmap_sg", 0)}}, {}});
+
+    // ---- IOMMU core: page-table updates ----
+    add({"iommu_map", C::IommuCore, "", "", "IOMMU page-table map",
+         {{fn("iommu_map_nosync", -1, 3, NEG), fn("iommu_map", -1, 3, NEG)},
+          {fn("iommu_map_atomic", -1, 3, NEG)}},
+         {tp("iommu", "map", -1, 2)}});
+    add({"iommu_map_sg", C::IommuCore, "", "", "IOMMU page-table map of a scatterlist",
+         {{fn("iommu_map_sg", -1, -1, BYTES)}, {fn("iommu_map_sg_atomic", -1, -1, BYTES)}}, {}});
+    add({"iommu_unmap_fast", C::IommuCore, "", "",
+         "IOMMU unmap with deferred sync (the DMA-API path)",
+         {{fn("iommu_unmap_fast", -1, 2, ZERO)}},
+         // iommu:unmap fires in __iommu_unmap, i.e. for every unmap.
+         {tp("iommu", "unmap", -1, 2)}});
+    add({"iommu_unmap", C::IommuCore, "", "", "IOMMU unmap + sync (VFIO / explicit domains)",
+         {{fn("iommu_unmap", -1, 2, ZERO)}}, {}});
+    add({"intel_iommu_map_pages", C::IommuCore, "intel", "", "VT-d page-table update",
+         {{fn("intel_iommu_map_pages", -1, -1, NEG)}}, {}});
+    add({"amd_iommu_map_pages", C::IommuCore, "amd", "", "AMD-Vi page-table update",
+         {{fn("amd_iommu_map_pages", -1, -1, NEG)}}, {}});
+    add({"viommu_map_pages", C::IommuCore, "virtio", "virtio_iommu", "virtio-iommu MAP request",
+         {{fn("viommu_map_pages", -1, -1, NEG)}}, {}});
+
+    // ---- IOVA allocator ----
+    add({"iova_alloc", C::Iova, "", "", "IOVA allocation (per-CPU rcache, then rbtree)",
+         {{fn("alloc_iova_fast", -1, -1, ZERO)}}, {}});
+    add({"iova_free", C::Iova, "", "", "IOVA free", {{fn("free_iova_fast")}}, {}});
+
+    // ---- IOTLB invalidation: Intel VT-d ----
+    add({"cache_tag_flush_range", C::Flush, "intel", "", "VT-d range invalidation (6.10+)",
+         {{fn("cache_tag_flush_range")}}, {}});
+    add({"cache_tag_flush_range_np", C::Flush, "intel", "",
+         "VT-d invalidation after map, caching mode (6.10+)", {{fn("cache_tag_flush_range_np")}}, {}});
+    add({"cache_tag_flush_all", C::Flush, "intel", "", "VT-d domain-wide invalidation (6.10+)",
+         {{fn("cache_tag_flush_all")}}, {}});
+    add({"iommu_flush_iotlb_psi", C::Flush, "intel", "", "VT-d page-selective invalidation (<6.10)",
+         {{fn("iommu_flush_iotlb_psi")}}, {}});
+    add({"intel_flush_iotlb_all", C::Flush, "intel", "", "VT-d flush all", {{fn("intel_flush_iotlb_all")}}, {}});
+    add({"qi_flush_iotlb", C::Flush, "intel", "", "VT-d queued IOTLB invalidation descriptor",
+         {{fn("qi_flush_iotlb")}}, {}});
+    add({"qi_submit_sync", C::Flush, "intel", "", "VT-d invalidation queue submit + wait (hardware)",
+         {{fn("qi_submit_sync", -1, -1, NEG)}}, {}});
+
+    // ---- IOTLB invalidation: AMD-Vi ----
+    add({"amd_iommu_domain_flush_pages", C::Flush, "amd", "", "AMD-Vi range invalidation",
+         {{fn("amd_iommu_domain_flush_pages")}}, {}});
+    add({"domain_flush_pages", C::Flush, "amd", "", "AMD-Vi range invalidation (6.1: clone)",
+         {{fn("__domain_flush_pages"), fn("domain_flush_pages")}}, {}});
+    add({"amd_iommu_flush_iotlb_all", C::Flush, "amd", "", "AMD-Vi flush all",
+         {{fn("amd_iommu_flush_iotlb_all")}}, {}});
+    add({"amd_iommu_iotlb_sync", C::Flush, "amd", "", "AMD-Vi IOTLB sync", {{fn("amd_iommu_iotlb_sync")}}, {}});
+    add({"iommu_completion_wait", C::Flush, "amd", "", "AMD-Vi COMPLETION_WAIT (hardware)",
+         {{fn("iommu_completion_wait", -1, -1, NEG)}}, {}});
+    add({"iommu_queue_command_sync", C::Flush, "amd", "", "AMD-Vi command submit",
+         {{fn("__iommu_queue_command_sync", -1, -1, NEG)}}, {}});
+
+    // ---- IOTLB invalidation: virtio-iommu ----
+    add({"viommu_sync_req", C::Flush, "virtio", "virtio_iommu", "virtio-iommu request round trip",
+         {{fn("viommu_sync_req", -1, -1, NEG)}}, {}});
+    add({"viommu_iotlb_sync", C::Flush, "virtio", "virtio_iommu", "virtio-iommu IOTLB sync",
+         {{fn("viommu_iotlb_sync")}}, {}});
+    add({"viommu_flush_iotlb_all", C::Flush, "virtio", "virtio_iommu", "virtio-iommu flush all",
+         {{fn("viommu_flush_iotlb_all")}}, {}});
+
+    // ---- IOTLB invalidation: Arm SMMUv3 (listed for arm64 hosts) ----
+    add({"arm_smmu_tlb_inv_range", C::Flush, "arm-smmu-v3", "", "SMMUv3 range invalidation",
+         {{fn("arm_smmu_tlb_inv_range_domain"), fn("arm_smmu_tlb_inv_range_iova")}}, {}, 0, "arm64"});
+    add({"arm_smmu_cmdq_issue", C::Flush, "arm-smmu-v3", "", "SMMUv3 command queue submit",
+         {{fn("arm_smmu_cmdq_issue_cmdlist", -1, -1, NEG)}}, {}, 0, "arm64"});
+    add({"arm_smmu_atc_inv", C::Flush, "arm-smmu-v3", "", "SMMUv3 ATS invalidation",
+         {{fn("arm_smmu_atc_inv_domain", -1, -1, NEG)}}, {}, 0, "arm64"});
+
+    // ---- deferred flush queue (lazy mode) ----
+    add({"fq_flush_timeout", C::FlushQueue, "", "", "flush-queue timer: batched invalidation",
+         {{fn("fq_flush_timeout")}}, {}, IP_F_SET_FQ});
+    add({"fq_flush_iotlb", C::FlushQueue, "", "", "flush-queue IOTLB flush", {{fn("fq_flush_iotlb")}}, {}});
+
+    // ---- VFIO: guest-assigned devices, translated even under iommu=pt ----
+    add({"vfio_dma_map", C::Vfio, "", "vfio_iommu_type1", "VFIO_IOMMU_MAP_DMA (pin + map)",
+         {{fn("vfio_dma_do_map", -1, -1, NEG)}}, {}, IP_F_SET_VFIO});
+    add({"vfio_dma_unmap", C::Vfio, "", "vfio_iommu_type1", "VFIO_IOMMU_UNMAP_DMA",
+         {{fn("vfio_dma_do_unmap", -1, -1, NEG)}}, {}, IP_F_SET_VFIO});
+
+    // ---- events ----
+    add({"swiotlb_map", C::Bounce, "", "", "swiotlb bounce-buffer slot map",
+         {{fn("swiotlb_tbl_map_single", 0, 2, DMA)}}, {}});
+    add({"swiotlb_bounced", C::Bounce, "", "", "DMA bounced through swiotlb",
+         {}, {tp("swiotlb", "swiotlb_bounced", 0, 2)}, IP_F_NO_TIMING});
+    add({"io_page_fault", C::Fault, "", "", "IOMMU fault reported by the driver",
+         {}, {tp("iommu", "io_page_fault", 0, -1)}, IP_F_NO_TIMING | IP_F_FAULT});
+    return v;
+}
+
+}  // namespace
+
+const std::vector<ProbeSpec> &catalog()
+{
+    static const std::vector<ProbeSpec> c = build();
+    return c;
+}
+
+const ProbeSpec *find_probe(const std::string &name)
+{
+    for (auto &p : catalog())
+        if (p.name == name)
+            return &p;
+    return nullptr;
+}
+
+}  // namespace iommuprof

@@ -1,0 +1,376 @@
+// Session: plan -> load (settings in .rodata) -> attach -> read maps.
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <map>
+
+#include "iommuprof.h"
+#include "iommuprof.skel.h"
+#include "iommuprof/error.hpp"
+#include "iommuprof/session.hpp"
+#include "kernel_view.hpp"
+
+namespace iommuprof {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+std::string errstr(int e)
+{
+    e = e < 0 ? -e : e;
+    if (e == ENOTSUPP)
+        return "not supported (ENOTSUPP)";
+    return strerror(e);
+}
+
+class LiveSession final : public Session {
+public:
+    ~LiveSession() override
+    {
+        for (auto *l : links_)
+            bpf_link__destroy(l);
+        if (skel_)
+            iommuprof_bpf__destroy(skel_);
+    }
+
+    void open(const SessionOptions &opts)
+    {
+        auto t0 = clock_type::now();
+        setup_libbpf_logging();
+        check_privileges();
+        check_btf();
+        KernelView k = read_kernel_view(true);
+        features_ = KernelFeatures{k.release, k.have_btf, k.fentry, k.fentry_why, k.kprobes,
+                                   k.kprobes_why, k.raw_tp, k.tracefs};
+        PlanOptions po{opts.force_kprobe, opts.no_tracepoints, opts.only_points};
+        plan_ = make_plan(k, po);
+        int err = load(k);
+        if (err && !po.force_kprobe) {
+            // A fentry target the verifier refused: redo the plan on kprobes.
+            po.force_kprobe = true;
+            plan_ = make_plan(k, po);
+            err = load(k);
+        }
+        if (err)
+            throw Error(kExitRuntime, fmt::format("loading the BPF programs failed: {} "
+                                                  "(set IOMMUPROF_DEBUG=1 for the verifier log)",
+                                                  errstr(err)));
+        attach(k);
+        attached_at_ = clock_type::now();
+        attach_s_ = std::chrono::duration<double>(attached_at_ - t0).count();
+        for (auto &e : plan_.entries)
+            attachments_.push_back(e.att);
+        int n = 0;
+        for (auto &a : attachments_)
+            n += a.attached;
+        if (n == 0) {
+            std::string why;
+            for (auto &a : attachments_)
+                if (a.point == "dma_map" || a.point == "iommu_map")
+                    why += fmt::format("; {}: {}", a.point, a.reason);
+            throw Error(kExitRuntime, "no probe point could be attached" + why);
+        }
+        ncpus_ = int(sysconf(_SC_NPROCESSORS_ONLN));
+        possible_ = libbpf_num_possible_cpus();
+    }
+
+    Snapshot snapshot() override
+    {
+        Snapshot s;
+        s.duration_s = std::chrono::duration<double>(clock_type::now() - attached_at_).count();
+        s.ncpus = ncpus_;
+        s.points = plan_.points;
+        read_devnames();
+        read_hists(s);
+        read_stats(s);
+        return s;
+    }
+
+    const std::vector<Attachment> &plan() const override { return attachments_; }
+    double attach_seconds() const override { return attach_s_; }
+    const KernelFeatures &features() const override { return features_; }
+
+private:
+    int load(const KernelView &k)
+    {
+        if (skel_) {
+            iommuprof_bpf__destroy(skel_);
+            skel_ = nullptr;
+        }
+        slots_.clear();
+        skel_ = iommuprof_bpf__open();
+        if (!skel_)
+            return -errno;
+        bpf_object *obj = skel_->obj;
+        bpf_program *p;
+        bpf_object__for_each_program(p, obj) bpf_program__set_autoload(p, false);
+
+        bool need_kprobe = false;
+        int slot = 0;
+        for (auto &e : plan_.entries) {
+            e.att.attached = false;
+            if (e.att.method == Method::Unavailable)
+                continue;
+            if (slot >= IP_MAX_SLOTS) {
+                e.att.method = Method::Unavailable;
+                e.att.reason = fmt::format("more than {} attachments", IP_MAX_SLOTS);
+                continue;
+            }
+            ip_slot_cfg &c = skel_->rodata->slot_cfg[slot];
+            c.point = unsigned(e.point_id);
+            c.dev_arg = (signed char)e.dev_arg;
+            c.size_arg = (signed char)e.size_arg;
+            c.ret_kind = (unsigned char)e.ret_kind;
+            c.flags = (unsigned char)e.flags;
+            slots_[&e - plan_.entries.data()] = slot;
+            if (e.att.method == Method::Fentry) {
+                auto *en = prog(fmt::format("ip_fentry_{}", slot));
+                auto *ex = prog(fmt::format("ip_fexit_{}", slot));
+                bpf_program__set_autoload(en, true);
+                bpf_program__set_autoload(ex, true);
+                if (bpf_program__set_attach_target(en, 0, e.att.symbol.c_str()) ||
+                    bpf_program__set_attach_target(ex, 0, e.att.symbol.c_str()))
+                    return -ENOENT;
+                need_kprobe |= e.kprobe_fallback;
+            } else if (e.att.method == Method::Kprobe) {
+                need_kprobe = true;
+            } else if (e.att.method == Method::Tracepoint) {
+                bpf_program__set_autoload(prog(fmt::format("ip_rawtp_{}", slot)), true);
+            }
+            slot++;
+        }
+        if (need_kprobe && k.kprobes) {
+            bpf_program__set_autoload(skel_->progs.ip_kprobe, true);
+            bpf_program__set_autoload(skel_->progs.ip_kretprobe, true);
+        }
+        return iommuprof_bpf__load(skel_);
+    }
+
+    bpf_program *prog(const std::string &name)
+    {
+        return bpf_object__find_program_by_name(skel_->obj, name.c_str());
+    }
+
+    // Exit side first, so no entry is left without its exit; an exit
+    // without entry is only counted (unmatched_exit).
+    bool attach_kprobe(PlanEntry &e, int slot, std::string &err)
+    {
+        if (!bpf_program__autoload(skel_->progs.ip_kprobe)) {
+            err = "kprobes unavailable";
+            return false;
+        }
+        LIBBPF_OPTS(bpf_kprobe_opts, ro, .bpf_cookie = (__u64)slot, .retprobe = true);
+        bpf_link *x = bpf_program__attach_kprobe_opts(skel_->progs.ip_kretprobe, e.att.symbol.c_str(), &ro);
+        if (!x) {
+            err = "kretprobe: " + errstr(errno);
+            return false;
+        }
+        LIBBPF_OPTS(bpf_kprobe_opts, eo, .bpf_cookie = (__u64)slot, .retprobe = false);
+        bpf_link *n = bpf_program__attach_kprobe_opts(skel_->progs.ip_kprobe, e.att.symbol.c_str(), &eo);
+        if (!n) {
+            err = "kprobe: " + errstr(errno);
+            bpf_link__destroy(x);
+            return false;
+        }
+        links_.push_back(x);
+        links_.push_back(n);
+        return true;
+    }
+
+    void attach(KernelView &k)
+    {
+        for (size_t i = 0; i < plan_.entries.size(); i++) {
+            auto &e = plan_.entries[i];
+            auto it = slots_.find(i);
+            if (it == slots_.end())
+                continue;
+            int slot = it->second;
+            std::string err;
+            if (e.att.method == Method::Fentry) {
+                bpf_link *x = bpf_program__attach_trace(prog(fmt::format("ip_fexit_{}", slot)));
+                int ex = x ? 0 : errno;
+                bpf_link *n = x ? bpf_program__attach_trace(prog(fmt::format("ip_fentry_{}", slot))) : nullptr;
+                if (x && !n)
+                    ex = errno;
+                if (x && n) {
+                    links_.push_back(x);
+                    links_.push_back(n);
+                    e.att.attached = true;
+                    continue;
+                }
+                if (x)
+                    bpf_link__destroy(x);
+                err = "fentry attach failed: " + errstr(ex);
+                if (e.kprobe_fallback && attach_kprobe(e, slot, err)) {
+                    e.att.method = Method::Kprobe;
+                    e.att.reason = "kprobe/kretprobe: " + err;
+                    e.att.attached = true;
+                    continue;
+                }
+                e.att.reason += "; " + err;
+            } else if (e.att.method == Method::Kprobe) {
+                if (attach_kprobe(e, slot, err)) {
+                    e.att.attached = true;
+                    continue;
+                }
+                e.att.reason += "; attach failed: " + err;
+            } else if (e.att.method == Method::Tracepoint) {
+                bpf_link *l = bpf_program__attach_raw_tracepoint(prog(fmt::format("ip_rawtp_{}", slot)),
+                                                                 e.tp_event.c_str());
+                if (l) {
+                    links_.push_back(l);
+                    e.att.attached = true;
+                    continue;
+                }
+                e.att.reason += "; attach failed: " + errstr(errno);
+            }
+            e.att.method = Method::Unavailable;
+        }
+        (void)k;
+    }
+
+    std::string device_name(__u64 dev)
+    {
+        if (dev == IP_PSEUDO_NODEV)
+            return "[no-device]";
+        if (dev == IP_PSEUDO_FQ)
+            return "[flush-queue]";
+        auto it = devnames_.find(dev);
+        if ((dev & IP_PSEUDO_VFIO_BASE) == IP_PSEUDO_VFIO_BASE)
+            return fmt::format("[vfio:{}]", it != devnames_.end() ? it->second
+                                                                 : std::to_string(dev & 0xffffffffu));
+        if (it != devnames_.end())
+            return it->second;
+        return fmt::format("dev@{:#x}", dev);
+    }
+
+    void read_devnames()
+    {
+        int fd = bpf_map__fd(skel_->maps.devnames);
+        __u64 key, next;
+        __u64 *prev = nullptr;
+        char name[IP_DEVNAME_LEN + 1];
+        while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+            key = next;
+            prev = &key;
+            if (devnames_.count(key))
+                continue;
+            memset(name, 0, sizeof(name));
+            if (bpf_map_lookup_elem(fd, &key, name) == 0)
+                devnames_[key] = name;
+        }
+    }
+
+    void add_cells(Snapshot &s, const ip_hist_key &k, const ip_hist *per_cpu)
+    {
+        std::string point = k.point == IP_POINT_TOPLEVEL ? std::string(kTotalPoint)
+                            : k.point < catalog().size() ? catalog()[k.point].name
+                                                         : fmt::format("point{}", k.point);
+        std::string dev = device_name(k.dev);
+        for (int cpu = 0; cpu < possible_; cpu++) {
+            const ip_hist &h = per_cpu[cpu];
+            if (!h.count)
+                continue;
+            Cell c{point, dev, cpu, {}};
+            c.hist.count = h.count;
+            c.hist.sum_ns = h.sum_ns;
+            c.hist.bytes = h.bytes;
+            c.hist.errors = h.errors;
+            c.hist.max_ns = h.max_ns;
+            for (int b = 0; b < kBuckets && b < IP_BUCKETS; b++)
+                c.hist.buckets[b] = h.buckets[b];
+            s.cells.push_back(std::move(c));
+        }
+    }
+
+    void read_hists(Snapshot &s)
+    {
+        int fd = bpf_map__fd(skel_->maps.hists);
+        const __u32 chunk = 256;
+        std::vector<ip_hist_key> keys(chunk);
+        std::vector<ip_hist> vals(size_t(chunk) * possible_);
+        __u64 in = 0, out = 0;
+        bool first = true;
+        for (;;) {
+            __u32 count = chunk;
+            int err = bpf_map_lookup_batch(fd, first ? nullptr : &in, &out, keys.data(), vals.data(), &count,
+                                           nullptr);
+            int e = err ? errno : 0;
+            if (err && e != ENOENT) {
+                if (first && (e == EINVAL || e == ENOTSUPP || e == EOPNOTSUPP)) {
+                    read_hists_iter(s, fd);
+                    return;
+                }
+                throw Error(kExitRuntime, "reading the histogram map failed: " + errstr(e));
+            }
+            for (__u32 i = 0; i < count; i++)
+                add_cells(s, keys[i], &vals[size_t(i) * possible_]);
+            if (err)  // ENOENT: that was the last batch
+                break;
+            in = out;
+            first = false;
+        }
+    }
+
+    void read_hists_iter(Snapshot &s, int fd)
+    {
+        ip_hist_key key{}, next{};
+        ip_hist_key *prev = nullptr;
+        std::vector<ip_hist> v(possible_);
+        while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+            key = next;
+            prev = &key;
+            if (bpf_map_lookup_elem(fd, &key, v.data()) == 0)
+                add_cells(s, key, v.data());
+        }
+    }
+
+    void read_stats(Snapshot &s)
+    {
+        int fd = bpf_map__fd(skel_->maps.stats);
+        std::vector<__u64> v(possible_);
+        auto total = [&](__u32 k) {
+            __u64 sum = 0;
+            if (bpf_map_lookup_elem(fd, &k, v.data()) == 0)
+                for (auto x : v)
+                    sum += x;
+            return sum;
+        };
+        s.counters.hist_full = total(IP_STAT_HIST_FULL);
+        s.counters.devname_full = total(IP_STAT_DEVNAME_FULL);
+        s.counters.ctx_full = total(IP_STAT_CTX_FULL);
+        s.counters.depth_overflow = total(IP_STAT_DEPTH_OVERFLOW);
+        s.counters.unmatched_exit = total(IP_STAT_UNMATCHED_EXIT);
+        s.counters.dropped_frames = total(IP_STAT_DROPPED_FRAMES);
+        s.counters.migrated = total(IP_STAT_MIGRATED);
+    }
+
+    iommuprof_bpf *skel_ = nullptr;
+    KernelFeatures features_;
+    Plan plan_;
+    std::map<size_t, int> slots_;  // plan entry index -> slot
+    std::vector<bpf_link *> links_;
+    std::vector<Attachment> attachments_;
+    std::map<__u64, std::string> devnames_;
+    clock_type::time_point attached_at_;
+    double attach_s_ = 0;
+    int ncpus_ = 1;
+    int possible_ = 1;
+};
+
+}  // namespace
+
+std::unique_ptr<Session> Session::open(const SessionOptions &opts)
+{
+    auto s = std::make_unique<LiveSession>();
+    s->open(opts);
+    return s;
+}
+
+}  // namespace iommuprof

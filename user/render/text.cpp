@@ -1,0 +1,181 @@
+// Text renderers: the top table, histograms, the attach plan.
+#include <fmt/core.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "iommuprof/render.hpp"
+
+namespace iommuprof {
+
+std::string format_ns(double ns)
+{
+    if (ns <= 0)
+        return "0";
+    if (ns < 1e3)
+        return fmt::format("{:.0f}ns", ns);
+    if (ns < 1e4)
+        return fmt::format("{:.1f}us", ns / 1e3);
+    if (ns < 1e6)
+        return fmt::format("{:.0f}us", ns / 1e3);
+    if (ns < 1e7)
+        return fmt::format("{:.1f}ms", ns / 1e6);
+    if (ns < 1e9)
+        return fmt::format("{:.0f}ms", ns / 1e6);
+    return fmt::format("{:.2f}s", ns / 1e9);
+}
+
+std::string format_rate(double v)
+{
+    if (v < 1000)
+        return fmt::format("{:.1f}", v);
+    if (v < 1e6)
+        return fmt::format("{:.1f}k", v / 1e3);
+    return fmt::format("{:.1f}M", v / 1e6);
+}
+
+std::string render_counter_warnings(const Counters &c)
+{
+    std::string out;
+    auto warn = [&](uint64_t n, const char *what) {
+        if (n)
+            out += fmt::format("warning: {} {}\n", n, what);
+    };
+    warn(c.hist_full, "events not recorded: histogram map full (too many devices x points)");
+    warn(c.devname_full, "device names not recorded: name map full");
+    warn(c.ctx_full, "calls not timed: in-flight context map full");
+    warn(c.depth_overflow, "calls not timed: nesting deeper than the in-flight stack");
+    warn(c.dropped_frames, "in-flight calls dropped (their return was never seen)");
+    return out;
+}
+
+std::string render_table(const Snapshot &s, const TableOptions &o)
+{
+    std::string out;
+    double dur = s.duration_s > 0 ? s.duration_s : 1;
+    CpuShare share = cpu_share(s);
+    auto tot = by_point(s);
+    uint64_t total_calls = tot.count(kTotalPoint) ? tot[kTotalPoint].count : 0;
+    out += fmt::format("IOMMU/DMA paths: {:.2f}% of {} CPUs", share.all_cpus * 100, s.ncpus);
+    if (share.hottest >= 0)
+        out += fmt::format(", {:.2f}% of CPU {} (hottest)", share.hottest_cpu * 100, share.hottest);
+    out += fmt::format("; {} outermost calls/s over {:.1f}s\n", format_rate(total_calls / dur), dur);
+
+    auto rows = by_device(s);
+    // Devices ordered by their outermost-call time, busiest first.
+    std::map<std::string, uint64_t> dev_time;
+    for (auto &r : rows)
+        if (r.point == kTotalPoint)
+            dev_time[r.device] += r.hist.sum_ns;
+    for (auto &r : rows)
+        dev_time.try_emplace(r.device, 0);
+    std::stable_sort(rows.begin(), rows.end(), [&](auto &a, auto &b) {
+        if (a.device != b.device) {
+            auto ta = dev_time[a.device], tb = dev_time[b.device];
+            return ta != tb ? ta > tb : a.device < b.device;
+        }
+        return false;
+    });
+    out += fmt::format("{:<22} {:<26} {:>9} {:>8} {:>8} {:>8} {:>8} {:>6}\n", "DEVICE", "POINT", "CALLS/s", "MB/s",
+                       "P50", "P99", "MAX", "CPU%");
+    size_t n = 0;
+    for (auto &r : rows) {
+        if (o.max_rows && n >= o.max_rows)
+            break;
+        const PointInfo *pi = s.point(r.point);
+        bool timed = r.hist.timed();
+        std::string p50 = timed ? format_ns(r.hist.percentile_ns(0.5)) : "-";
+        std::string p99 = timed ? format_ns(r.hist.percentile_ns(0.99)) : "-";
+        std::string mx = timed ? format_ns(double(r.hist.max_ns)) : "-";
+        std::string cpu = timed ? fmt::format("{:.2f}", r.hist.sum_ns / (dur * 1e9 * std::max(1, s.ncpus)) * 100)
+                                : "-";
+        std::string name = r.point == kTotalPoint ? "= total (outermost)" : r.point;
+        if (pi && !pi->timed && r.point != kTotalPoint)
+            name += " (count)";
+        out += fmt::format("{:<22} {:<26} {:>9} {:>8.2f} {:>8} {:>8} {:>8} {:>6}", r.device.substr(0, 22),
+                           name.substr(0, 26), format_rate(r.hist.count / dur), r.hist.bytes / dur / 1e6, p50, p99,
+                           mx, cpu);
+        if (r.hist.errors)
+            out += fmt::format("  errors={}", r.hist.errors);
+        out += "\n";
+        n++;
+    }
+    if (rows.empty())
+        out += "(no events)\n";
+    out += render_counter_warnings(s.counters);
+    return out;
+}
+
+namespace {
+void hist_block(std::string &out, const Hist &h)
+{
+    int lo = -1, hi = -1;
+    uint64_t mx = 0;
+    for (int i = 0; i < kBuckets; i++)
+        if (h.buckets[i]) {
+            if (lo < 0)
+                lo = i;
+            hi = i;
+            mx = std::max(mx, h.buckets[i]);
+        }
+    if (lo < 0) {
+        out += fmt::format("     (count only: {} calls, no latency)\n", h.count);
+        return;
+    }
+    out += fmt::format("{:>20}{:<18}: {:<9}{}\n", "nsecs", "", "count", "distribution");
+    const int width = 40;
+    for (int i = lo; i <= hi; i++) {
+        uint64_t c = h.buckets[i];
+        int stars = mx ? int((c * width + mx - 1) / mx) : 0;
+        if (c == 0)
+            stars = 0;
+        std::string hi_s = i == kBuckets - 1 ? "inf" : std::to_string(bucket_hi(i) - 1);
+        out += fmt::format("{:>20} -> {:<14}: {:<9}|{:<{}}|\n", bucket_lo(i), hi_s, c, std::string(stars, '*'),
+                           width);
+    }
+    out += fmt::format("     count {}  avg {}  p50 {}  p99 {}  max {}\n", h.count, format_ns(h.mean_ns()),
+                       format_ns(h.percentile_ns(0.5)), format_ns(h.percentile_ns(0.99)), format_ns(double(h.max_ns)));
+}
+}  // namespace
+
+std::string render_histograms(const Snapshot &s, bool per_cpu)
+{
+    std::string out;
+    if (per_cpu) {
+        for (auto &r : by_cpu(s)) {
+            out += fmt::format("\npoint = {}  cpu = {}\n", r.point, r.cpu);
+            hist_block(out, r.hist);
+        }
+    } else {
+        for (auto &r : by_device(s)) {
+            out += fmt::format("\npoint = {}  device = {}\n", r.point, r.device);
+            hist_block(out, r.hist);
+        }
+    }
+    if (out.empty())
+        out = "(no events)\n";
+    out += render_counter_warnings(s.counters);
+    return out;
+}
+
+std::string render_plan_text(const std::vector<Attachment> &plan, const std::string &kernel)
+{
+    std::string out = fmt::format("attach plan for kernel {}\n", kernel);
+    out += fmt::format("{:<28} {:<12} {:<34} {:<11} {}\n", "POINT", "CATEGORY", "SYMBOL", "METHOD", "REASON");
+    int n = 0, timed = 0;
+    for (auto &a : plan) {
+        std::string method = to_string(a.method);
+        if (a.method != Method::Unavailable && !a.attached)
+            method += "?";
+        out += fmt::format("{:<28} {:<12} {:<34} {:<11} {}\n", a.point, to_string(a.category),
+                           a.symbol.empty() ? "-" : a.symbol, method, a.reason);
+        n += a.attached;
+        timed += a.attached && (a.method == Method::Fentry || a.method == Method::Kprobe);
+    }
+    out += fmt::format("{} attached ({} with latency), {} entries\n", n, timed, plan.size());
+    return out;
+}
+
+}  // namespace iommuprof
