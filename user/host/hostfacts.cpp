@@ -288,11 +288,29 @@ void summarize(HostFacts &h)
         vendors.insert(u.vendor);
     io.vendor = vendors.empty() ? "" : vendors.size() == 1 ? *vendors.begin() : "mixed";
 
+    // A translated group made only of removable (external-facing, untrusted)
+    // endpoints: the kernel gives those a DMA domain whatever the default is.
+    auto external_only = [](const IommuGroup &g) {
+        int ext = 0;
+        for (auto &d : g.devices) {
+            if (d.pci && d.bridge)
+                continue;
+            if (!d.removable)
+                return false;
+            ext++;
+        }
+        return ext > 0;
+    };
     int translated = 0, passthrough = 0, strict = 0, lazy = 0, unknown = 0;
+    std::vector<int> forced;  // translated external-only groups
     for (auto &g : h.groups) {
         io.group_types[g.type.empty() ? "unknown" : g.type]++;
         switch (domain_kind(g.type)) {
         case DomainKind::Translated:
+            if (external_only(g)) {
+                forced.push_back(g.id);
+                break;
+            }
             translated++;
             (g.type == "DMA" ? strict : lazy)++;
             break;
@@ -305,6 +323,16 @@ void summarize(HostFacts &h)
         default:
             break;
         }
+    }
+    // Untrusted groups alone say nothing about the default: count them only
+    // when nothing else does.
+    if (!forced.empty() && !passthrough) {
+        for (auto &g : h.groups)
+            if (std::find(forced.begin(), forced.end(), g.id) != forced.end()) {
+                translated++;
+                (g.type == "DMA" ? strict : lazy)++;
+            }
+        forced.clear();
     }
     io.active = !h.groups.empty();
 
@@ -380,27 +408,29 @@ void summarize(HostFacts &h)
     } else if (io.units.empty()) {
         io.notes.push_back("IOMMU groups exist but /sys/class/iommu lists no IOMMU unit (vendor unknown)");
     }
+    if (!forced.empty())
+        io.notes.push_back("group(s) " + join_ids(forced) +
+                           " stay translated: they hold only external-facing (untrusted) devices, which the "
+                           "kernel keeps in a DMA domain even under passthrough");
     if (from_log)
         io.notes.push_back("group types are not readable; the default domain is taken from the kernel log");
     if (translated && passthrough) {
         std::vector<int> t, p;
-        for (auto &g : h.groups)
-            (domain_kind(g.type) == DomainKind::Translated ? t : p).push_back(g.id);
-        p.erase(std::remove_if(p.begin(), p.end(),
-                               [&](int id) {
-                                   for (auto &g : h.groups)
-                                       if (g.id == id)
-                                           return domain_kind(g.type) != DomainKind::Passthrough;
-                                   return true;
-                               }),
-                p.end());
+        for (auto &g : h.groups) {
+            auto k = domain_kind(g.type);
+            bool is_forced = std::find(forced.begin(), forced.end(), g.id) != forced.end();
+            if (k == DomainKind::Translated && !is_forced)
+                t.push_back(g.id);
+            else if (k == DomainKind::Passthrough)
+                p.push_back(g.id);
+        }
         io.notes.push_back("groups differ: translated " + join_ids(t) + "; identity (passthrough) " +
                            join_ids(p));
     }
     if (strict && lazy)
         io.notes.push_back("translated groups differ in invalidation policy: " + std::to_string(strict) +
                            " strict (DMA), " + std::to_string(lazy) + " lazy (DMA-FQ)");
-    if (h.kernel.wants_passthrough == true && translated)
+    if (h.kernel.wants_passthrough == true && translated && !passthrough)
         io.notes.push_back("the command line asks for passthrough but " + std::to_string(translated) +
                            " group(s) are translated (untrusted/external devices, or a group type changed "
                            "through sysfs, or an option this kernel does not know: iommu=pt is x86-only, "
