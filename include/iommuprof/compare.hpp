@@ -1,0 +1,114 @@
+// Before/after comparison of two saved profiles (docs/compare.md).
+// compare_profiles() is pure; the renderers live in user/render/compare_render.cpp.
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "iommuprof/model.hpp"
+#include "iommuprof/profile.hpp"
+
+namespace iommuprof {
+
+// IOMMU mode of a host as one short string: "translated (strict)",
+// "translated (lazy)", "translated", "passthrough", "mixed (...)", "no IOMMU"
+// or "unknown".
+std::string iommu_mode(const HostFacts &h);
+
+// One side of a row: figures over the whole profile.
+struct CompareSide {
+    bool attached = false;    // the point was attached in this profile
+    bool timed = false;       // latency figures are meaningful
+    double calls_per_s = 0;
+    double bytes_per_s = 0;
+    double errors_per_s = 0;
+    double p50_ns = 0;        // 0 when not timed or no calls
+    double p99_ns = 0;
+    double cpu_share = 0;     // time in this point / (ncpus * duration), 0..1
+    Hist hist;                // summed histogram (for mini histograms)
+};
+
+struct CompareRow {
+    std::string point;
+    Category category = Category::DmaApi;
+    std::string device;       // "" for the point row (all devices summed)
+    CompareSide before, after;
+    // after/before - 1; NaN when before is 0 (a point that appears)
+    double calls_change = 0;
+    double p99_change = 0;
+    double cpu_share_change = 0;  // after - before (fraction, not relative)
+};
+
+// Calls per second summed over one category (all points, all devices).
+struct CategoryRow {
+    Category category = Category::DmaApi;
+    bool translation_only = false;  // its cost disappears under iommu=pt
+    double before_calls_per_s = 0, after_calls_per_s = 0;
+    double before_cpu_share = 0, after_cpu_share = 0;
+    double calls_change = 0;  // after/before - 1; NaN when before is 0
+};
+
+struct ProfileSummary {
+    std::string label, created, kernel, mode;
+    std::vector<std::string> iommu_params;  // "iommu=pt", "iommu.strict=1"
+    double duration_s = 0;
+    int ncpus = 0;
+    double dma_calls_per_s = 0;   // the workload measure (see docs/compare.md)
+    std::string workload_measure; // which points dma_calls_per_s counts
+    CpuShare cpu;                 // share of the "total" point (all profiled paths)
+    double translation_calls_per_s = 0;  // translation-only categories
+    uint64_t anomalies = 0;       // sum of the kernel-side overflow counters
+};
+
+struct Comparison {
+    ProfileSummary before, after;
+    bool mode_changed = false;
+    bool mode_known = false;      // both modes are known
+    // after / before DMA-API calls per second; NaN when before saw none.
+    double workload_ratio = 0;
+    bool workload_differs = false;  // outside [1/kWorkloadTolerance, kWorkloadTolerance]
+    std::vector<CategoryRow> categories;  // categories seen in either profile, Category order
+    // For each point (union of both profiles, catalog order): its summary row
+    // (device "") followed by one row per device, busiest first.
+    std::vector<CompareRow> rows;
+    // Loud warnings first ("mode did not change", "workload differs"), then
+    // the lesser ones (different kernel, CPU count, anomalies, ...).
+    std::vector<std::string> warnings;
+    size_t loud_warnings = 0;  // warnings[0 .. loud_warnings) are the loud ones
+    // One paragraph: "IOMMU CPU share fell from X % to Y %; p99 dma_map from
+    // A µs to B µs; ..."
+    std::string conclusion;
+};
+
+// Workload considered "a lot" different beyond this factor either way.
+inline constexpr double kWorkloadTolerance = 1.5;
+
+Comparison compare_profiles(const Profile &before, const Profile &after);
+
+// ---- renderers (user/render/compare_render.cpp) ----
+
+struct CompareTextOptions {
+    bool devices = true;     // per-device rows under each point
+    bool histograms = true;  // per-point mini histograms
+    int width = 120;         // terminal width hint
+};
+std::string render_compare_text(const Comparison &c, const CompareTextOptions &o = {});
+nlohmann::json compare_to_json(const Comparison &c);
+
+// Pieces shared with tests.
+// One block character per bucket in [lo, hi] ("▁▃█▅"), scaled to the fullest
+// bucket of h; a space for an empty bucket, "" when h has no samples.
+std::string mini_histogram(const Hist &h, int lo, int hi);
+
+// Number formatting used by the comparison text and conclusion.
+namespace cmpfmt {
+std::string ns(double v);    // "850 ns", "3.2 µs", "1.25 ms", "2.1 s"
+std::string rate(double v);  // "950", "12.3k", "1.2M" (per second, no unit)
+std::string pct(double fraction);  // "4.2 %", "0.031 %", "0 %"
+std::string change(double rel);    // "+8 %", "-97 %", "new" (NaN), "0 %"
+}  // namespace cmpfmt
+
+}  // namespace iommuprof
