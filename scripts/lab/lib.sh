@@ -1,0 +1,292 @@
+# shellcheck shell=bash
+# Shared helpers of the iommuprof VM lab (sourced by scripts/lab/run, kernels.sh, tests/lab/*).
+#
+# Everything here prints diagnostics on stderr only: callers keep stdout for their own data.
+
+LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LAB_REPO=$(cd "$LAB_DIR/../.." && pwd)
+LAB_CACHE=${IOMMUPROF_LAB_CACHE:-/var/cache/iommuprof-lab}
+# Bump when the initramfs layout changes in a way the hashed inputs do not capture.
+LAB_INITRAMFS_FORMAT=3
+LAB_QUIET=${LAB_QUIET:-0}
+
+# Modules the guest needs before it can reach the 9p root; dependencies come from modules.dep.
+# Names use '_' (depmod normalises '-' to '_').  Builtin ones are skipped.
+LAB_MODULES_REQUIRED=(virtio_pci 9pnet_virtio 9p overlay nvme)
+# Loaded when the kernel has them (6.1 has no virtio-iommu driver).
+LAB_MODULES_OPTIONAL=(virtio_iommu)
+
+lab_log() { [[ $LAB_QUIET == 1 ]] || printf 'lab: %s\n' "$*" >&2; }
+lab_warn() { printf 'lab: warning: %s\n' "$*" >&2; }
+lab_die() { printf 'lab: error: %s\n' "$*" >&2; exit 125; }
+
+# Run a command under an exclusive lock on the cache (concurrent runs share the cache).
+lab_locked() {
+    mkdir -p "$LAB_CACHE"
+    (
+        flock 9
+        "$@"
+    ) 9>"$LAB_CACHE/.lock"
+}
+
+# Package-name regex of a kernel series ("6.1" or "6.12").
+lab_series_regex() {
+    case $1 in
+        6.1) echo '^linux-image-6\.1\.0-[0-9]+-amd64$' ;;
+        6.12) echo '^linux-image-6\.12\.[0-9]+\+deb12-amd64$' ;;
+        *) return 1 ;;
+    esac
+}
+
+# lab_resolve_kver SERIES|KVER -> prints the kernel release (e.g. 6.12.117+deb12-amd64).
+# A series resolves to the newest matching package apt knows about (no pinned patch version);
+# without apt lists it falls back to the newest kernel of that series already in the cache.
+lab_resolve_kver() {
+    local want=$1 re pkg kver
+    if [[ $want == *-amd64 ]]; then
+        echo "${want#linux-image-}"
+        return 0
+    fi
+    re=$(lab_series_regex "$want") || lab_die "unknown kernel '$want' (use 6.1, 6.12 or a full release like 6.12.117+deb12-amd64)"
+    # apt-cache takes ~1 s per call here: remember the answer until the apt lists change.
+    local memo=$LAB_CACHE/resolved-$want
+    if [[ -s $memo ]] && [[ -z $(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -newer "$memo" 2>/dev/null | head -n1) ]] &&
+        [[ -f $LAB_CACHE/kernels/$(cat "$memo")/.complete ]]; then
+        cat "$memo"
+        return 0
+    fi
+    kver=$(_lab_resolve_apt "$re" "$want") || kver=
+    if [[ -n $kver ]]; then
+        mkdir -p "$LAB_CACHE" && echo "$kver" >"$memo.$$" && mv "$memo.$$" "$memo"
+        echo "$kver"
+        return 0
+    fi
+    kver=$(find "$LAB_CACHE/kernels" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' 2>/dev/null |
+        sed 's/^/linux-image-/' | grep -E "$re" | sort -V | tail -n1 | sed 's/^linux-image-//')
+    if [[ -n $kver && -f $LAB_CACHE/kernels/$kver/.complete ]]; then
+        lab_warn "apt knows no linux-image for $want (run scripts/lab/setup.sh?); using cached $kver"
+        echo "$kver"
+        return 0
+    fi
+    lab_die "no linux-image package found for kernel series $want (run scripts/lab/setup.sh for apt lists)"
+}
+
+# Newest package matching regex $1 that has an installable candidate ("pkgnames" also lists names
+# only mentioned in dependencies).  Prints the kernel release.
+_lab_resolve_apt() {
+    local re=$1 series=$2 pkgs pkg
+    mapfile -t pkgs < <(apt-cache pkgnames "linux-image-$series" 2>/dev/null | grep -E "$re" | sort -rV)
+    [[ ${#pkgs[@]} -gt 0 ]] || return 1
+    pkg=$(apt-cache policy "${pkgs[@]}" 2>/dev/null | awk '
+        /^[^ ].*:$/ { name = substr($0, 1, length($0) - 1) }
+        /^  Candidate:/ && $2 != "(none)" && !done { print name; done = 1 }')
+    [[ -n $pkg ]] || return 1
+    echo "${pkg#linux-image-}"
+}
+
+# Directory holding the unpacked kernel package (boot/, lib/modules/KVER with modules.dep).
+lab_kernel_dir() { echo "$LAB_CACHE/kernels/$1"; }
+lab_vmlinuz() { echo "$LAB_CACHE/kernels/$1/boot/vmlinuz-$1"; }
+lab_moddir() { echo "$LAB_CACHE/kernels/$1/lib/modules/$1"; }
+
+_lab_fetch_kernel_locked() {
+    local kver=$1 dir tmp deb
+    dir=$(lab_kernel_dir "$kver")
+    [[ -f $dir/.complete ]] && return 0
+    lab_log "fetching linux-image-$kver into $dir (one-time)"
+    tmp=$(mktemp -d "$LAB_CACHE/.fetch.XXXXXX")
+    # apt-get download drops privileges to _apt: let it write into the scratch directory.
+    chmod 0777 "$tmp"
+    if ! (cd "$tmp" && apt-get download -q=2 "linux-image-$kver" >&2); then
+        rm -rf "$tmp"
+        lab_warn "apt-get download linux-image-$kver failed"
+        return 1
+    fi
+    deb=$(find "$tmp" -maxdepth 1 -name '*.deb' | head -n1)
+    [[ -n $deb ]] || lab_die "no .deb downloaded for linux-image-$kver"
+    mkdir -p "$tmp/x"
+    dpkg -x "$deb" "$tmp/x" || lab_die "dpkg -x $deb failed"
+    # The package ships no modules.dep (postinst runs depmod): generate it for the unpacked tree.
+    depmod -b "$tmp/x" "$kver" || lab_die "depmod for $kver failed"
+    [[ -f $tmp/x/boot/vmlinuz-$kver ]] || lab_die "linux-image-$kver has no boot/vmlinuz-$kver"
+    rm -f "$deb"
+    rm -rf "$dir"
+    mkdir -p "$(dirname "$dir")"
+    mv "$tmp/x" "$dir"
+    rm -rf "$tmp"
+    touch "$dir/.complete"
+}
+
+# lab_fetch_kernel KVER: apt-get download + dpkg -x into the cache (never installed on the host).
+lab_fetch_kernel() {
+    [[ -f $(lab_kernel_dir "$1")/.complete ]] && return 0
+    lab_locked _lab_fetch_kernel_locked "$1"
+}
+
+# lab_get_kernel SERIES|KVER: resolve + fetch; prints the kernel release.  When the download
+# fails (apt lists gone stale: the mirror dropped that version) refresh the lists and retry once.
+lab_get_kernel() {
+    local kver
+    if ! kver=$(lab_resolve_kver "$1" 2>/dev/null) || ! lab_fetch_kernel "$kver"; then
+        [[ $1 == *-amd64 ]] && lab_die "cannot download linux-image-$kver"
+        lab_log "refreshing the apt lists (apt-get update) and resolving $1 again"
+        apt-get update -qq >/dev/null 2>&1 || lab_warn "apt-get update failed"
+        kver=$(lab_resolve_kver "$1") || return 1
+        lab_fetch_kernel "$kver" || lab_die "cannot download linux-image-$kver"
+    fi
+    echo "$kver"
+}
+
+_lab_extract_vmlinux_locked() {
+    local kver=$1 bz out magic tool off
+    bz=$(lab_vmlinuz "$kver")
+    out=$(lab_kernel_dir "$kver")/boot/vmlinux-$kver
+    [[ -f $out ]] && return 0
+    # Same approach as the kernel's scripts/extract-vmlinux: find the payload's magic, decompress.
+    for magic in '\x28\xb5\x2f\xfd:zstd -qdc' '\xfd\x37\x7a\x58\x5a\x00:xz -qdc' \
+        '\x1f\x8b\x08:gzip -qdc' '\x02\x21\x4c\x18:lz4 -qdc'; do
+        tool=${magic#*:}
+        command -v "${tool%% *}" >/dev/null || continue
+        while read -r off; do
+            # Trailing data after the stream makes the decompressors complain: check the result.
+            tail -c +"$((off + 1))" "$bz" | $tool >"$out.tmp" 2>/dev/null || true
+            if [[ $(head -c 4 "$out.tmp" | od -An -tx1 | tr -d ' \n') == 7f454c46 ]]; then
+                mv "$out.tmp" "$out"
+                return 0
+            fi
+        done < <(LC_ALL=C grep -obUaP "${magic%%:*}" "$bz" | cut -d: -f1 | head -n 3)
+    done
+    rm -f "$out.tmp"
+    return 1
+}
+
+# lab_vmlinux KVER: prints the uncompressed ELF vmlinux (for QEMU's PVH direct boot), extracting
+# it from vmlinuz once.  PVH skips firmware and in-guest decompression (~1 s under TCG).
+lab_vmlinux() {
+    local out
+    out=$(lab_kernel_dir "$1")/boot/vmlinux-$1
+    [[ -f $out ]] || lab_locked _lab_extract_vmlinux_locked "$1" ||
+        lab_die "cannot extract vmlinux from $(lab_vmlinuz "$1")"
+    echo "$out"
+}
+
+# lab_module_closure KVER: prints "name<TAB>relative-path" in load order for the lab's modules.
+lab_module_closure() {
+    local kver=$1 moddir line path deps name m
+    moddir=$(lab_moddir "$kver")
+    declare -A modpath=() moddeps=() builtin=() seen=()
+    while IFS= read -r line; do
+        path=${line%%:*}
+        deps=${line#*:}
+        name=${path##*/}
+        name=${name%%.ko*}
+        name=${name//-/_}
+        modpath[$name]=$path
+        moddeps[$name]=$deps
+    done <"$moddir/modules.dep"
+    while IFS= read -r path; do
+        name=${path##*/}
+        name=${name%%.ko*}
+        builtin[${name//-/_}]=1
+    done <"$moddir/modules.builtin"
+    _visit() {
+        local n=$1 d dn
+        [[ -n ${seen[$n]:-} ]] && return 0
+        seen[$n]=1
+        for d in ${moddeps[$n]}; do
+            dn=${d##*/}
+            dn=${dn%%.ko*}
+            _visit "${dn//-/_}"
+        done
+        printf '%s\t%s\n' "$n" "${modpath[$n]}"
+    }
+    for m in "${LAB_MODULES_REQUIRED[@]}"; do
+        if [[ -n ${modpath[$m]:-} ]]; then
+            _visit "$m"
+        elif [[ -z ${builtin[$m]:-} ]]; then
+            lab_die "kernel $kver has no module $m (neither modular nor builtin)"
+        fi
+    done
+    for m in "${LAB_MODULES_OPTIONAL[@]}"; do
+        [[ -n ${modpath[$m]:-} ]] && _visit "$m"
+    done
+    return 0
+}
+
+_lab_build_initramfs_locked() {
+    local kver=$1 out=$2 moddir stage name path src
+    [[ -f $out ]] && return 0
+    moddir=$(lab_moddir "$kver")
+    lab_log "building initramfs for $kver"
+    if ldd /bin/busybox >/dev/null 2>&1; then
+        lab_die "/bin/busybox is dynamically linked: install busybox-static (scripts/lab/setup.sh)"
+    fi
+    stage=$(mktemp -d "$LAB_CACHE/.initramfs.XXXXXX")
+    mkdir -p "$stage"/{bin,dev,proc,sys,mnt/lower,mnt/share,mnt/rw,mnt/root,lib/modules}
+    cp /bin/busybox "$stage/bin/busybox"
+    cp "$LAB_DIR/guest-init.sh" "$stage/init"
+    chmod 0755 "$stage/init"
+    : >"$stage/modules.list"
+    while IFS=$'\t' read -r name path; do
+        src=$moddir/$path
+        case $src in
+            *.ko.xz) xz -dc "$src" >"$stage/lib/modules/$name.ko" ;;
+            *.ko.zst) zstd -qdc "$src" >"$stage/lib/modules/$name.ko" ;;
+            *.ko.gz) gzip -dc "$src" >"$stage/lib/modules/$name.ko" ;;
+            *.ko) cp "$src" "$stage/lib/modules/$name.ko" ;;
+            *) lab_die "unexpected module file $src" ;;
+        esac
+        echo "$name" >>"$stage/modules.list"
+    done < <(lab_module_closure "$kver")
+    echo "$kver" >"$stage/kernel-release"
+    (cd "$stage" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
+        cpio --null -o -H newc --quiet --owner=0:0) | gzip -1 >"$out.tmp"
+    mv "$out.tmp" "$out"
+    rm -rf "$stage"
+}
+
+# lab_initramfs KVER: prints the path of the cached initramfs, building it when missing.
+# Keyed by kernel release + a hash of the init script, the module lists and the busybox binary.
+lab_initramfs() {
+    local kver=$1 key out
+    key=$( {
+        echo "format=$LAB_INITRAMFS_FORMAT"
+        echo "req=${LAB_MODULES_REQUIRED[*]} opt=${LAB_MODULES_OPTIONAL[*]}"
+        cat "$LAB_DIR/guest-init.sh"
+        sha256sum </bin/busybox
+    } | sha256sum | cut -c1-16)
+    out=$LAB_CACHE/initramfs/$kver-$key.cpio.gz
+    if [[ ! -f $out ]]; then
+        mkdir -p "$LAB_CACHE/initramfs"
+        lab_locked _lab_build_initramfs_locked "$kver" "$out"
+    fi
+    echo "$out"
+}
+
+# lab_accel [auto|kvm|tcg]: prints "ACCEL REASON...".  KVM only when /dev/kvm is a real KVM:
+# PVM (kvm_pvm, seen on these machines) runs only PVM-enlightened guests, not stock kernels.
+lab_accel() {
+    case ${1:-auto} in
+        tcg) echo "tcg forced" ;;
+        kvm)
+            [[ -w /dev/kvm ]] || lab_die "--accel kvm: /dev/kvm not usable"
+            [[ -d /sys/module/kvm_pvm ]] && lab_warn "--accel kvm forced although /dev/kvm is PVM"
+            echo "kvm forced" ;;
+        auto)
+            if [[ -d /sys/module/kvm_pvm ]]; then
+                echo "tcg /dev/kvm is PVM (kvm_pvm): stock kernels cannot boot on it"
+            elif [[ -w /dev/kvm ]] && [[ -d /sys/module/kvm_intel || -d /sys/module/kvm_amd ]]; then
+                echo "kvm real KVM"
+            else
+                echo "tcg no usable /dev/kvm"
+            fi ;;
+        *) lab_die "unknown accelerator '$1' (auto|kvm|tcg)" ;;
+    esac
+}
+
+# lab_cells: prints the matrix cells "KERNEL IOMMU MODE EXPECTED_GROUP_TYPE" of tests/lab/cells.txt
+# (or $LAB_CELLS_FILE), comments and blank lines removed.
+lab_cells() {
+    sed -e 's/#.*//' -e '/^[[:space:]]*$/d' -e 's/[[:space:]]\+/ /g' -e 's/^ //;s/ $//' \
+        "${LAB_CELLS_FILE:-$LAB_REPO/tests/lab/cells.txt}"
+}
