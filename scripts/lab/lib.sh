@@ -243,6 +243,8 @@ _lab_build_initramfs_locked() {
         cpio --null -o -H newc --quiet --owner=0:0) | gzip -1 >"$out.tmp"
     mv "$out.tmp" "$out"
     rm -rf "$stage"
+    # Images of older init scripts: keep a week (other checkouts may still use them), then drop.
+    find "$LAB_CACHE/initramfs" -maxdepth 1 -name "$kver-*.cpio.gz" -mtime +7 -delete 2>/dev/null || true
 }
 
 # lab_initramfs KVER: prints the path of the cached initramfs, building it when missing.

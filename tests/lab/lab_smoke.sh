@@ -7,6 +7,7 @@
 #   LAB_SMOKE_CELLS=all tests/lab/lab_smoke.sh   # every cell of tests/lab/cells.txt
 #   LAB_SMOKE_CELLS="6.12 amd strict;6.1 intel strict" tests/lab/lab_smoke.sh
 #   LAB_SMOKE_MECHANISMS=0 ...             # skip the timeout / boot-failure / workload checks
+#   LAB_JOBS=2 ...                         # boot two guests at a time (one host core each)
 # Ends with "N passed, M failed"; exits non-zero on any failure.
 set -euo pipefail
 
@@ -50,18 +51,34 @@ for k in $(printf '%s\n' "${cells[@]}" | awk '{ print $1 }' | sort -u); do
     scripts/lab/kernels.sh "$k" >/dev/null
 done
 
-for cell in "${cells[@]}"; do
-    read -r kernel iommu mode <<<"$cell"
-    name="$kernel × $iommu × $mode"
-    d=$work/$kernel-$iommu-$mode
-    mkdir -p "$d"
+# Boot the cells, LAB_JOBS at a time (each TCG guest uses one host core).
+jobs=${LAB_JOBS:-1}
+boot_cell() {
+    local kernel=$1 iommu=$2 mode=$3 d=$4 t0 rc
     t0=$(now)
     set +e
     "$RUN" -q -k "$kernel" -i "$iommu" -m "$mode" -t "$TIMEOUT" -o "$d/out" -- tests/lab/guest_facts.sh \
         >"$d/facts" 2>"$d/err"
     rc=$?
     set -e
-    secs=$(since "$t0")
+    echo "$rc" >"$d/rc"
+    since "$t0" >"$d/secs"
+}
+for cell in "${cells[@]}"; do
+    read -r kernel iommu mode <<<"$cell"
+    d=$work/$kernel-$iommu-$mode
+    mkdir -p "$d"
+    while [[ $(jobs -rp | wc -l) -ge $jobs ]]; do wait -n || true; done
+    boot_cell "$kernel" "$iommu" "$mode" "$d" &
+done
+wait
+
+for cell in "${cells[@]}"; do
+    read -r kernel iommu mode <<<"$cell"
+    name="$kernel × $iommu × $mode"
+    d=$work/$kernel-$iommu-$mode
+    rc=$(cat "$d/rc")
+    secs=$(cat "$d/secs")
     fact() { sed -n "s/^$1=//p" "$d/facts" | head -n1; }
     why=()
     [[ $rc == 7 ]] || why+=("exit code $rc, expected 7 (guest_facts.sh exits 7)")
@@ -134,14 +151,28 @@ if [[ ${LAB_SMOKE_MECHANISMS:-1} == 1 ]]; then
     # A command that never ends is killed at the bound: exit 124 and the console tail on stderr.
     t0=$(now)
     set +e
-    "$RUN" -q -t 25 -- sleep 600 >"$work/to.out" 2>"$work/to.err"
+    "$RUN" -q -t 30 -- sleep 600 >"$work/to.out" 2>"$work/to.err"
     rc=$?
     set -e
     if [[ $rc == 124 ]] && grep -q 'TIMEOUT' "$work/to.err" && grep -q 'guest console' "$work/to.err"; then
-        pass "runner: timeout -> exit 124 with console tail  ($(since "$t0")s)"
+        pass "runner: hung command -> exit 124 with console tail  ($(since "$t0")s)"
     else
-        fail "runner: timeout (rc $rc, expected 124)"
+        fail "runner: hung command (rc $rc, expected 124)"
         show "$work/to.err"
+    fi
+
+    # A guest that never reaches the command (test hook lab.hang in guest-init.sh): same, and
+    # the message says the boot hung.
+    t0=$(now)
+    set +e
+    "$RUN" -q -t 20 --cmdline lab.hang -- true >"$work/hb.out" 2>"$work/hb.err"
+    rc=$?
+    set -e
+    if [[ $rc == 124 ]] && grep -q 'did not boot' "$work/hb.err" && grep -q 'guest console' "$work/hb.err"; then
+        pass "runner: hung boot -> exit 124 with console tail  ($(since "$t0")s)"
+    else
+        fail "runner: hung boot (rc $rc, expected 124)"
+        show "$work/hb.err"
     fi
 
     # A guest that cannot boot (no init) is reported as a lab failure with the console tail.
