@@ -1,0 +1,93 @@
+// `iommuprof report FILE`: render a saved profile like `top` (table, -H
+// histograms, --json summary) or as OpenMetrics text for node_exporter's
+// textfile collector (--openmetrics).
+#include <fmt/core.h>
+
+#include <memory>
+
+#include "common.hpp"
+#include "iommuprof/cli.hpp"
+#include "iommuprof/compare.hpp"
+#include "iommuprof/error.hpp"
+#include "iommuprof/openmetrics.hpp"
+#include "iommuprof/profile.hpp"
+#include "iommuprof/render.hpp"
+
+namespace iommuprof::cli {
+namespace {
+
+struct ReportCmd {
+    std::string file;
+    bool json = false;
+    bool openmetrics = false;
+    bool hist = false;
+    bool per_cpu = false;
+    bool no_cpu_label = false;
+    size_t rows = 0;
+};
+
+std::string header(const Profile &p, const std::string &file)
+{
+    std::string params;
+    for (const auto &kv : p.host.kernel.iommu_params)
+        params += (params.empty() ? "" : " ") + (kv.value.empty() ? kv.key : kv.key + "=" + kv.value);
+    std::string h = fmt::format("iommuprof report {}{}\n", file, p.label.empty() ? "" : "  \"" + p.label + "\"");
+    h += fmt::format("recorded {}  kernel {}  mode {}{}  {:.1f} s on {} CPUs  (iommuprof {})\n", p.created,
+                     p.host.kernel.release, iommu_mode(p.host), params.empty() ? "" : "  [" + params + "]",
+                     p.snap.duration_s, p.snap.ncpus, p.tool_version);
+    size_t attached = 0;
+    for (const auto &a : p.plan)
+        attached += a.attached;
+    h += fmt::format("{} of {} probe points attached\n\n", attached, p.plan.size());
+    return h;
+}
+
+void run(const ReportCmd &o)
+{
+    if (int(o.json) + int(o.openmetrics) + int(o.hist) > 1)
+        throw Error(kExitUsage, "choose one of --json, --openmetrics and -H");
+    Profile p = read_profile(o.file);
+    if (o.openmetrics) {
+        OpenMetricsOptions om;
+        om.per_cpu = !o.no_cpu_label;
+        om.label = p.label;
+        om.plan = &p.plan;
+        print_out(render_openmetrics(p.snap, p.host, om));
+        return;
+    }
+    if (o.json) {
+        nlohmann::json j = summary_json(p.snap);
+        j["kind"] = "report";
+        j["file"] = o.file;
+        j["label"] = p.label;
+        j["created"] = p.created;
+        j["tool_version"] = p.tool_version;
+        j["profile_version"] = p.version;
+        j["kernel"] = p.host.kernel.release;
+        j["mode"] = iommu_mode(p.host);
+        j["plan"] = plan_json(p.plan);
+        print_out(j.dump(2) + "\n");
+        return;
+    }
+    std::string out = header(p, o.file);
+    out += o.hist ? render_histograms(p.snap, o.per_cpu) : render_table(p.snap, TableOptions{o.rows, false});
+    out += render_counter_warnings(p.snap.counters);
+    print_out(out);
+}
+
+Registrar reg(32, [](CLI::App &app) {
+    auto o = std::make_shared<ReportCmd>();
+    auto *c = app.add_subcommand("report", "Show a saved profile like top, as JSON, or as OpenMetrics for Prometheus");
+    c->add_option("file", o->file, "Profile file written by record or run")->required();
+    c->add_flag("--json", o->json, "One JSON document (the same summary as top --json)");
+    c->add_flag("--openmetrics", o->openmetrics,
+                "Prometheus/OpenMetrics text for node_exporter's textfile collector (docs/openmetrics.md)");
+    c->add_flag("--no-cpu-label", o->no_cpu_label, "With --openmetrics: sum over CPUs (fewer series)");
+    c->add_flag("-H,--histogram", o->hist, "Show log2 latency histograms instead of the table");
+    c->add_flag("--per-cpu", o->per_cpu, "With -H: one histogram per CPU instead of per device");
+    c->add_option("-n,--rows", o->rows, "Show at most this many rows");
+    c->callback([o] { run(*o); });
+});
+
+}  // namespace
+}  // namespace iommuprof::cli
