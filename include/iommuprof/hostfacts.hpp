@@ -193,6 +193,9 @@ KernelFacts parse_cmdline(const std::string &cmdline);
 // from /proc and /sys.
 void apply_log(HostFacts &facts, const std::string &log_text);
 
+// `inspect` text (user/render/hostfacts_render.cpp); `inspect --json` is to_json.
+std::string render_hostfacts_text(const HostFacts &h);
+
 void to_json(nlohmann::json &j, const HostFacts &h);
 void from_json(const nlohmann::json &j, HostFacts &h);
 

@@ -1,0 +1,115 @@
+// The verdict: host facts + a profile -> "is iommu=pt worth trying here?".
+// Pure: no kernel, no files. Rules and thresholds: docs/verdict.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "iommuprof/hostfacts.hpp"
+#include "iommuprof/model.hpp"
+
+namespace iommuprof {
+
+// Verdict values (the JSON "verdict" field).
+inline constexpr const char *kNoTranslation = "no-translation";
+inline constexpr const char *kAlreadyPassthrough = "already-passthrough";
+inline constexpr const char *kFixFaultsFirst = "fix-faults-first";
+inline constexpr const char *kInsufficientData = "insufficient-data";
+inline constexpr const char *kNotWorthIt = "not-worth-it";
+inline constexpr const char *kWorthTrying = "worth-trying";
+
+struct Thresholds {
+    double min_share_all = 0.02;      // estimated saving, fraction of all CPUs (--min-share-all 2)
+    double min_share_hottest = 0.05;  // estimated saving, fraction of the busiest CPU (--min-share-hottest 5)
+    uint64_t min_events = 200;        // outermost DMA-path calls in the window (--min-events)
+    double min_seconds = 2.0;         // profile length (--min-seconds)
+    // Invalidation share of the translation-only time from which a strict
+    // host is told to try iommu.strict=0 first.
+    double flush_dominates = 0.5;
+    bool ignore_faults = false;       // --ignore-faults: faults become a caution
+    bool operator==(const Thresholds &o) const = default;
+};
+
+// Evidence for one probe point over the whole profile.
+struct PointEvidence {
+    std::string point;
+    Category category = Category::DmaApi;
+    bool timed = false;
+    uint64_t calls = 0;
+    double calls_per_s = 0;
+    double p50_ns = 0;  // 0 when not timed
+    double p99_ns = 0;
+    double time_ns = 0;
+    uint64_t errors = 0;
+};
+
+// One device's outermost-call cost.
+struct DeviceEvidence {
+    std::string device;     // BDF or pseudo device ("[flush-queue]", "[vfio:qemu]")
+    uint64_t calls = 0;     // outermost calls
+    double time_ns = 0;     // outermost-call time
+    double saving_ns = 0;   // estimated translation-only part
+    std::string driver;     // from the host facts, "" when unknown
+    std::string id;         // "vvvv:dddd", "" when unknown
+    std::string group_type; // its IOMMU group's type, "" when unknown
+};
+
+struct VerdictNumbers {
+    bool measured = false;     // a profile was available
+    bool timed = false;        // it has latency (not only tracepoint counts)
+    double duration_s = 0;
+    int ncpus = 0;
+    uint64_t events = 0;       // outermost calls (or DMA-API counts when untimed)
+    double calls_per_s = 0;
+    // All profiled paths (outermost-call time, "total" point).
+    double total_ns = 0;
+    double total_share_all = 0;
+    double total_share_hottest = 0;
+    int total_hottest_cpu = -1;
+    // Estimated translation-only time: what iommu=pt would save.
+    double saving_ns = 0;
+    double saving_share_all = 0;
+    double saving_share_hottest = 0;
+    int saving_hottest_cpu = -1;
+    bool saving_lower_bound = false;  // the dma-iommu layer was not timed
+    double residual_ns = 0;    // DMA-API time that remains under pt
+    double vfio_ns = 0;        // VFIO map/unmap (stays translated under pt)
+    double flush_ns = 0;       // invalidation time, lower bound (largest flush point)
+    double flush_fraction = 0; // flush_ns / saving_ns
+    uint64_t faults_seen = 0;  // io_page_fault events in the profile
+};
+
+struct Verdict {
+    std::string verdict;  // one of the k* values above
+    std::string summary;  // one sentence
+    std::vector<std::string> reasons;
+    std::vector<std::string> next_steps;
+    std::vector<std::string> cautions;  // security caveats (always for worth-trying)
+    VerdictNumbers numbers;
+    std::vector<PointEvidence> points;         // catalog order, points that saw calls
+    std::vector<DeviceEvidence> top_devices;   // busiest first, at most kTopDevices
+    Thresholds thresholds;
+    // Host summary the verdict used.
+    std::string vendor, default_domain, dma_policy;
+    std::string profile_source;  // "live", a file name, or ""
+    std::string profile_error;   // why no profile (when there is none)
+};
+
+inline constexpr size_t kTopDevices = 5;
+
+// `snap` may be null (profiling failed or was not possible): the host facts
+// alone can still give no-translation, fix-faults-first (log faults) and
+// already-passthrough; anything else becomes insufficient-data.
+Verdict decide(const HostFacts &host, const Snapshot *snap, const Thresholds &t,
+               const std::string &profile_error = "");
+
+// Only the numbers (no decision), exposed for tests and renderers.
+VerdictNumbers verdict_numbers(const Snapshot &s);
+
+std::string render_verdict_text(const Verdict &v);
+nlohmann::json verdict_json(const Verdict &v);
+
+}  // namespace iommuprof

@@ -1,0 +1,181 @@
+// `iommuprof inspect` text output.
+#include <fmt/core.h>
+
+#include "iommuprof/hostfacts.hpp"
+
+namespace iommuprof {
+
+namespace {
+
+std::string vendor_name(const std::string &v)
+{
+    if (v == "intel")
+        return "Intel VT-d";
+    if (v == "amd")
+        return "AMD-Vi";
+    if (v == "arm")
+        return "Arm SMMU";
+    if (v == "virtio")
+        return "virtio-iommu";
+    if (v == "mixed")
+        return "several kinds";
+    return v.empty() ? "none" : v;
+}
+
+std::string join(const std::vector<std::string> &v, const char *sep = ", ")
+{
+    std::string out;
+    for (size_t i = 0; i < v.size(); i++)
+        out += (i ? sep : "") + v[i];
+    return out;
+}
+
+std::string mib(uint64_t b) { return fmt::format("{} MiB", b >> 20); }
+
+void line(std::string &out, const char *label, const std::string &value)
+{
+    out += fmt::format("{:<22}{}\n", label, value);
+}
+
+}  // namespace
+
+std::string render_hostfacts_text(const HostFacts &h)
+{
+    std::string out;
+    if (h.root != "/")
+        line(out, "Root", h.root);
+    line(out, "Kernel", h.kernel.release.empty() ? "unknown" : h.kernel.release);
+    line(out, "Command line", h.kernel.cmdline.empty() ? "(unknown)" : h.kernel.cmdline);
+    std::vector<std::string> params;
+    for (auto &p : h.kernel.iommu_params)
+        params.push_back(p.value.empty() ? p.key : p.key + "=" + p.value);
+    line(out, "  IOMMU parameters", params.empty() ? "none" : join(params, " "));
+    for (auto &c : h.kernel.conflicts)
+        line(out, "  conflict", c);
+    for (auto &n : h.kernel.notes)
+        line(out, "  note", n);
+
+    // IOMMU summary.
+    std::vector<std::string> units;
+    for (auto &u : h.iommu.units)
+        units.push_back(u.name);
+    if (h.iommu.active)
+        line(out, "IOMMU", fmt::format("active: {}{}", vendor_name(h.iommu.vendor),
+                                       units.empty() ? "" : " (" + join(units) + ")"));
+    else
+        line(out, "IOMMU", units.empty() ? "none active" : "registered (" + join(units) + ") but not in use");
+    std::string dd = h.iommu.default_domain;
+    if (dd == "translated")
+        dd += h.iommu.dma_policy == "strict" ? ", strict invalidation (DMA)"
+              : h.iommu.dma_policy == "lazy" ? ", lazy invalidation (DMA-FQ)"
+                                             : "";
+    else if (dd == "passthrough")
+        dd += " (identity)";
+    else if (dd == "none")
+        dd += h.iommu.active ? "" : " (DMA is not translated)";
+    line(out, "Default domain", dd);
+    if (!h.groups.empty()) {
+        std::vector<std::string> types;
+        for (auto &[t, n] : h.iommu.group_types)
+            types.push_back(fmt::format("{} {}", t, n));
+        line(out, "Groups", fmt::format("{}: {}", h.groups.size(), join(types)));
+    }
+    if (!h.iommu.log_default_domain.empty() || !h.iommu.log_policy.empty())
+        line(out, "  kernel log says",
+             fmt::format("default {}{}{}", h.iommu.log_default_domain.empty() ? "?" : h.iommu.log_default_domain,
+                         h.iommu.log_policy.empty() ? "" : ", " + h.iommu.log_policy,
+                         h.iommu.active ? "" : " (the kernel's default policy; it applies only behind an IOMMU)"));
+    for (auto &n : h.iommu.notes)
+        line(out, "  note", n);
+
+    // Other facts.
+    std::string ir = !h.irq_remapping.enabled ? "unknown"
+                     : *h.irq_remapping.enabled ? "enabled"
+                                                : "not enabled";
+    if (!h.irq_remapping.source.empty())
+        ir += " (" + h.irq_remapping.source + ": " + h.irq_remapping.evidence + ")";
+    line(out, "Interrupt remapping", ir);
+
+    const auto &sw = h.swiotlb;
+    std::string st = !sw.present ? "unknown" : *sw.present ? "present" : "not present";
+    if (sw.present == true && sw.size_bytes)
+        st += ", " + mib(*sw.size_bytes);
+    if (sw.used_slabs && sw.total_slabs)
+        st += fmt::format(", {} of {} slabs in use", *sw.used_slabs, *sw.total_slabs);
+    if (sw.hiwater_slabs)
+        st += fmt::format(" (high water {})", *sw.hiwater_slabs);
+    if (!sw.source.empty())
+        st += " [" + sw.source + (sw.evidence.empty() ? "" : ": " + sw.evidence) + "]";
+    line(out, "swiotlb", st);
+
+    if (h.hugepages.read)
+        line(out, "Hugepages", fmt::format("{} x {} kB ({} free); transparent huge pages in use: {} MiB",
+                                           h.hugepages.total, h.hugepages.size_kb, h.hugepages.free,
+                                           h.hugepages.anon_kb / 1024));
+    else
+        line(out, "Hugepages", "unknown");
+
+    std::vector<std::string> vfio;
+    for (auto &d : h.vfio_devices) {
+        const IommuGroup *g = h.group_of(d);
+        vfio.push_back(g ? fmt::format("{} (group {}{})", d, g->id, g->vfio_shared ? ", shared with host-owned devices" : "")
+                         : d);
+    }
+    line(out, "VFIO devices", vfio.empty() ? "none" : join(vfio));
+    std::string ext = h.external_devices.empty() ? "none" : join(h.external_devices);
+    if (!h.thunderbolt.domains.empty())
+        ext += fmt::format("; Thunderbolt {}: IOMMU DMA protection {}", join(h.thunderbolt.domains),
+                           !h.thunderbolt.iommu_dma_protection       ? "unknown"
+                           : *h.thunderbolt.iommu_dma_protection ? "on"
+                                                                     : "off");
+    line(out, "External-facing", ext);
+
+    if (h.log.source.empty()) {
+        line(out, "IOMMU faults", "unknown (kernel log not read)");
+    } else if (h.fault_count == 0) {
+        line(out, "IOMMU faults", "none in the kernel log");
+    } else {
+        auto devs = h.fault_devices();
+        line(out, "IOMMU faults", fmt::format("{} in the kernel log; devices: {}", h.fault_count,
+                                              devs.empty() ? "unknown" : join(devs)));
+        for (size_t i = 0; i < h.faults.size() && i < 3; i++)
+            line(out, "", h.faults[i].line);
+    }
+    line(out, "Kernel log", h.log.source.empty() ? "not read (use --dmesg FILE)"
+                                                 : fmt::format("{} ({} lines)", h.log.source, h.log.lines));
+
+    // Groups table.
+    if (!h.groups.empty()) {
+        out += fmt::format("\n{:<6} {:<10} {:<14} {:<10} {:<32} {}\n", "GROUP", "TYPE", "DEVICE", "ID", "CLASS",
+                           "DRIVER");
+        for (auto &g : h.groups) {
+            bool first = true;
+            std::string flags;
+            if (g.mixed)
+                flags += " [mixed: unrelated devices share this group]";
+            if (g.vfio_shared)
+                flags += " [VFIO device next to host-owned devices]";
+            if (g.devices.empty())
+                out += fmt::format("{:<6} {:<10} (no devices){}\n", g.id, g.type.empty() ? "?" : g.type, flags);
+            for (auto &d : g.devices) {
+                std::string drv = d.driver.empty() ? "-" : d.driver;
+                if (d.driver == "vfio-pci")
+                    drv += " [VFIO]";
+                if (d.removable)
+                    drv += " [external]";
+                std::string cls = d.class_name.empty() ? (d.class_code.empty() ? "-" : d.class_code) : d.class_name;
+                out += fmt::format("{:<6} {:<10} {:<14} {:<10} {:<32} {}\n", first ? std::to_string(g.id) : "",
+                                   first ? (g.type.empty() ? "?" : g.type) : "", d.name,
+                                   d.id().empty() ? "-" : d.id(), cls, drv);
+                first = false;
+            }
+            if (!flags.empty())
+                out += fmt::format("{:<6}{}\n", "", flags);
+        }
+    }
+    for (auto &w : h.warnings)
+        out += "warning: " + w + "\n";
+    return out;
+}
+
+}  // namespace iommuprof
