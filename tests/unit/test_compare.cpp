@@ -396,6 +396,6 @@ TEST(Compare, Formatting)
 // Prints a sample rendering (for docs and eyeballing): --gtest_also_run_disabled_tests.
 TEST(Compare, DISABLED_PrintSample)
 {
-    printf("%s\n", render_compare_text(compare_profiles(strict(), pt(110000))).c_str());
-    printf("%s\n", render_compare_text(compare_profiles(strict(), strict(300000))).c_str());
+    printf("%s\n", render_compare_text(compare_profiles(strict(20000), pt(21000))).c_str());
+    printf("%s\n", render_compare_text(compare_profiles(strict(20000), strict(45000))).c_str());
 }
