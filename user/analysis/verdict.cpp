@@ -469,7 +469,7 @@ Verdict decide(const HostFacts &h, const Snapshot *s, const Thresholds &t, const
         need.push_back("no profile" + (profile_error.empty() ? std::string() : ": " + profile_error));
     } else {
         if (n.duration_s + kEps < t.min_seconds)
-            need.push_back(fmt::format("the profile covers {:.1f}s, less than the {:.1f}s needed (use a longer -d)",
+            need.push_back(fmt::format("the profile covers {:.2f}s, less than the {:.2f}s needed (use a longer -d)",
                                        n.duration_s, t.min_seconds));
         if (n.events < t.min_events)
             need.push_back(fmt::format("only {} DMA-path calls in {:.1f}s, at least {} are needed: run while the "
