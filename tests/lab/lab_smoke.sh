@@ -117,8 +117,12 @@ for cell in "${cells[@]}"; do
         lazy) [[ $(fact dma_policy) == lazy* ]] || why+=("dmesg policy '$(fact dma_policy)', expected lazy") ;;
         pt) [[ $(fact default_domain) == Passthrough* ]] || why+=("default domain '$(fact default_domain)'") ;;
     esac
+    # Guest uptime when the command started / ended (scripts/lab/run writes them to timing).
+    boot=$(sed -n 's/^start_uptime_s=//p' "$d/out/timing" 2>/dev/null)
+    end=$(sed -n 's/^end_uptime_s=//p' "$d/out/timing" 2>/dev/null)
+    cmd=$(awk -v a="${boot:-0}" -v b="${end:-0}" 'BEGIN { printf "%.1f", b - a }')
     if [[ ${#why[@]} -eq 0 ]]; then
-        pass "$name  (${secs}s, nvme group $got, iommu $cls)"
+        pass "$name  (${secs}s: boot ${boot:-?}s + checks ${cmd}s; nvme group $got, iommu $cls)"
     else
         fail "$name  (${secs}s)"
         printf '      - %s\n' "${why[@]}"
