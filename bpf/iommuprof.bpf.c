@@ -23,7 +23,7 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-const volatile struct ip_slot_cfg slot_cfg[IP_MAX_SLOTS] = {};
+const volatile struct ip_slot_cfg slot_cfg[IP_SLOT_MASK + 1] = {};
 /* Drop in-flight frames older than this (their exit was lost). */
 const volatile __u64 stale_ns = 5000000000ULL;
 
@@ -78,6 +78,14 @@ struct {
 	__type(value, struct scratch);
 } scratch SEC(".maps");
 
+/* The mask is done in asm so that clang cannot drop it as redundant with an
+ * earlier range check the verifier may no longer see (a copied register). */
+static __always_inline const volatile struct ip_slot_cfg *cfg(__u32 slot)
+{
+	asm volatile("%[s] &= %[m]" : [s] "+r"(slot) : [m] "i"(IP_SLOT_MASK));
+	return &slot_cfg[slot];
+}
+
 static __always_inline void stat_inc(__u32 which, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &which);
@@ -107,8 +115,8 @@ static __always_inline void register_devname(__u64 dev)
 {
 	struct devname n = {};
 
-	if (dev & IP_PSEUDO_BIT) {
-		if ((dev & IP_PSEUDO_VFIO_BASE) != IP_PSEUDO_VFIO_BASE)
+	if (dev < IP_PSEUDO_LIMIT) {
+		if (!(dev & IP_PSEUDO_VFIO_BASE))
 			return; /* fixed pseudo devices are named by userspace */
 		bpf_get_current_comm(n.name, sizeof(n.name));
 	} else {
@@ -156,23 +164,23 @@ static __noinline void record(__u32 point, __u64 dev, __u64 dur, __u64 bytes,
 	}
 }
 
-static __always_inline struct ip_ctx *get_ctx(int create)
+/* sp: an address on the kernel stack the probed function runs on (see
+ * IP_STACK_SHIFT). Not the BPF program's own frame: since 6.13 a program may
+ * run on a per-CPU private stack. */
+static __always_inline struct ip_ctx *get_ctx(__u64 sp, int create)
 {
 	struct ip_ctx_key key;
-	struct scratch *s = get_scratch();
+	struct scratch *s;
 	struct ip_ctx *c;
-	__u64 marker = 0;
 
-	if (!s)
-		return NULL;
-	/* The BPF stack lives on the kernel stack of the probed context; route
-	 * its address through a map value to use it as a number. */
-	*(volatile __u64 *)&s->sp = (__u64)&marker;
-	key.block = (*(volatile __u64 *)&s->sp) >> IP_STACK_SHIFT;
+	key.block = sp >> IP_STACK_SHIFT;
 	key.task = bpf_get_current_task();
 	c = bpf_map_lookup_elem(&ctxs, &key);
 	if (c || !create)
 		return c;
+	s = get_scratch();
+	if (!s)
+		return NULL;
 	bpf_map_update_elem(&ctxs, &key, &s->zero_ctx, BPF_NOEXIST);
 	c = bpf_map_lookup_elem(&ctxs, &key);
 	if (!c)
@@ -180,7 +188,19 @@ static __always_inline struct ip_ctx *get_ctx(int create)
 	return c;
 }
 
-static __noinline int do_enter(__u32 slot, __u64 dev, __u64 bytes)
+/* A context pointer as a number: routed through a map value, which the
+ * verifier lets a privileged program do. */
+static __always_inline __u64 ptr_to_u64(void *p)
+{
+	struct scratch *s = get_scratch();
+
+	if (!s)
+		return 0;
+	*(volatile __u64 *)&s->sp = (__u64)p;
+	return *(volatile __u64 *)&s->sp;
+}
+
+static __noinline int do_enter(__u32 slot, __u64 dev, __u64 bytes, __u64 sp)
 {
 	struct ip_ctx *c;
 	struct ip_frame *f;
@@ -189,9 +209,9 @@ static __noinline int do_enter(__u32 slot, __u64 dev, __u64 bytes)
 
 	if (slot >= IP_MAX_SLOTS)
 		return 0;
-	flags = slot_cfg[slot].flags;
+	flags = cfg(slot)->flags;
 	now = bpf_ktime_get_ns();
-	c = get_ctx(1);
+	c = get_ctx(sp, 1);
 	if (!c)
 		return 0;
 	d = c->depth;
@@ -243,7 +263,7 @@ static __always_inline int is_error(__u32 kind, __u64 ret)
 	return 0;
 }
 
-static __noinline int do_exit(__u32 slot, __u64 ret)
+static __noinline int do_exit(__u32 slot, __u64 ret, __u64 sp)
 {
 	struct ip_ctx *c;
 	struct ip_frame *f;
@@ -253,7 +273,7 @@ static __noinline int do_exit(__u32 slot, __u64 ret)
 	if (slot >= IP_MAX_SLOTS)
 		return 0;
 	now = bpf_ktime_get_ns();
-	c = get_ctx(0);
+	c = get_ctx(sp, 0);
 	if (!c) {
 		stat_inc(IP_STAT_UNMATCHED_EXIT, 1);
 		return 0;
@@ -282,8 +302,8 @@ static __noinline int do_exit(__u32 slot, __u64 ret)
 		stat_inc(IP_STAT_DROPPED_FRAMES, d - 1 - i);
 	f = &c->frames[i];
 	dur = now - f->ts;
-	point = slot_cfg[slot].point;
-	kind = slot_cfg[slot].ret_kind;
+	point = cfg(slot)->point;
+	kind = cfg(slot)->ret_kind;
 	bytes = kind == IP_RET_BYTES && (__s64)ret > 0 ? ret : f->bytes;
 	record(point, f->dev, dur, is_error(kind, ret) ? 0 : bytes,
 	       2 | (is_error(kind, ret) ? 1 : 0));
@@ -316,7 +336,7 @@ static __noinline int do_event(__u32 slot, __u64 dev, __u64 bytes)
 {
 	if (slot >= IP_MAX_SLOTS)
 		return 0;
-	record(slot_cfg[slot].point, dev ? dev : IP_PSEUDO_NODEV, 0, bytes, 0);
+	record(cfg(slot)->point, dev ? dev : IP_PSEUDO_NODEV, 0, bytes, 0);
 	return 0;
 }
 
@@ -340,17 +360,17 @@ int ip_kprobe(struct pt_regs *ctx)
 
 	if (slot >= IP_MAX_SLOTS)
 		return 0;
-	if (slot_cfg[slot].dev_arg >= 0)
-		dev = kp_arg(ctx, slot_cfg[slot].dev_arg);
-	if (slot_cfg[slot].size_arg >= 0)
-		size = kp_arg(ctx, slot_cfg[slot].size_arg);
-	return do_enter(slot, dev, size);
+	if (cfg(slot)->dev_arg >= 0)
+		dev = kp_arg(ctx, cfg(slot)->dev_arg);
+	if (cfg(slot)->size_arg >= 0)
+		size = kp_arg(ctx, cfg(slot)->size_arg);
+	return do_enter(slot, dev, size, PT_REGS_SP(ctx));
 }
 
 SEC("kretprobe")
 int ip_kretprobe(struct pt_regs *ctx)
 {
-	return do_exit(bpf_get_attach_cookie(ctx), PT_REGS_RC(ctx));
+	return do_exit(bpf_get_attach_cookie(ctx), PT_REGS_RC(ctx), PT_REGS_SP(ctx));
 }
 
 /* ---- fentry / fexit / raw_tp: stamped out per slot ---- */
@@ -359,11 +379,13 @@ static __always_inline int fentry_common(__u32 slot, __u64 *ctx)
 {
 	__u64 dev = 0, size = 0;
 
-	if (slot_cfg[slot].dev_arg >= 0)
-		bpf_get_func_arg(ctx, slot_cfg[slot].dev_arg, &dev);
-	if (slot_cfg[slot].size_arg >= 0)
-		bpf_get_func_arg(ctx, slot_cfg[slot].size_arg, &size);
-	return do_enter(slot, dev, size);
+	if (cfg(slot)->dev_arg >= 0)
+		bpf_get_func_arg(ctx, cfg(slot)->dev_arg, &dev);
+	if (cfg(slot)->size_arg >= 0)
+		bpf_get_func_arg(ctx, cfg(slot)->size_arg, &size);
+	/* The trampoline keeps ctx in its frame on the kernel stack, at the same
+	 * address for fentry and fexit of one call. */
+	return do_enter(slot, dev, size, ptr_to_u64(ctx));
 }
 
 static __always_inline int fexit_common(__u32 slot, __u64 *ctx)
@@ -371,7 +393,7 @@ static __always_inline int fexit_common(__u32 slot, __u64 *ctx)
 	__u64 ret = 0;
 
 	bpf_get_func_ret(ctx, &ret);
-	return do_exit(slot, ret);
+	return do_exit(slot, ret, ptr_to_u64(ctx));
 }
 
 static __always_inline __u64 tp_arg(struct bpf_raw_tracepoint_args *ctx, int i)
@@ -390,10 +412,10 @@ static __always_inline int rawtp_common(__u32 slot, struct bpf_raw_tracepoint_ar
 {
 	__u64 dev = 0, size = 0;
 
-	if (slot_cfg[slot].dev_arg >= 0)
-		dev = tp_arg(ctx, slot_cfg[slot].dev_arg);
-	if (slot_cfg[slot].size_arg >= 0)
-		size = tp_arg(ctx, slot_cfg[slot].size_arg);
+	if (cfg(slot)->dev_arg >= 0)
+		dev = tp_arg(ctx, cfg(slot)->dev_arg);
+	if (cfg(slot)->size_arg >= 0)
+		size = tp_arg(ctx, cfg(slot)->size_arg);
 	return do_event(slot, dev, size);
 }
 
@@ -409,3 +431,25 @@ SLOT(16) SLOT(17) SLOT(18) SLOT(19) SLOT(20) SLOT(21) SLOT(22) SLOT(23)
 SLOT(24) SLOT(25) SLOT(26) SLOT(27) SLOT(28) SLOT(29) SLOT(30) SLOT(31)
 SLOT(32) SLOT(33) SLOT(34) SLOT(35) SLOT(36) SLOT(37) SLOT(38) SLOT(39)
 SLOT(40) SLOT(41) SLOT(42) SLOT(43) SLOT(44) SLOT(45) SLOT(46) SLOT(47)
+
+/* Test hook for tests/bpf: drives the entry/exit/event logic through
+ * BPF_PROG_TEST_RUN on kernels where nothing else can call it (no kprobes, no
+ * trampolines). Consecutive test runs from one thread share one execution
+ * context, so a sequence of enters and exits behaves like nested calls.
+ * args: [0] op (0 enter, 1 exit, 2 event), [1] slot, [2] dev or return value,
+ * [3] bytes, [4] stack address (names the execution context). Never attached
+ * by iommuprof itself. */
+SEC("raw_tp")
+int ip_selftest(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u64 op = tp_arg(ctx, 0), slot = tp_arg(ctx, 1), a = tp_arg(ctx, 2), b = tp_arg(ctx, 3),
+	      sp = tp_arg(ctx, 4);
+
+	if (slot >= IP_MAX_SLOTS)
+		return 0;
+	if (op == 0)
+		return do_enter(slot, a, b, sp);
+	if (op == 1)
+		return do_exit(slot, a, sp);
+	return do_event(slot, a, b);
+}

@@ -17,6 +17,7 @@
 #define IOMMUPROF_SHARED_H
 
 #define IP_MAX_SLOTS 48        /* attachments (symbol or tracepoint) per session */
+#define IP_SLOT_MASK 63        /* slot_cfg has IP_SLOT_MASK+1 entries: index & mask is always in bounds */
 #define IP_MAX_POINTS 64       /* logical probe points */
 #define IP_POINT_TOPLEVEL 63   /* pseudo point: outermost-call time per context */
 #define IP_BUCKETS 32          /* log2(ns) buckets: [0,2) [2,4) ... [2^31, inf) */
@@ -27,17 +28,20 @@
 #define IP_DEVNAME_ENTRIES 4096
 #define IP_CTX_ENTRIES 16384
 
-/* Kernel stacks are THREAD_SIZE (>= 16 KiB) aligned on x86_64, and so are the
- * per-CPU IRQ stacks: the aligned block holding the current stack pointer names
- * the execution context (a task, or one CPU's interrupt stack). Nesting within
- * one block is strictly LIFO, and a task that migrates keeps its stack. */
+/* In-flight calls are keyed by (current task, kernel stack block): a task's
+ * stack is THREAD_SIZE (16 KiB) aligned on x86_64, so the aligned block holding
+ * the probed function's stack pointer names the execution context: the task
+ * itself, or the per-CPU IRQ stack of an interrupt (softirq/NAPI) that arrived
+ * while that task was current. Nesting within one context is strictly LIFO, a
+ * task that migrates keeps its stack, and no two CPUs share a current task. */
 #define IP_STACK_SHIFT 14
 
-/* Pseudo devices: calls with no struct device in reach. High bit set. */
-#define IP_PSEUDO_BIT (1ULL << 63)
-#define IP_PSEUDO_NODEV (IP_PSEUDO_BIT | 1ULL)       /* "[no-device]" */
-#define IP_PSEUDO_FQ (IP_PSEUDO_BIT | 2ULL)          /* "[flush-queue]" */
-#define IP_PSEUDO_VFIO_BASE (IP_PSEUDO_BIT | (1ULL << 40)) /* | tgid: "[vfio:comm]" */
+/* Pseudo devices: calls with no struct device in reach. Small numbers, never
+ * a kernel pointer (those live in the upper half of the address space). */
+#define IP_PSEUDO_LIMIT (1ULL << 47)                 /* dev < this: pseudo device */
+#define IP_PSEUDO_NODEV 1ULL                         /* "[no-device]" */
+#define IP_PSEUDO_FQ 2ULL                            /* "[flush-queue]" */
+#define IP_PSEUDO_VFIO_BASE (1ULL << 40)             /* | tgid: "[vfio:comm]" */
 
 /* How the return value tells a failure. */
 enum ip_ret_kind {

@@ -4,6 +4,7 @@
 // still refuse to attach them).
 #include "kernel_view.hpp"
 
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <fmt/core.h>
@@ -18,7 +19,6 @@
 #include <string_view>
 #include <sys/stat.h>
 
-#include "features.skel.h"
 #include "iommuprof/error.hpp"
 
 namespace iommuprof {
@@ -160,6 +160,8 @@ void check_btf()
                                   "CO-RE needs CONFIG_DEBUG_INFO_BTF=y)");
 }
 
+static void probe_attach_features(KernelView &k, const btf *vmlinux);
+
 KernelView read_kernel_view(bool probe_features)
 {
     KernelView k;
@@ -245,7 +247,13 @@ KernelView read_kernel_view(bool probe_features)
                             fill_btf_func(mb, s.name, k);
             btf__free(mb);
         }
+        if (probe_features)
+            probe_attach_features(k, vmlinux);
+        else
+            k.fentry = true;  // assumed; confirmed at attach time
         btf__free(vmlinux);
+    } else {
+        k.fentry_why = "no fentry (no kernel BTF)";
     }
 
     // kprobes: the perf "kprobe" PMU is what libbpf uses, and what
@@ -255,52 +263,48 @@ KernelView read_kernel_view(bool probe_features)
     } else {
         k.kprobes_why = "no kprobes (no kprobe PMU: CONFIG_KPROBES unset)";
     }
-    if (!k.have_btf) {
-        k.fentry_why = "no fentry (no kernel BTF)";
-    } else if (probe_features) {
-        probe_attach_features(k);
-    } else {
-        k.fentry = true;  // assumed; confirmed at attach time
-    }
     return k;
 }
 
-void probe_attach_features(KernelView &k)
+static void probe_attach_features(KernelView &k, const btf *vmlinux)
 {
-    // A harmless, always-present, ftrace-able function.
-    const char *target = nullptr;
+    // A 2-instruction fentry program ("return 0") on a harmless, always
+    // present, ftrace-able function, loaded with the raw API so that no
+    // second copy of the kernel BTF is parsed.
+    int target = -1;
+    std::string tname;
     for (const char *t : {"bpf_fentry_test1", "do_nanosleep", "vfs_read"})
-        if (k.symbols.count(t)) {
-            target = t;
+        if (k.symbols.count(t) && (target = btf__find_by_name_kind(vmlinux, t, BTF_KIND_FUNC)) > 0) {
+            tname = t;
             break;
         }
-    features_bpf *skel = features_bpf__open();
-    if (!skel) {
-        k.fentry_why = "no fentry (cannot open feature probe)";
+    if (target <= 0) {
+        k.fentry_why = "no fentry (no probe target in BTF)";
         return;
     }
-    bpf_program__set_autoload(skel->progs.probe_kprobe, false);
-    if (!target || bpf_program__set_attach_target(skel->progs.probe_fentry, 0, target)) {
-        k.fentry_why = "no fentry (no probe target)";
-        features_bpf__destroy(skel);
-        return;
-    }
-    int err = features_bpf__load(skel);
-    if (err) {
+    const bpf_insn insns[] = {
+        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},  // r0 = 0
+        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},                    // exit
+    };
+    LIBBPF_OPTS(bpf_prog_load_opts, lo, .expected_attach_type = BPF_TRACE_FENTRY,
+                .attach_btf_id = (__u32)target);
+    int fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "ip_feat_fentry", "GPL", insns, 2, &lo);
+    if (fd < 0) {
+        int e = errno;
         k.fentry_why = fmt::format("no fentry (kernel refuses fentry programs: {}; no BPF trampolines)",
-                                   strerror(-err));
-    } else {
-        bpf_link *l = bpf_program__attach_trace(skel->progs.probe_fentry);
-        if (!l) {
-            int e = errno;
-            k.fentry_why = fmt::format("no fentry (trampoline attach failed: {})",
-                                       e == ENOTSUPP ? "not supported" : strerror(e));
-        } else {
-            k.fentry = true;
-            bpf_link__destroy(l);
-        }
+                                   strerror(e));
+        return;
     }
-    features_bpf__destroy(skel);
+    int link = bpf_link_create(fd, 0, BPF_TRACE_FENTRY, nullptr);
+    if (link < 0) {
+        int e = errno;
+        k.fentry_why = fmt::format("no fentry (trampoline attach failed: {})",
+                                   e == ENOTSUPP ? "not supported" : strerror(e));
+    } else {
+        k.fentry = true;
+        close(link);
+    }
+    close(fd);
 }
 
 }  // namespace iommuprof

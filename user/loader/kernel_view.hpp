@@ -15,6 +15,6 @@ void check_btf();         // throws Error(kExitRuntime)
 // probe_features: attach a no-op fentry program once to learn whether BPF
 // trampolines work (needs privileges).
 KernelView read_kernel_view(bool probe_features);
-void probe_attach_features(KernelView &k);
+
 
 }  // namespace iommuprof

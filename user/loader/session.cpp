@@ -45,12 +45,24 @@ public:
         setup_libbpf_logging();
         check_privileges();
         check_btf();
+        auto phase = [t0, last = t0](const char *what) mutable {
+            if (!getenv("IOMMUPROF_DEBUG"))
+                return;
+            auto now = clock_type::now();
+            fmt::print(stderr, "iommuprof: {:<28} {:7.3f}s (total {:.3f}s)\n", what,
+                       std::chrono::duration<double>(now - last).count(),
+                       std::chrono::duration<double>(now - t0).count());
+            last = now;
+        };
         KernelView k = read_kernel_view(true);
+        phase("kernel view + feature probe");
         features_ = KernelFeatures{k.release, k.have_btf, k.fentry, k.fentry_why, k.kprobes,
                                    k.kprobes_why, k.raw_tp, k.tracefs};
         PlanOptions po{opts.force_kprobe, opts.no_tracepoints, opts.only_points};
         plan_ = make_plan(k, po);
+        phase("plan");
         int err = load(k);
+        phase("load (verifier)");
         if (err && !po.force_kprobe) {
             // A fentry target the verifier refused: redo the plan on kprobes.
             po.force_kprobe = true;
@@ -62,6 +74,7 @@ public:
                                                   "(set IOMMUPROF_DEBUG=1 for the verifier log)",
                                                   errstr(err)));
         attach(k);
+        phase("attach");
         attached_at_ = clock_type::now();
         attach_s_ = std::chrono::duration<double>(attached_at_ - t0).count();
         for (auto &e : plan_.entries)
@@ -242,7 +255,7 @@ private:
         if (dev == IP_PSEUDO_FQ)
             return "[flush-queue]";
         auto it = devnames_.find(dev);
-        if ((dev & IP_PSEUDO_VFIO_BASE) == IP_PSEUDO_VFIO_BASE)
+        if (dev < IP_PSEUDO_LIMIT && (dev & IP_PSEUDO_VFIO_BASE))
             return fmt::format("[vfio:{}]", it != devnames_.end() ? it->second
                                                                  : std::to_string(dev & 0xffffffffu));
         if (it != devnames_.end())
