@@ -1,0 +1,246 @@
+// Symbol resolution and attach-plan choice against kallsyms captured from
+// Debian 6.1 and 6.12 guests and the 6.18 host (tests/fixtures/kallsyms,
+// made with scripts/capture-symbols.sh).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "iommuprof.h"
+#include "iommuprof/plan.hpp"
+
+using namespace iommuprof;
+
+namespace {
+
+KernelView load(const std::string &file)
+{
+    KernelView k;
+    std::ifstream in(std::string(IOMMUPROF_FIXTURES) + "/kallsyms/" + file);
+    EXPECT_TRUE(in.good()) << file;
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream ls(line);
+        std::string addr, type, name, mod;
+        ls >> addr >> type >> name >> mod;
+        k.symbols.insert(name);
+        if (!mod.empty())
+            k.symbol_module[name] = mod.substr(1, mod.size() - 2);
+    }
+    EXPECT_FALSE(k.symbols.empty()) << file;
+    return k;
+}
+
+// A kernel where everything attaches, BTF describing every non-clone symbol.
+KernelView capable(KernelView k)
+{
+    k.have_btf = k.fentry = k.kprobes = true;
+    for (auto &s : k.symbols)
+        if (s.find('.') == std::string::npos)
+            k.btf_funcs[s] = BtfFunc{5, -1, -1};
+    return k;
+}
+
+const PlanEntry *entry(const Plan &p, const std::string &point)
+{
+    for (auto &e : p.entries)
+        if (e.att.point == point)
+            return &e;
+    return nullptr;
+}
+
+std::vector<std::string> symbols_of(const Plan &p, const std::string &point)
+{
+    std::vector<std::string> v;
+    for (auto &e : p.entries)
+        if (e.att.point == point && e.att.method != Method::Unavailable)
+            v.push_back(e.att.symbol);
+    return v;
+}
+
+TEST(ResolveSymbol, ExactNameWinsOverClones)
+{
+    KernelView k;
+    k.symbols = {"domain_flush_pages", "domain_flush_pages.constprop.0"};
+    auto r = resolve_symbol(k, "domain_flush_pages");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->symbol, "domain_flush_pages");
+    EXPECT_FALSE(r->clone);
+}
+
+TEST(ResolveSymbol, ClonesAreFoundAndColdFragmentsAreNot)
+{
+    KernelView k;
+    k.symbols = {"iommu_completion_wait.isra.0", "qi_submit_sync.cold", "foo.constprop.0.isra.0",
+                 "foo_bar.isra.0", "baz.part.1", "baz.partial"};
+    auto r = resolve_symbol(k, "iommu_completion_wait");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->symbol, "iommu_completion_wait.isra.0");
+    EXPECT_TRUE(r->clone);
+    EXPECT_FALSE(resolve_symbol(k, "qi_submit_sync")) << ".cold is a fragment, not an entry point";
+    auto f = resolve_symbol(k, "foo");
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->symbol, "foo.constprop.0.isra.0");
+    EXPECT_FALSE(resolve_symbol(k, "foo_")) << "a longer name is not a clone";
+    auto b = resolve_symbol(k, "baz");
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->symbol, "baz.part.1");
+    EXPECT_TRUE(b->other_clones.empty());
+}
+
+TEST(Plan, Debian61UsesIommuMapAtomicAndAmdClones)
+{
+    KernelView k = capable(load("6.1-debian.txt"));
+    k.fentry_max_args = 6;
+    k.btf_funcs["intel_iommu_map_pages"] = BtfFunc{7, -1, -1};
+    Plan p = make_plan(k);
+    auto im = symbols_of(p, "iommu_map");
+    EXPECT_NE(std::find(im.begin(), im.end(), "iommu_map_atomic"), im.end())
+        << "6.1's DMA path maps through iommu_map_atomic";
+    EXPECT_EQ(symbols_of(p, "dma_map"), std::vector<std::string>{"dma_map_page_attrs"});
+    EXPECT_EQ(symbols_of(p, "iommu_dma_map"), std::vector<std::string>{"iommu_dma_map_page"});
+    const PlanEntry *cw = entry(p, "iommu_completion_wait");
+    ASSERT_TRUE(cw);
+    EXPECT_EQ(cw->att.symbol, "iommu_completion_wait.isra.0");
+    EXPECT_EQ(cw->att.method, Method::Kprobe) << "a clone has no BTF: kprobe";
+    EXPECT_EQ(cw->dev_arg, -1);
+    EXPECT_EQ(cw->size_arg, -1);
+    const PlanEntry *df = entry(p, "domain_flush_pages");
+    ASSERT_TRUE(df);
+    EXPECT_EQ(df->att.symbol, "__domain_flush_pages.constprop.0");
+    // 7 arguments > 6: fentry cannot attach on 6.1, per function not per kernel.
+    const PlanEntry *mp = entry(p, "intel_iommu_map_pages");
+    ASSERT_TRUE(mp);
+    EXPECT_EQ(mp->att.method, Method::Kprobe);
+    EXPECT_NE(mp->att.reason.find("7 arguments"), std::string::npos) << mp->att.reason;
+    EXPECT_EQ(entry(p, "qi_submit_sync")->att.method, Method::Fentry);
+    // 6.10+ cache_tag_* do not exist on 6.1.
+    EXPECT_EQ(entry(p, "cache_tag_flush_range")->att.method, Method::Unavailable);
+    EXPECT_NE(entry(p, "cache_tag_flush_range")->att.reason.find("not in kallsyms"), std::string::npos);
+}
+
+TEST(Plan, Debian612PrefersIommuMapAndCacheTagFlushes)
+{
+    KernelView k = capable(load("6.12-debian.txt"));
+    k.fentry_max_args = 12;
+    Plan p = make_plan(k);
+    EXPECT_EQ(symbols_of(p, "iommu_map"), std::vector<std::string>{"iommu_map"});
+    EXPECT_EQ(entry(p, "cache_tag_flush_range")->att.method, Method::Fentry);
+    EXPECT_EQ(entry(p, "iommu_flush_iotlb_psi")->att.method, Method::Unavailable);
+    EXPECT_EQ(entry(p, "viommu_sync_req")->att.method, Method::Fentry) << "module symbol";
+    EXPECT_EQ(entry(p, "vfio_dma_map")->att.method, Method::Unavailable);
+    EXPECT_NE(entry(p, "vfio_dma_map")->att.reason.find("vfio_iommu_type1"), std::string::npos);
+}
+
+TEST(Plan, Debian612ForcedKprobeUsesKprobesEverywhere)
+{
+    KernelView k = capable(load("6.12-debian.txt"));
+    Plan p = make_plan(k, PlanOptions{true, false, {}});
+    int kp = 0;
+    for (auto &e : p.entries) {
+        EXPECT_NE(e.att.method, Method::Fentry) << e.att.point;
+        kp += e.att.method == Method::Kprobe;
+    }
+    EXPECT_GT(kp, 25);
+}
+
+TEST(Plan, Host618WithoutKprobesOrFentryFallsBackToTracepoints)
+{
+    KernelView k = load("6.18-host.txt");
+    k.have_btf = true;
+    k.fentry = false;
+    k.fentry_why = "no fentry (test)";
+    k.kprobes = false;
+    k.kprobes_why = "no kprobes (test)";
+    for (auto ev : {"map", "unmap", "io_page_fault", "swiotlb_bounced", "dma_map_phys", "dma_unmap_phys",
+                    "dma_map_sg", "dma_unmap_sg"}) {
+        BtfTracepoint t;
+        t.nargs = 6;
+        t.is_device_ptr = {true, false, false, false, false, false};
+        t.is_integer = {false, true, true, true, true, true};
+        if (std::string(ev) == "map" || std::string(ev) == "unmap") {
+            t.is_device_ptr = {false, false, false};
+            t.is_integer = {true, true, true};
+        }
+        k.btf_tracepoints[ev] = t;
+    }
+    Plan p = make_plan(k);
+    const PlanEntry *dm = entry(p, "dma_map");
+    ASSERT_TRUE(dm);
+    EXPECT_EQ(dm->att.method, Method::Tracepoint);
+    EXPECT_EQ(dm->att.symbol, "dma:dma_map_phys") << "6.18 traces dma_map_phys";
+    EXPECT_EQ(dm->dev_arg, 0);
+    EXPECT_EQ(dm->size_arg, 3);
+    const PlanEntry *im = entry(p, "iommu_map");
+    EXPECT_EQ(im->att.method, Method::Tracepoint);
+    EXPECT_EQ(im->dev_arg, -1);
+    EXPECT_EQ(im->size_arg, 2);
+    // iommu:unmap is attached once, to the DMA-path unmap point.
+    int unmap_tp = 0;
+    for (auto &e : p.entries)
+        unmap_tp += e.att.symbol == "iommu:unmap";
+    EXPECT_EQ(unmap_tp, 1);
+    // A point with no tracepoint says why it is unavailable.
+    const PlanEntry *q = entry(p, "iommu_dma_map");
+    EXPECT_EQ(q->att.method, Method::Unavailable);
+    EXPECT_NE(q->att.reason.find("no fentry, no kprobes"), std::string::npos) << q->att.reason;
+    for (auto &pi : p.points)
+        if (pi.name != kTotalPoint)
+            EXPECT_FALSE(pi.timed && entry(p, pi.name)->att.method != Method::Fentry) << pi.name;
+}
+
+TEST(Plan, TracepointArgumentsAreDroppedWhenBtfDisagrees)
+{
+    KernelView k;
+    k.have_btf = true;
+    BtfTracepoint t;
+    t.nargs = 3;
+    t.is_device_ptr = {false, false, false};  // no struct device * where the catalog expects one
+    t.is_integer = {true, true, true};
+    k.btf_tracepoints["io_page_fault"] = t;
+    Plan p = make_plan(k, PlanOptions{false, false, {"io_page_fault"}});
+    ASSERT_EQ(p.entries.size(), 1u);
+    EXPECT_EQ(p.entries[0].att.method, Method::Tracepoint);
+    EXPECT_EQ(p.entries[0].dev_arg, -1);
+}
+
+TEST(Plan, OnlyPointsFiltersAndArm64PointsAreReferenceOnly)
+{
+    KernelView k = capable(load("6.12-debian.txt"));
+    Plan p = make_plan(k, PlanOptions{false, false, {"dma_map", "arm_smmu_cmdq_issue"}});
+    ASSERT_EQ(p.entries.size(), 2u);
+    EXPECT_EQ(p.points.size(), 3u);  // + total
+    EXPECT_EQ(p.points.back().name, kTotalPoint);
+    EXPECT_EQ(entry(p, "arm_smmu_cmdq_issue")->att.method, Method::Unavailable);
+    EXPECT_NE(entry(p, "arm_smmu_cmdq_issue")->att.reason.find("arm64"), std::string::npos);
+}
+
+TEST(Plan, BtfParameterPositionsOverrideCatalogDefaults)
+{
+    KernelView k;
+    k.symbols = {"dma_map_page_attrs"};
+    k.have_btf = k.fentry = true;
+    k.btf_funcs["dma_map_page_attrs"] = BtfFunc{6, 0, 3};
+    Plan p = make_plan(k, PlanOptions{false, false, {"dma_map"}});
+    EXPECT_EQ(p.entries[0].dev_arg, 0);
+    EXPECT_EQ(p.entries[0].size_arg, 3);
+    EXPECT_EQ(p.entries[0].ret_kind, IP_RET_DMA_ADDR);
+    k.btf_funcs["dma_map_page_attrs"] = BtfFunc{6, 1, -1};  // a reshuffled signature
+    p = make_plan(k, PlanOptions{false, false, {"dma_map"}});
+    EXPECT_EQ(p.entries[0].dev_arg, 1);
+    EXPECT_EQ(p.entries[0].size_arg, -1);
+    EXPECT_NE(p.entries[0].att.reason.find("bytes not counted"), std::string::npos);
+}
+
+TEST(Catalog, PointIdsFitTheBpfSideAndNamesAreUnique)
+{
+    EXPECT_LT(catalog().size(), size_t(IP_POINT_TOPLEVEL));
+    std::set<std::string> names;
+    for (auto &p : catalog()) {
+        EXPECT_TRUE(names.insert(p.name).second) << p.name;
+        EXPECT_TRUE(!p.groups.empty() || !p.tracepoints.empty()) << p.name;
+    }
+}
+
+}  // namespace
