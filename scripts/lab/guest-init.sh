@@ -62,7 +62,9 @@ mkdir -p $R/dev/pts $R/dev/shm
 mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts $R/dev/pts
 mount -t tmpfs -o mode=1777 shm $R/dev/shm
 mount -t tmpfs -o mode=0755 run $R/run
-mount -t tmpfs -o mode=1777 tmp $R/tmp
+# A fresh /tmp, unless the command's cwd or the cache lives there (run decides): then the host's
+# /tmp stays visible, writable through the overlay.
+[ "${LAB_FRESH_TMP:-1}" = 1 ] && mount -t tmpfs -o mode=1777 tmp $R/tmp
 mount -t debugfs debugfs $R/sys/kernel/debug || say "debugfs mount failed"
 mount -t tracefs tracefs $R/sys/kernel/tracing || say "tracefs mount failed"
 mount -t bpf bpf $R/sys/fs/bpf || say "bpffs mount failed"
