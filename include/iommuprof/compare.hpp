@@ -60,6 +60,9 @@ struct ProfileSummary {
     std::string workload_measure; // which points dma_calls_per_s counts
     CpuShare cpu;                 // share of the "total" point (all profiled paths)
     double translation_calls_per_s = 0;  // translation-only categories
+    // CPU time in all profiled paths ("total" point) per workload call: the
+    // cost of one DMA-API call, independent of the rate. 0 when untimed.
+    double ns_per_call = 0;
     uint64_t anomalies = 0;       // sum of the kernel-side overflow counters
 };
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include <fmt/core.h>
 
@@ -250,6 +251,11 @@ Comparison compare_profiles(const Profile &bp, const Profile &ap)
     c.before.dma_calls_per_s = per_s(bdma.count, bp.snap.duration_s);
     c.after.dma_calls_per_s = per_s(adma.count, ap.snap.duration_s);
     c.before.workload_measure = c.after.workload_measure = measure;
+    for (auto [sum, prof, hist] : {std::tuple{&c.before, &bp, &bdma}, std::tuple{&c.after, &ap, &adma}}) {
+        const PointInfo *tp = prof->snap.point(kTotalPoint);
+        if (tp && tp->timed && hist->count)
+            sum->ns_per_call = double(by_point(prof->snap)[kTotalPoint].sum_ns) / double(hist->count);
+    }
     c.workload_ratio = c.before.dma_calls_per_s > 0 ? c.after.dma_calls_per_s / c.before.dma_calls_per_s : NAN;
     c.workload_differs = std::isnan(c.workload_ratio) || c.workload_ratio > kWorkloadTolerance ||
                          c.workload_ratio < 1.0 / kWorkloadTolerance;
@@ -390,6 +396,10 @@ Comparison compare_profiles(const Profile &bp, const Profile &ap)
                                             cmpfmt::pct(c.before.cpu.all_cpus), cmpfmt::pct(c.after.cpu.all_cpus))));
     else
         parts.push_back("no CPU share (count-only probes: no timing)");
+    if (c.before.ns_per_call > 0 && c.after.ns_per_call > 0)
+        parts.push_back(fmt::format("CPU time per {} {}", measure == "DMA-API calls" ? "DMA-API call" : "call",
+                                    from_to(c.before.ns_per_call, c.after.ns_per_call, cmpfmt::ns(c.before.ns_per_call),
+                                            cmpfmt::ns(c.after.ns_per_call))));
     for (bool unmap : {false, true})
         if (const CompareRow *r = busiest_dma(c.rows, unmap))
             parts.push_back(fmt::format("p99 {} {}", r->point,
@@ -424,8 +434,13 @@ Comparison compare_profiles(const Profile &bp, const Profile &ap)
             why.push_back("the mode did not change");
         if (c.workload_differs)
             why.push_back("the workloads differ");
-        text += fmt::format(" Because {}, this comparison proves nothing about iommu=pt.",
-                            why.size() == 2 ? why[0] + " and " + why[1] : why[0]);
+        if (why.size() == 1 && c.workload_differs)
+            text += " Because the workloads differ, the rates and CPU shares prove nothing about iommu=pt; only "
+                    "the per-call costs and latencies compare (unless the faster mode itself raised the rate of a "
+                    "fixed amount of work).";
+        else
+            text += fmt::format(" Because {}, this comparison proves nothing about iommu=pt.",
+                                why.size() == 2 ? why[0] + " and " + why[1] : why[0]);
     }
     c.conclusion = text;
     return c;

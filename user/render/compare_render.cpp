@@ -167,6 +167,8 @@ std::string render_compare_text(const Comparison &c, const CompareTextOptions &o
         cmpfmt::rate(a.dma_calls_per_s) +
             (std::isnan(c.workload_ratio) ? "" : fmt::format("   (x{:.2f})", c.workload_ratio)));
     hdr("CPU share", share_line(b), share_line(a));
+    if (b.ns_per_call > 0 || a.ns_per_call > 0)
+        hdr("CPU time / call", cmpfmt::ns(b.ns_per_call), cmpfmt::ns(a.ns_per_call));
     out += "\n";
 
     // ---- loud warnings ----
@@ -260,7 +262,8 @@ std::string render_compare_text(const Comparison &c, const CompareTextOptions &o
                 std::string stats = s.timed && s.hist.count ? fmt::format("p50 {}  p99 {}", cmpfmt::ns(s.p50_ns),
                                                                           cmpfmt::ns(s.p99_ns))
                                                             : "";
-                out += rtrim(fmt::format("  {:<22} {:<6} |{:<{}}|  {}", tag == std::string("before") ? r.point : "",
+                std::string name = r.point.size() > 22 ? r.point.substr(0, 21) + "~" : r.point;
+                out += rtrim(fmt::format("  {:<22} {:<6} |{:<{}}|  {}", tag == std::string("before") ? name : "",
                                          tag, bars, hi - lo + 1, stats)) +
                        "\n";
             };
@@ -310,6 +313,7 @@ json summary_json(const ProfileSummary &s)
                 {"hottest_cpu", s.cpu.hottest >= 0 ? json(s.cpu.hottest) : json(nullptr)},
                 {"hottest_cpu_share", s.cpu.hottest_cpu},
                 {"translation_calls_per_s", s.translation_calls_per_s},
+                {"ns_per_call", s.ns_per_call},
                 {"anomalies", s.anomalies}};
 }
 
