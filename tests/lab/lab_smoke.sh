@@ -158,7 +158,7 @@ if [[ ${LAB_SMOKE_MECHANISMS:-1} == 1 ]]; then
     # A command that never ends is killed at the bound: exit 124 and the console tail on stderr.
     t0=$(now)
     set +e
-    "$RUN" -q -t 30 -- sleep 600 >"$work/to.out" 2>"$work/to.err"
+    "$RUN" -q -t 25 -- sleep 600 >"$work/to.out" 2>"$work/to.err"
     rc=$?
     set -e
     if [[ $rc == 124 ]] && grep -q 'TIMEOUT' "$work/to.err" && grep -q 'guest console' "$work/to.err"; then
@@ -172,7 +172,7 @@ if [[ ${LAB_SMOKE_MECHANISMS:-1} == 1 ]]; then
     # the message says the boot hung.
     t0=$(now)
     set +e
-    "$RUN" -q -t 20 --cmdline lab.hang -- true >"$work/hb.out" 2>"$work/hb.err"
+    "$RUN" -q -t 12 --cmdline lab.hang -- true >"$work/hb.out" 2>"$work/hb.err"
     rc=$?
     set -e
     if [[ $rc == 124 ]] && grep -q 'did not boot' "$work/hb.err" && grep -q 'guest console' "$work/hb.err"; then

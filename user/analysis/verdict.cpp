@@ -290,7 +290,7 @@ void add_cautions(Verdict &v, const HostFacts &h)
             v.cautions.push_back(fmt::format("group {} mixes a VFIO device with host-owned devices: they are "
                                              "not isolated from each other",
                                              g.id));
-    if (!h.external_devices.empty() || h.thunderbolt.iommu_dma_protection == true) {
+    if (!h.external_devices.empty() || !h.thunderbolt.domains.empty()) {
         std::string what = h.external_devices.empty() ? std::string("Thunderbolt/USB4 ports")
                                                        : "external-facing devices (" + join(h.external_devices) + ")";
         v.cautions.push_back(

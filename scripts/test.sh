@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# scripts/test.sh: install, build, and run every test: unit (no privileges),
+# host-kernel BPF tests and CLI tests (root), the VM lab (QEMU guests with real
+# 6.1/6.12 kernels and emulated IOMMUs) and the benchmark smoke run.
+#   scripts/test.sh            everything
+#   scripts/test.sh -L unit    only some labels (unit, host, cli, lab, bench), passed to ctest
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+"$root/scripts/setup.sh" --lab --bench
+"$root/scripts/build.sh" "$root/build"
+cd "$root/build"
+start=$(date +%s)
+set +e
+ctest --output-on-failure --timeout 1800 "$@"
+rc=$?
+set -e
+echo "test.sh: ctest exit $rc after $(( $(date +%s) - start ))s"
+exit $rc

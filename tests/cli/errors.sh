@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Bad input: clear one-line errors and documented exit codes (docs/cli.md).
+. "$(dirname "$0")/lib.sh"
+
+expect_exit 2 "unknown flag" -- "$IP" top --no-such-flag
+one_line_error "unknown flag"
+expect_exit 2 "unknown subcommand" -- "$IP" frobnicate
+expect_exit 2 "no subcommand" -- "$IP"
+expect_exit 2 "bad interval" -- "$IP" top -i 0
+expect_exit 2 "unknown probe point" -- "$IP" probes --points not_a_point
+[[ $err == *not_a_point* ]] && ok "unknown point is named" || bad "unknown point not named: $err"
+# Files: missing, not a profile, truncated; a PID that does not exist.
+expect_exit 2 "missing profile" -- "$IP" report /nonexistent/x.iprof
+one_line_error "missing profile"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+echo garbage >"$tmp/g.iprof"
+expect_exit 2 "non-gzip profile" -- "$IP" report "$tmp/g.iprof"
+one_line_error "non-gzip profile"
+printf '{"format":"iommuprof-profile"' | gzip >"$tmp/t.iprof"
+expect_exit 2 "truncated JSON profile" -- "$IP" compare "$tmp/t.iprof" "$tmp/t.iprof"
+one_line_error "truncated JSON profile"
+expect_exit 2 "no such pid" -- "$IP" run --pid 999999
+[[ $err == *999999* ]] && ok "pid named" || bad "pid not named: $err"
+expect_exit 2 "record without -o" -- "$IP" record
+expect_exit 2 "run without command or pid" -- "$IP" run
+expect_exit 2 "inspect with a missing root" -- "$IP" inspect --root /nonexistent
+expect_exit 0 "--help" -- "$IP" --help
+[[ $out == *probes* && $out == *top* ]] && ok "help lists commands" || bad "help: $out"
+
+# Without privileges: one line, exit 1, no crash.
+if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
+    expect_exit 1 "probes as nobody" -- setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all "$IP" probes
+    one_line_error "probes as nobody"
+    [[ $err == *CAP_BPF* ]] && ok "privilege error names CAP_BPF" || bad "privilege error: $err"
+else
+    bad "cannot test the unprivileged path (no nobody user or setpriv)"
+fi
+finish

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# On the host kernel (whatever it offers): `probes` is truthful for every
+# catalog point and `top` runs and exits 0 with a valid JSON document.
+. "$(dirname "$0")/lib.sh"
+[[ $(id -u) == 0 ]] || { bad "needs root"; finish; exit; }
+
+expect_exit 0 "probes --json" -- "$IP" probes --json
+echo "$out" > /tmp/cli_probes.$$.json
+n=$(jq '.attachments | length' /tmp/cli_probes.$$.json)
+[[ $n -ge 40 ]] && ok "probes lists every point ($n)" || bad "probes lists $n entries"
+# Every entry has a method and, unless attached, a reason.
+badrows=$(jq '[.attachments[] | select(.method == null or (.attached == false and .reason == ""))] | length' /tmp/cli_probes.$$.json)
+[[ $badrows == 0 ]] && ok "every entry has a method and a reason" || bad "$badrows entries without reason"
+fentry=$(jq -r .features.fentry /tmp/cli_probes.$$.json)
+kprobes=$(jq -r .features.kprobes /tmp/cli_probes.$$.json)
+if [[ $fentry == false && $kprobes == false ]]; then
+    # No function probes: only tracepoints may claim to be attached, and the plan must say why.
+    wrong=$(jq '[.attachments[] | select(.attached and .method != "tracepoint")] | length' /tmp/cli_probes.$$.json)
+    [[ $wrong == 0 ]] && ok "only tracepoints attached without kprobes/fentry" || bad "$wrong non-tracepoint attachments"
+    reason=$(jq -r .features.kprobes_reason /tmp/cli_probes.$$.json)
+    [[ -n $reason ]] && ok "kprobes absence explained: $reason" || bad "no kprobes reason"
+    expect_exit 0 "probes text" -- "$IP" probes
+    [[ $out == *"no function probes can attach"* ]] && ok "text plan says so clearly" || bad "text plan: $out"
+fi
+tps=$(jq '[.attachments[] | select(.attached and .method == "tracepoint")] | length' /tmp/cli_probes.$$.json)
+[[ $tps -ge 4 ]] && ok "$tps tracepoints attached" || bad "only $tps tracepoints attached"
+
+expect_exit 0 "top -d 3 --json" -- timeout 60 "$IP" top -d 3 -i 1 --json
+echo "$out" > /tmp/cli_top.$$.json
+dur=$(jq .duration_s /tmp/cli_top.$$.json)
+awk -v d="$dur" 'BEGIN{exit !(d >= 2.5 && d < 10)}' && ok "top ran for ${dur}s" || bad "top duration $dur"
+[[ $(jq '.points | length' /tmp/cli_top.$$.json) -ge 40 ]] && ok "top JSON lists points" || bad "top JSON points"
+expect_exit 0 "top -d 2 text" -- timeout 60 "$IP" top -d 2 -i 1
+[[ $out == *DEVICE*POINT*CALLS/s* ]] && ok "top table header" || bad "top text: $out"
+expect_exit 0 "top -H --per-cpu" -- timeout 60 "$IP" top -d 1 -i 1 -H --per-cpu
+
+# Ctrl-C: clean detach, exit 0, and nothing left attached.
+before=$(ls /proc/self/fd | wc -l)
+"$IP" top -i 1 > /tmp/cli_sig.$$ 2>&1 &
+pid=$!
+sleep 2
+kill -INT $pid
+wait $pid; rc=$?
+[[ $rc == 0 ]] && ok "SIGINT: clean exit" || bad "SIGINT: exit $rc: $(cat /tmp/cli_sig.$$)"
+"$IP" top -i 1 > /dev/null 2>&1 &
+pid=$!
+sleep 2
+kill -9 $pid; wait $pid 2>/dev/null
+if command -v bpftool >/dev/null; then
+    left=$(bpftool link show 2>/dev/null | grep -c 'ip_rawtp\|ip_fentry\|ip_fexit\|ip_kprobe\|ip_kretprobe')
+    [[ $left == 0 ]] && ok "kill -9 leaves no BPF link" || bad "$left links left after kill -9"
+fi
+rm -f /tmp/cli_*.$$*
+finish
