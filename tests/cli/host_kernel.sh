@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # On the host kernel (whatever it offers): `probes` is truthful for every
-# catalog point and `top` runs and exits 0 with a valid JSON document.
+# catalog point, `top` runs and exits 0 with a valid JSON document, and
+# `top --openmetrics-file` keeps a valid node_exporter textfile.
 . "$(dirname "$0")/lib.sh"
 [[ $(id -u) == 0 ]] || { bad "needs root"; finish; exit; }
 
@@ -33,6 +34,33 @@ awk -v d="$dur" 'BEGIN{exit !(d >= 2.5 && d < 10)}' && ok "top ran for ${dur}s" 
 expect_exit 0 "top -d 2 text" -- timeout 60 "$IP" top -d 2 -i 1
 [[ $out == *DEVICE*POINT*CALLS/s* ]] && ok "top table header" || bad "top text: $out"
 expect_exit 0 "top -H --per-cpu" -- timeout 60 "$IP" top -d 1 -i 1 -H --per-cpu
+
+# top --openmetrics-file: a valid node_exporter textfile, replaced atomically
+# (no temp file left beside it), covering the whole run.
+omdir=$(mktemp -d)
+expect_exit 0 "top --openmetrics-file" -- timeout 60 "$IP" top -d 2.5 -i 1 --openmetrics-file "$omdir/x.prom"
+prom=$omdir/x.prom
+[[ -s $prom ]] && ok "openmetrics file written" || bad "no $prom"
+for fam in "iommuprof_calls_total counter" "iommuprof_latency_seconds histogram" \
+    "iommuprof_probe_attached gauge" "iommuprof_host_info gauge"; do
+    grep -qx "# TYPE $fam" "$prom" && ok "has # TYPE $fam" || bad "no '# TYPE $fam' in $prom"
+done
+[[ $(tail -n 1 "$prom") == "# EOF" ]] && ok "ends with # EOF" || bad "last line: $(tail -n 1 "$prom")"
+d=$(awk '$1 == "iommuprof_profile_duration_seconds" {print $2}' "$prom")
+awk -v d="$d" 'BEGIN{exit !(d >= 2.4 && d < 10)}' && ok "file covers the whole run (${d}s)" || bad "duration in file: $d"
+if command -v promtool >/dev/null; then
+    lint=$(promtool check metrics <"$prom" 2>&1) && ok "promtool check metrics" || bad "promtool: $lint"
+else
+    bad "promtool not installed"
+fi
+left=$(find "$omdir" -mindepth 1 ! -name x.prom | wc -l)
+[[ $left == 0 ]] && ok "no temp file left" || bad "left beside it: $(ls -A "$omdir")"
+expect_exit 0 "top --openmetrics-file --no-cpu-label" -- timeout 60 "$IP" top -d 1 -i 1 --json --no-cpu-label \
+    --openmetrics-file "$omdir/y.prom"
+if grep -q 'cpu="' "$omdir/y.prom"; then bad "--no-cpu-label left a cpu label"; else ok "--no-cpu-label: no cpu label"; fi
+expect_exit 1 "top --openmetrics-file in a missing directory" -- "$IP" top -d 1 --openmetrics-file "$omdir/no/x.prom"
+one_line_error "openmetrics file in a missing directory"
+rm -rf "$omdir"
 
 # Ctrl-C: clean detach, exit 0, and nothing left attached.
 before=$(ls /proc/self/fd | wc -l)

@@ -1,11 +1,17 @@
 // `iommuprof top`: live table (or histograms) refreshed every interval.
+// --openmetrics-file: also rewrite a node_exporter textfile (cumulative
+// counters since attach) every interval and once at the end.
 #include <fmt/core.h>
 
 #include <cmath>
+#include <optional>
 
 #include "common.hpp"
 #include "iommuprof/cli.hpp"
 #include "iommuprof/error.hpp"
+#include "iommuprof/hostfacts.hpp"
+#include "iommuprof/openmetrics.hpp"
+#include "iommuprof/profile.hpp"
 #include "iommuprof/render.hpp"
 
 namespace iommuprof::cli {
@@ -18,11 +24,55 @@ struct TopCmd {
     bool per_cpu = false;
     bool json = false;
     size_t rows = 0;
+    std::string om_file;
+    bool no_cpu_label = false;
     PlanFlags plan;
+};
+
+// The --openmetrics-file writer. A failed rewrite during the run is reported
+// once on stderr and retried at the next interval (a full disk should not end
+// a long-running exporter); a failed final write ends top with exit 1.
+class OmExport {
+public:
+    explicit OmExport(const TopCmd &o)
+        : path_(o.om_file)
+    {
+        // Fail before attaching: an unwritable directory is exit 1 like
+        // record -o, a directory given as the file is exit 2.
+        check_writable(path_);
+        host_ = read_host_facts(HostOptions{});
+        opts_.per_cpu = !o.no_cpu_label;
+    }
+
+    void write(const Snapshot &cumulative, const std::vector<Attachment> &plan, bool last)
+    {
+        opts_.plan = &plan;
+        try {
+            write_openmetrics_file(path_, cumulative, host_, opts_);
+            if (failing_)
+                fmt::print(stderr, "iommuprof: {}: written again\n", path_);
+            failing_ = false;
+        } catch (const Error &e) {
+            if (last)
+                throw;
+            if (!failing_)
+                fmt::print(stderr, "iommuprof: warning: {} (retrying every interval)\n", e.what());
+            failing_ = true;
+        }
+    }
+
+private:
+    std::string path_;
+    HostFacts host_;
+    OpenMetricsOptions opts_;
+    bool failing_ = false;
 };
 
 void run(const TopCmd &o)
 {
+    std::optional<OmExport> om;
+    if (!o.om_file.empty())
+        om.emplace(o);
     install_stop_handlers();
     auto s = Session::open(o.plan.options());
     bool tty = stdout_is_tty() && !o.json;
@@ -52,7 +102,11 @@ void run(const TopCmd &o)
         prev = std::move(now);
         if (o.duration > 0 && elapsed + 1e-3 >= o.duration)
             break;
+        if (om && !stop_requested())
+            om->write(prev, s->plan(), false);
     }
+    if (om)
+        om->write(prev, s->plan(), true);
     if (o.json) {
         nlohmann::json j = summary_json(prev);
         j["kind"] = "top";
@@ -73,6 +127,11 @@ Registrar reg(20, [](CLI::App &app) {
     c->add_flag("--per-cpu", o->per_cpu, "With -H: one histogram per CPU instead of per device");
     c->add_flag("--json", o->json, "Print one JSON document for the whole run at the end");
     c->add_option("-n,--rows", o->rows, "Show at most this many rows");
+    auto *omf = c->add_option("--openmetrics-file", o->om_file,
+                              "Also rewrite this node_exporter textfile (*.prom) atomically every interval and at "
+                              "the end: cumulative counters since attach (docs/openmetrics.md)");
+    c->add_flag("--no-cpu-label", o->no_cpu_label, "With --openmetrics-file: sum over CPUs (fewer series)")
+        ->needs(omf);
     o->plan.add_to(c);
     c->callback([o] { run(*o); });
 });
