@@ -200,10 +200,21 @@ static __always_inline __u64 ptr_to_u64(void *p)
 	return *(volatile __u64 *)&s->sp;
 }
 
+/* &c->frames[i], or NULL when i is out of range. The barrier keeps clang from
+ * reusing an earlier, wider range check: the 6.1 verifier loses the bounds of a
+ * 32-bit "d - 1" after its zero extension. */
+static __always_inline struct ip_frame *frame_at(struct ip_ctx *c, __u32 i)
+{
+	asm volatile("" : "+r"(i));
+	if (i >= IP_MAX_DEPTH)
+		return NULL;
+	return &c->frames[i];
+}
+
 static __noinline int do_enter(__u32 slot, __u64 dev, __u64 bytes, __u64 sp)
 {
 	struct ip_ctx *c;
-	struct ip_frame *f;
+	struct ip_frame *f, *top = NULL;
 	__u64 now, devv;
 	__u32 d, flags;
 
@@ -215,9 +226,12 @@ static __noinline int do_enter(__u32 slot, __u64 dev, __u64 bytes, __u64 sp)
 	if (!c)
 		return 0;
 	d = c->depth;
-	if (d > 0 && d <= IP_MAX_DEPTH && now - c->frames[d - 1].ts > stale_ns) {
+	if (d > 0 && d <= IP_MAX_DEPTH)
+		top = frame_at(c, d - 1);
+	if (top && now - top->ts > stale_ns) {
 		stat_inc(IP_STAT_DROPPED_FRAMES, d);
 		d = 0;
+		top = NULL;
 	}
 	if (d >= IP_MAX_DEPTH) {
 		stat_inc(IP_STAT_DEPTH_OVERFLOW, 1);
@@ -229,13 +243,15 @@ static __noinline int do_enter(__u32 slot, __u64 dev, __u64 bytes, __u64 sp)
 		devv = IP_PSEUDO_FQ;
 	} else if (flags & IP_F_SET_VFIO) {
 		devv = IP_PSEUDO_VFIO_BASE | (bpf_get_current_pid_tgid() >> 32);
-	} else if (!devv && d > 0) {
-		devv = c->frames[d - 1].dev;
+	} else if (!devv && top) {
+		devv = top->dev;
 	}
 	if (!devv)
 		devv = IP_PSEUDO_NODEV;
 
-	f = &c->frames[d];
+	f = frame_at(c, d);
+	if (!f)
+		return 0;
 	f->ts = now;
 	f->dev = devv;
 	f->bytes = bytes;
@@ -300,7 +316,9 @@ static __noinline int do_exit(__u32 slot, __u64 ret, __u64 sp)
 	i = found;
 	if (d - 1 > i)
 		stat_inc(IP_STAT_DROPPED_FRAMES, d - 1 - i);
-	f = &c->frames[i];
+	f = frame_at(c, i);
+	if (!f)
+		return 0;
 	dur = now - f->ts;
 	point = cfg(slot)->point;
 	kind = cfg(slot)->ret_kind;
