@@ -97,7 +97,7 @@ if [ "${LAB_NVME:-0}" = 1 ]; then
 fi
 
 mark "nvme ready"
-# Test hook (tests/lab/lab_smoke.sh): simulate a guest that never gets to the command.
+# Test hook (tests/lab/runner_test.sh): simulate a guest that never gets to the command.
 case " $(cat /proc/cmdline) " in *" lab.hang "*) say "lab.hang: hanging before the command"; while :; do sleep 3600; done ;; esac
 cut -d' ' -f1 /proc/uptime >$R/lab/.ctl/t_start
 env -i chroot $R /bin/bash /lab/.ctl/job.sh </dev/null >$R/lab/stdout 2>$R/lab/stderr

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Runs INSIDE a lab guest (scripts/lab/run ... -- tests/lab/guest_facts.sh): prints facts about
-# the guest as key=value lines for tests/lab/lab_smoke.sh, then exits 7 so that the caller can
+# the guest as key=value lines for tests/lab/runner_test.sh, then exits 7 so that the caller can
 # check that the exit code crosses the VM boundary.
 # Under TCG every exec of a dynamic binary costs ~50-100 ms: builtins are used wherever possible.
 set -u

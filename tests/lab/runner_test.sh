@@ -3,9 +3,9 @@
 # lab gives what the integration tests rely on (IOMMU groups of the right type, /sys/class/iommu,
 # NVMe O_DIRECT reads, bpftool, kallsyms, exit-code propagation), then the runner's failure paths.
 #
-#   tests/lab/lab_smoke.sh                 # the default cells (see SMOKE_CELLS)
-#   LAB_SMOKE_CELLS=all tests/lab/lab_smoke.sh   # every cell of tests/lab/cells.txt
-#   LAB_SMOKE_CELLS="6.12 amd strict;6.1 intel strict" tests/lab/lab_smoke.sh
+#   tests/lab/runner_test.sh                 # the default cells (see SMOKE_CELLS)
+#   LAB_SMOKE_CELLS=all tests/lab/runner_test.sh   # every cell of tests/lab/cells.txt
+#   LAB_SMOKE_CELLS="6.12 amd strict;6.1 intel strict" tests/lab/runner_test.sh
 #   LAB_SMOKE_MECHANISMS=0 ...             # skip the timeout / boot-failure / workload checks
 #   LAB_JOBS=2 ...                         # boot two guests at a time (one host core each)
 # Ends with "N passed, M failed"; exits non-zero on any failure.
@@ -52,7 +52,7 @@ for k in $(printf '%s\n' "${cells[@]}" | awk '{ print $1 }' | sort -u); do
 done
 
 # Boot the cells, LAB_JOBS at a time (each TCG guest uses one host core).
-jobs=${LAB_JOBS:-1}
+jobs=${LAB_JOBS:-2}
 boot_cell() {
     local kernel=$1 iommu=$2 mode=$3 d=$4 t0 rc
     t0=$(now)
@@ -92,6 +92,7 @@ for cell in "${cells[@]}"; do
         virtio) re='^0000:00:01\.0$' ;; # virtio-iommu names its iommu after its PCI device
         none) re='^none$' ;;
     esac
+    [[ $mode == off ]] && re='^none$' # the device is there, the kernel does not use it
     [[ $cls =~ $re ]] || why+=("/sys/class/iommu has '$cls', expected /$re/")
     [[ $(fact dd_rc) == 0 && $(fact dd_records) == 256+0 ]] ||
         why+=("NVMe O_DIRECT dd failed (rc $(fact dd_rc), records '$(fact dd_records)')")

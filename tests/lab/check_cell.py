@@ -1,0 +1,269 @@
+#!/usr/bin/env python3
+"""Host-side assertions on what tests/lab/guest_cell.sh left in a lab cell's out/ directory.
+
+usage: check_cell.py OUTDIR KERNEL IOMMU MODE GROUP_TYPE NVME_BDF COUNT [kprobe] [detach] [live]
+
+Prints one "PASS"/"FAIL" line per assertion (prefixed with the cell) and exits 1 on any failure.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+out, kernel, iommu, mode, gtype, bdf, count = sys.argv[1:8]
+count = int(count)
+extras = set(sys.argv[8:])
+cell = f"{kernel} {iommu} {mode}"
+failures = 0
+off = mode == "off"  # the IOMMU device is present, the kernel command line switches it off
+translated = mode not in ("pt", "off")
+
+
+def check(cond, what, detail=""):
+    global failures
+    if cond:
+        print(f"PASS  [{cell}] {what}")
+    else:
+        failures += 1
+        print(f"FAIL  [{cell}] {what}" + (f": {detail}" if detail else ""))
+    return cond
+
+
+def text(name):
+    try:
+        with open(os.path.join(out, name), errors="replace") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def step(name):
+    """(rc, parsed JSON stdout or None); a failed step is reported once."""
+    rc = text(name + ".rc")
+    rc = int(rc) if rc and rc.strip().lstrip("-").isdigit() else None
+    body = text(name + ".out")
+    doc = None
+    if rc == 0 and body:
+        try:
+            doc = json.loads(body)
+        except ValueError as e:
+            check(False, f"{name}: stdout is JSON", str(e))
+            return rc, None
+    err = (text(name + ".err") or "").strip().splitlines()[-3:]
+    check(rc == 0, f"{name} exits 0", f"exit {rc}; stderr: {' | '.join(err)}")
+    return rc, doc
+
+
+def point(doc, name):
+    return next((p for p in doc.get("points", []) if p["point"] == name), None)
+
+
+def calls(doc, name, device=None):
+    if device is None:
+        p = point(doc, name)
+        return p["calls"] if p else 0
+    return sum(r["calls"] for r in doc.get("devices", []) if r["point"] == name and r["device"] == device)
+
+
+def category_calls(doc, cat, device=None):
+    names = [p["point"] for p in doc.get("points", []) if p.get("category") == cat]
+    return sum(calls(doc, n, device) for n in names)
+
+
+# ---- inspect: the mode and vendor this boot really has ----
+_, ins = step("inspect")
+if ins:
+    io = ins["iommu"]
+    check(io["active"] is not off, f"inspect: IOMMU active = {not off}", io)
+    check(io["vendor"] == (None if off else iommu), f"inspect: vendor {None if off else iommu}", io["vendor"])
+    want_dd = {"pt": "passthrough", "off": "none"}.get(mode, "translated")
+    check(io["default_domain"] == want_dd, f"inspect: default domain {want_dd}", io["default_domain"])
+    if off:
+        check(any("off" in n for n in io.get("notes", [])), "inspect: notes that the cmdline switches it off",
+              io.get("notes"))
+    want_pol = {"DMA": "strict", "DMA-FQ": "lazy", "identity": None, "none": None}[gtype]
+    check(io["dma_policy"] == want_pol, f"inspect: dma policy {want_pol}", io["dma_policy"])
+    nvme_group = next((g for g in ins["groups"] if any(d.get("bdf") == bdf for d in g["devices"])), None)
+    if off:
+        check(nvme_group is None and not ins["groups"], "inspect: no IOMMU groups", ins["groups"][:2])
+    else:
+        check(nvme_group is not None and nvme_group["type"] == gtype, f"inspect: NVMe {bdf} in a {gtype} group",
+              nvme_group and nvme_group["type"])
+    if nvme_group:
+        d = next(d for d in nvme_group["devices"] if d.get("bdf") == bdf)
+        check(d.get("driver") == "nvme", "inspect: NVMe bound to nvme", d.get("driver"))
+
+# ---- probes: fentry where trampolines work, kprobe when forced ----
+_, pr = step("probes")
+if pr:
+    att = [a for a in pr["attachments"] if a.get("method") not in (None, "unavailable")]
+    methods = {a["point"]: a["method"] for a in att}
+    for p in ("dma_map", "dma_unmap", "iommu_dma_map", "iommu_map", "iommu_unmap_fast"):
+        check(methods.get(p) == "fentry", f"probes: {p} by fentry", methods.get(p))
+    check(pr["features"].get("fentry") is True, "probes: fentry feature detected", pr.get("features"))
+_, prk = step("probes_kprobe")
+if prk:
+    meth = {a.get("method") for a in prk["attachments"]}
+    check("fentry" not in meth and "kprobe" in meth, "probes --kprobe: kprobes, no fentry", meth)
+
+
+def check_profile(doc, tag, method):
+    check(doc.get("kind") == "report", f"{tag}: report --json is a profile summary", doc.get("kind"))
+    plan = doc.get("plan", [])
+    att = [a for a in plan if a.get("attached")]
+    check(len(att) >= 20, f"{tag}: >= 20 functions attached", len(att))
+    check(any(a["method"] == method for a in att), f"{tag}: attached by {method}",
+          sorted({a['method'] for a in att}))
+    c = doc.get("counters", {})
+    bad = {k: v for k, v in c.items() if k in ("hist_full", "ctx_full", "depth_overflow", "devname_full") and v}
+    check(not bad, f"{tag}: no map overflow", bad)
+    # The DMA API runs in every mode: one map + one unmap per NVMe request, on the NVMe device.
+    dm = calls(doc, "dma_map", bdf)
+    check(count <= dm <= count + count // 10 + 50, f"{tag}: dma_map on {bdf} ~ {count} calls", dm)
+    check(count <= calls(doc, "dma_unmap", bdf) <= count + count // 10 + 50, f"{tag}: dma_unmap on {bdf} ~ {count}",
+          calls(doc, "dma_unmap", bdf))
+    p = point(doc, "dma_map")
+    check(p and p.get("timed") and p.get("p50_ns") and p["p50_ns"] > 0 and p["max_ns"] >= p["p50_ns"],
+          f"{tag}: dma_map latency histogram", p and {k: p.get(k) for k in ('p50_ns', 'p99_ns', 'max_ns')})
+    if translated:
+        for name in ("iommu_dma_map", "iommu_map", "iommu_unmap_fast"):
+            n = calls(doc, name, bdf)
+            check(n >= count, f"{tag}: {name} attributed to {bdf} >= {count}", n)
+        inv = category_calls(doc, "flush")
+        check(inv > 0, f"{tag}: invalidation calls > 0", inv)
+        if gtype == "DMA":  # strict: every unmap flushes in the unmapping task's context
+            inv_dev = category_calls(doc, "flush", bdf)
+            check(inv_dev >= count, f"{tag}: strict invalidations attributed to {bdf} >= {count}", inv_dev)
+        iova = calls(doc, "iova_alloc", bdf)
+        check(iova >= count, f"{tag}: iova_alloc on {bdf} >= {count}", iova)
+    else:
+        n = calls(doc, "iommu_map") + calls(doc, "iommu_unmap_fast")
+        check(n <= count // 20, f"{tag}: {mode}: iommu_map/unmap ~ 0", n)
+        check(calls(doc, "iommu_dma_map") == 0, f"{tag}: {mode}: no dma-iommu calls", calls(doc, "iommu_dma_map"))
+        check(category_calls(doc, "flush", bdf) == 0, f"{tag}: {mode}: no invalidation for {bdf}")
+    # per-CPU rows add up to the per-device rows, point by point
+    for p in doc.get("points", []):
+        by_dev = sum(r["calls"] for r in doc.get("devices", []) if r["point"] == p["point"])
+        by_cpu = sum(r["calls"] for r in doc.get("cpus", []) if r["point"] == p["point"])
+        if by_dev != by_cpu or by_dev != p["calls"]:
+            check(False, f"{tag}: {p['point']}: per-CPU total = per-device total", f"{by_cpu} vs {by_dev}")
+            break
+    else:
+        check(True, f"{tag}: per-CPU totals = per-device totals for every point")
+    return doc
+
+
+_, rep = step("report")
+if rep:
+    check_profile(rep, "run/fentry", "fentry")
+    # `run -- dd` profiles exactly the command: the window is dd's own time plus little
+    dd = text("run.err") or ""
+    secs = None
+    for line in dd.splitlines():
+        if " copied, " in line:
+            secs = float(line.split(" copied, ")[1].split(" s")[0])
+    check(secs is not None and secs <= rep["duration_s"] <= secs + 1.0,
+          "run: profile window = the command's run time", f"dd {secs} s, profile {rep['duration_s']} s")
+
+_, ver = step("verdict")
+if ver:
+    v = ver["verdict"]
+    if mode == "pt":
+        check(v == "already-passthrough", "verdict: already-passthrough", v)
+    elif off:
+        check(v == "no-translation", "verdict: no-translation with the IOMMU off", v)
+    elif gtype == "DMA":
+        check(v == "worth-trying", "verdict: worth-trying under strict", f"{v}: {ver.get('reasons')}")
+        share = ver["numbers"]["saving_share_all"]
+        check(share and share > 0, "verdict: saving share reported", share)
+    else:
+        check(v in ("worth-trying", "not-worth-it"), "verdict: a tuning verdict under lazy", v)
+
+_, vd = step("verdict_default")
+if vd and rep:
+    if rep["duration_s"] < 2.0 and translated:  # (the mode alone decides under pt)
+        check(vd["verdict"] == "insufficient-data", "verdict (default --min-seconds 2) on a short profile: "
+              "insufficient-data", f"{vd['verdict']} for {rep['duration_s']} s")
+    elif ver:
+        check(vd["verdict"] == ver["verdict"], "verdict with defaults = verdict --min-seconds 1",
+              f"{vd['verdict']} vs {ver['verdict']}")
+
+rc = text("openmetrics.rc")
+check(rc and rc.strip() == "0", "report --openmetrics exits 0", rc)
+om = text("openmetrics.out") or ""
+check(f'device="{bdf}"' in om and "iommuprof_calls_total" in om, "openmetrics: per-device call counters",
+      om[:200])
+promtool = shutil.which("promtool")
+if promtool and om:
+    r = subprocess.run([promtool, "check", "metrics"], input=om, capture_output=True, text=True)
+    check(r.returncode == 0, "openmetrics: promtool check metrics", (r.stdout + r.stderr)[-300:])
+
+if "kprobe" in extras:
+    _, rk = step("report_kprobe")
+    if rk:
+        check_profile(rk, "run/kprobe", "kprobe")
+        check(all(a["method"] != "fentry" for a in rk["plan"] if a.get("attached")), "run/kprobe: no fentry")
+
+if "live" in extras:
+    _, vl = step("verdict_live")
+    if vl:
+        want = {"pt": "already-passthrough", "off": "no-translation"}.get(mode, "worth-trying")
+        check(vl["verdict"] == want, f"verdict -d 4 under load: {want}",
+              f"{vl['verdict']}: {vl.get('reasons')}")
+
+def hist_blocks(body):
+    """{(point, key): total count} from `top -H` text: "point = P  device = D" or "point = P  cpu = N"
+    headers, then "lo -> hi : count |***|" rows."""
+    blocks, cur = {}, None
+    for line in (body or "").splitlines():
+        s = line.strip()
+        if s.startswith("point = "):
+            parts = s.split()
+            cur = (parts[2], parts[5] if len(parts) > 5 else "")
+            blocks[cur] = 0
+        elif cur and "->" in s and ":" in s and "|" in s:
+            try:
+                blocks[cur] += int(s.split(":")[1].split("|")[0])
+            except ValueError:
+                pass
+    return blocks
+
+
+if "live" in extras:
+    for name, col in (("top_hist", bdf), ("top_hist_cpu", None)):
+        rc = (text(name + ".rc") or "").strip()
+        check(rc == "0", f"{name}: exit 0", f"{rc}: {(text(name + '.err') or '')[-200:]}")
+        b = hist_blocks(text(name + ".out"))
+        want = ["dma_map", "iommu_map", "iommu_unmap_fast"] + (["total"] if translated else [])
+        if not translated:
+            want = ["dma_map", "dma_unmap"]
+        for p in want:
+            rows = {k: v for k, v in b.items() if k[0] == p and (col is None or k[1] == col)}
+            check(rows and sum(rows.values()) > 0, f"{name}: {p} histogram with counts"
+                  + (f" for {col}" if col else " per CPU"), rows or sorted(b)[:8])
+        if col is None:
+            cpus = {k[1] for k in b if k[0] == "dma_map"}
+            check(cpus and all(c.isdigit() for c in cpus), "top -H --per-cpu: one dma_map histogram per CPU", cpus)
+    rc = (text("record_sigint.rc") or "").strip()
+    check(rc == "0", "record stopped by SIGINT: exit 0", f"{rc}: {(text('record_sigint.err') or '')[-200:]}")
+    _, rs = step("report_sigint")
+    if rs:
+        check(rs["duration_s"] > 1.5 and calls(rs, "dma_map", bdf) > 0,
+              "record stopped by SIGINT: the profile is complete (window, dma_map calls)",
+              f"{rs['duration_s']} s, {calls(rs, 'dma_map', bdf)} calls")
+
+if "detach" in extras:
+    for sig in ("INT", "KILL"):
+        before = (text(f"detach_{sig}.links_before") or "").strip()
+        after = (text(f"detach_{sig}.links_after") or "").strip()
+        progs = (text(f"detach_{sig}.progs_after") or "").strip()
+        rc = (text(f"detach_{sig}.rc") or "").strip()
+        check(before.isdigit() and int(before) > 0, f"detach SIG{sig}: links attached before", before)
+        if sig == "INT":
+            check(rc == "0", "detach SIGINT: exit 0", f"{rc}: {text('detach_INT.err')}")
+        check(after == "0" and progs == "0", f"detach SIG{sig}: no links or programs left",
+              f"links {after}, progs {progs}")
+
+print(f"[{cell}] {failures} failed")
+sys.exit(1 if failures else 0)
