@@ -13,6 +13,7 @@
 #include "iommuprof.skel.h"
 #include "iommuprof/error.hpp"
 #include "iommuprof/session.hpp"
+#include "hist_map.hpp"
 #include "kernel_view.hpp"
 
 namespace iommuprof {
@@ -304,44 +305,8 @@ private:
 
     void read_hists(Snapshot &s)
     {
-        int fd = bpf_map__fd(skel_->maps.hists);
-        const __u32 chunk = 256;
-        std::vector<ip_hist_key> keys(chunk);
-        std::vector<ip_hist> vals(size_t(chunk) * possible_);
-        __u64 in = 0, out = 0;
-        bool first = true;
-        for (;;) {
-            __u32 count = chunk;
-            int err = bpf_map_lookup_batch(fd, first ? nullptr : &in, &out, keys.data(), vals.data(), &count,
-                                           nullptr);
-            int e = err ? errno : 0;
-            if (err && e != ENOENT) {
-                if (first && (e == EINVAL || e == ENOTSUPP || e == EOPNOTSUPP)) {
-                    read_hists_iter(s, fd);
-                    return;
-                }
-                throw Error(kExitRuntime, "reading the histogram map failed: " + errstr(e));
-            }
-            for (__u32 i = 0; i < count; i++)
-                add_cells(s, keys[i], &vals[size_t(i) * possible_]);
-            if (err)  // ENOENT: that was the last batch
-                break;
-            in = out;
-            first = false;
-        }
-    }
-
-    void read_hists_iter(Snapshot &s, int fd)
-    {
-        ip_hist_key key{}, next{};
-        ip_hist_key *prev = nullptr;
-        std::vector<ip_hist> v(possible_);
-        while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-            key = next;
-            prev = &key;
-            if (bpf_map_lookup_elem(fd, &key, v.data()) == 0)
-                add_cells(s, key, v.data());
-        }
+        read_hist_map(bpf_map__fd(skel_->maps.hists), possible_,
+                      [&](const ip_hist_key &k, const ip_hist *per_cpu) { add_cells(s, k, per_cpu); });
     }
 
     void read_stats(Snapshot &s)
