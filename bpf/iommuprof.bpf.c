@@ -24,15 +24,39 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile struct ip_slot_cfg slot_cfg[IP_SLOT_MASK + 1] = {};
+/* The rows map (see iommuprof.h): column + 1 of each point (0: none), the
+ * number of columns and of device rows (0: hash map only). */
+const volatile __u8 col_of_point[IP_MAX_POINTS] = {};
+const volatile __u32 ncols = 1;
+const volatile __u32 nrows = 0;
+/* Rows handed out so far (may exceed nrows: the devices that found none). */
+__u32 next_row = 0;
 /* Drop in-flight frames older than this (their exit was lost). */
 const volatile __u64 stale_ns = 5000000000ULL;
 
+/* Preallocated (an insert never fails for want of memory, in any context);
+ * an entry costs sizeof(struct ip_hist) per possible CPU, so userspace lowers
+ * max_entries on hosts with many CPUs (ip_hist_entries_for()). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, IP_HIST_ENTRIES);
 	__type(key, struct ip_hist_key);
 	__type(value, struct ip_hist);
 } hists SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1); /* nrows * ncols, set by userspace */
+	__type(key, __u32);
+	__type(value, struct ip_hist);
+} rows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, IP_DEVNAME_ENTRIES);
+	__type(key, __u64);
+	__type(value, __u32);
+} devrows SEC(".maps");
 
 struct devname {
 	char name[IP_DEVNAME_LEN];
@@ -45,17 +69,27 @@ struct {
 	__type(value, struct devname);
 } devnames SEC(".maps");
 
-struct ip_ctx_key {
-	__u64 task;
-	__u64 block;
-};
-
+/* In-flight calls of task context: one frame stack per task, in task local
+ * storage (a pointer chase from the task, no hashing; freed with the task). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, IP_CTX_ENTRIES);
-	__type(key, struct ip_ctx_key);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct ip_ctx);
-} ctxs SEC(".maps");
+} task_ctxs SEC(".maps");
+
+/* In-flight calls of interrupt context (softirq/NAPI and hardirq on the IRQ
+ * stack, NMI and exceptions on their own stacks): per CPU, one frame stack per
+ * kernel stack block in use. Interrupt contexts never migrate and nest
+ * strictly on their CPU. (One map entry per context rather than an array in
+ * one entry: every lookup then yields the same pointer type, which keeps the
+ * verifier's work from multiplying by the number of contexts.) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, IP_IRQ_CTXS);
+	__type(key, __u32);
+	__type(value, struct ip_ctx);
+} irq_ctxs SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -65,9 +99,11 @@ struct {
 } stats SEC(".maps");
 
 struct scratch {
-	__u64 sp;            /* stack address laundered into a scalar */
+	__u64 sp;            /* a pointer or index laundered into an unknown scalar */
 	__u64 toplevel_acc;  /* outermost-call ns completed on this CPU */
-	struct ip_ctx zero_ctx;
+	__u64 last_dev;      /* the last device whose row this CPU looked up ... */
+	__u32 last_row;      /* ... and its row (0 with last_dev 0: nothing yet) */
+	__u32 pad;
 	struct ip_hist zero_hist;
 };
 
@@ -99,9 +135,11 @@ static __always_inline struct scratch *get_scratch(void)
 	return bpf_map_lookup_elem(&scratch, &zero);
 }
 
-static __always_inline __u32 log2_bucket(__u64 v)
+/* 64-bit arithmetic throughout: the 6.1 verifier loses the bounds of a 32-bit
+ * OR (alu32 code from -mcpu=v3), and the result indexes the buckets. */
+static __always_inline __u64 log2_bucket(__u64 v)
 {
-	__u32 r = 0, shift;
+	__u64 r, shift;
 	shift = (v > 0xFFFFFFFFULL) << 5; v >>= shift; r = shift;
 	shift = (v > 0xFFFF) << 4; v >>= shift; r |= shift;
 	shift = (v > 0xFF) << 3; v >>= shift; r |= shift;
@@ -128,16 +166,76 @@ static __always_inline void register_devname(__u64 dev)
 		stat_inc(IP_STAT_DEVNAME_FULL, 1);
 }
 
-/* timed: dur is meaningful; error: the call failed. */
-static __noinline void record(__u32 point, __u64 dev, __u64 dur, __u64 bytes,
-			      __u32 flags)
+static __always_inline void hist_add(struct ip_hist *h, __u64 dur, __u64 bytes, __u32 flags)
+{
+	h->count++;
+	h->bytes += bytes;
+	if (flags & 1)
+		h->errors++;
+	if (flags & 2) {
+		h->sum_ns += dur;
+		if (dur > h->max_ns)
+			h->max_ns = dur;
+		h->buckets[log2_bucket(dur)]++;
+	}
+}
+
+/* The device's row in `rows`: looked up once per outermost call (and cached
+ * per CPU for the next call of the same device), handed out at first sight
+ * while rows last. */
+static __noinline __u32 row_of(__u64 dev)
+{
+	struct scratch *s = get_scratch();
+	__u32 *r, n;
+
+	if (!nrows || !s)
+		return IP_NO_ROW;
+	if (s->last_dev == dev)
+		return s->last_row;
+	r = bpf_map_lookup_elem(&devrows, &dev);
+	if (r) {
+		s->last_dev = dev;
+		s->last_row = *r;
+		return *r;
+	}
+	n = __sync_fetch_and_add(&next_row, 1);
+	if (n >= nrows)
+		n = IP_NO_ROW; /* remembered, so that the device is not counted again */
+	if (bpf_map_update_elem(&devrows, &dev, &n, BPF_NOEXIST)) {
+		/* lost a race for this device (its row n is wasted), or full */
+		r = bpf_map_lookup_elem(&devrows, &dev);
+		return r ? *r : IP_NO_ROW;
+	}
+	if (n != IP_NO_ROW)
+		register_devname(dev);
+	return n;
+}
+
+/* flags: 1 the call failed, 2 dur is meaningful (timed). Histograms of a
+ * device with a row are updated in `rows`, others in `hists`. */
+static __noinline void record(__u32 point, __u64 dev, __u32 row, __u64 dur, __u64 bytes_flags)
 {
 	struct ip_hist_key key = { .point = point, .dev = dev };
+	__u32 flags = bytes_flags & 3;
+	__u64 bytes = bytes_flags >> 2;
 	struct ip_hist *h;
 
+	if (row < nrows) {
+		__u32 col = col_of_point[point & (IP_MAX_POINTS - 1)];
+
+		if (col) {
+			__u32 idx = row * ncols + col - 1;
+
+			h = bpf_map_lookup_elem(&rows, &idx);
+			if (h) {
+				hist_add(h, dur, bytes, flags);
+				return;
+			}
+		}
+	}
 	h = bpf_map_lookup_elem(&hists, &key);
 	if (!h) {
-		struct scratch *s = get_scratch();
+		struct scratch *s = get_scratch(); /* first call of this (point, device) */
 		long err;
 
 		if (!s)
@@ -152,50 +250,54 @@ static __noinline void record(__u32 point, __u64 dev, __u64 dur, __u64 bytes,
 		if (!h)
 			return;
 	}
-	h->count++;
-	h->bytes += bytes;
-	if (flags & 1)
-		h->errors++;
-	if (flags & 2) {
-		h->sum_ns += dur;
-		if (dur > h->max_ns)
-			h->max_ns = dur;
-		h->buckets[log2_bucket(dur)]++;
-	}
+	hist_add(h, dur, bytes, flags);
 }
 
-/* sp: an address on the kernel stack the probed function runs on (see
- * IP_STACK_SHIFT). Not the BPF program's own frame: since 6.13 a program may
- * run on a per-CPU private stack. */
+/* sp: an address on the kernel stack the probed function runs on. Not the
+ * BPF program's own frame: since 6.13 a program may run on a per-CPU private
+ * stack. On the current task's stack: task context; anywhere else: an
+ * interrupt on this CPU (see IP_STACK_SHIFT). */
 static __always_inline struct ip_ctx *get_ctx(__u64 sp, int create)
 {
-	struct ip_ctx_key key;
-	struct scratch *s;
+	struct task_struct *t = bpf_get_current_task_btf();
 	struct ip_ctx *c;
+	__u64 base, block;
 
-	key.block = sp >> IP_STACK_SHIFT;
-	key.task = bpf_get_current_task();
-	c = bpf_map_lookup_elem(&ctxs, &key);
-	if (c || !create)
+	base = (__u64)t->stack;
+	if (sp - base < (1ULL << IP_STACK_SHIFT)) {
+		c = bpf_task_storage_get(&task_ctxs, t, 0, create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+		if (!c && create)
+			stat_inc(IP_STAT_CTX_FULL, 1);
 		return c;
-	s = get_scratch();
-	if (!s)
-		return NULL;
-	bpf_map_update_elem(&ctxs, &key, &s->zero_ctx, BPF_NOEXIST);
-	c = bpf_map_lookup_elem(&ctxs, &key);
-	if (!c)
+	}
+	block = sp >> IP_STACK_SHIFT;
+#pragma unroll
+	for (__u32 i = 0; i < IP_IRQ_CTXS; i++) {
+		__u32 k = i;
+
+		c = bpf_map_lookup_elem(&irq_ctxs, &k);
+		if (!c)
+			return NULL;
+		if (!c->depth) {
+			/* The contexts in use are packed at the front: the first
+			 * free one ends the search. */
+			if (!create)
+				return NULL;
+			c->block = block;
+			return c;
+		}
+		if (c->block == block)
+			return c;
+	}
+	if (create)
 		stat_inc(IP_STAT_CTX_FULL, 1);
-	return c;
+	return NULL;
 }
 
 /* A context pointer as a number: routed through a map value, which the
  * verifier lets a privileged program do. */
-static __always_inline __u64 ptr_to_u64(void *p)
+static __always_inline __u64 ptr_to_u64(struct scratch *s, void *p)
 {
-	struct scratch *s = get_scratch();
-
-	if (!s)
-		return 0;
 	*(volatile __u64 *)&s->sp = (__u64)p;
 	return *(volatile __u64 *)&s->sp;
 }
@@ -211,12 +313,12 @@ static __always_inline struct ip_frame *frame_at(struct ip_ctx *c, __u32 i)
 	return &c->frames[i];
 }
 
-static __noinline int do_enter(__u32 slot, __u64 dev, __u64 bytes, __u64 sp)
+static __noinline int do_enter(struct scratch *s, __u32 slot, __u64 dev, __u64 bytes, __u64 sp)
 {
 	struct ip_ctx *c;
 	struct ip_frame *f, *top = NULL;
 	__u64 now, devv;
-	__u32 d, flags;
+	__u32 d, flags, row;
 
 	if (slot >= IP_MAX_SLOTS)
 		return 0;
@@ -239,28 +341,28 @@ static __noinline int do_enter(__u32 slot, __u64 dev, __u64 bytes, __u64 sp)
 		return 0;
 	}
 	devv = dev;
-	if (flags & IP_F_SET_FQ) {
+	if (flags & IP_F_SET_FQ)
 		devv = IP_PSEUDO_FQ;
-	} else if (flags & IP_F_SET_VFIO) {
+	else if (flags & IP_F_SET_VFIO)
 		devv = IP_PSEUDO_VFIO_BASE | (bpf_get_current_pid_tgid() >> 32);
-	} else if (!devv && top) {
+	else if (!devv && top)
 		devv = top->dev;
-	}
 	if (!devv)
 		devv = IP_PSEUDO_NODEV;
+	/* The caller's row when the device is the caller's (most nested calls). */
+	row = top && top->dev == devv ? top->row : row_of(devv);
 
 	f = frame_at(c, d);
 	if (!f)
 		return 0;
 	f->ts = now;
 	f->dev = devv;
+	f->row = row;
 	f->bytes = bytes;
 	f->slot = slot;
 	f->cpu = bpf_get_smp_processor_id();
-	if (d == 0) {
-		struct scratch *s = get_scratch();
-		f->nested_mark = s ? s->toplevel_acc : 0;
-	}
+	if (d == 0)
+		f->nested_mark = s->toplevel_acc;
 	c->depth = d + 1;
 	return 0;
 }
@@ -279,12 +381,12 @@ static __always_inline int is_error(__u32 kind, __u64 ret)
 	return 0;
 }
 
-static __noinline int do_exit(__u32 slot, __u64 ret, __u64 sp)
+static __noinline int do_exit(struct scratch *s, __u32 slot, __u64 ret, __u64 sp)
 {
 	struct ip_ctx *c;
 	struct ip_frame *f;
 	__u64 now, dur, bytes, own;
-	__u32 d, i, found = IP_MAX_DEPTH, point, kind, cpu;
+	__u32 d, i, found = IP_MAX_DEPTH, point, kind, err;
 
 	if (slot >= IP_MAX_SLOTS)
 		return 0;
@@ -303,47 +405,51 @@ static __noinline int do_exit(__u32 slot, __u64 ret, __u64 sp)
 		c->depth = d - 1;
 		return 0;
 	}
-	/* Find our frame from the top; frames above it lost their exit. */
-#pragma unroll
-	for (int k = IP_MAX_DEPTH - 1; k >= 0; k--) {
-		if (k < d && found == IP_MAX_DEPTH && c->frames[k].slot == slot)
-			found = k;
-	}
-	if (found >= IP_MAX_DEPTH) {
-		stat_inc(IP_STAT_UNMATCHED_EXIT, 1);
-		return 0;
-	}
-	i = found;
-	if (d - 1 > i)
-		stat_inc(IP_STAT_DROPPED_FRAMES, d - 1 - i);
+	i = d - 1;
 	f = frame_at(c, i);
 	if (!f)
 		return 0;
+	if (f->slot != slot) {
+		/* Not the top frame: find ours below; the frames above it lost
+		 * their exit. */
+#pragma unroll
+		for (int k = IP_MAX_DEPTH - 1; k >= 0; k--) {
+			if (k < d && found == IP_MAX_DEPTH && c->frames[k].slot == slot)
+				found = k;
+		}
+		if (found >= IP_MAX_DEPTH) {
+			stat_inc(IP_STAT_UNMATCHED_EXIT, 1);
+			return 0;
+		}
+		/* Through memory, so that the verifier goes on with one state
+		 * for any index rather than one per value. */
+		*(volatile __u64 *)&s->sp = found;
+		i = *(volatile __u64 *)&s->sp;
+		stat_inc(IP_STAT_DROPPED_FRAMES, d - 1 - i);
+		f = frame_at(c, i);
+		if (!f)
+			return 0;
+	}
 	dur = now - f->ts;
 	point = cfg(slot)->point;
 	kind = cfg(slot)->ret_kind;
-	bytes = kind == IP_RET_BYTES && (__s64)ret > 0 ? ret : f->bytes;
-	record(point, f->dev, dur, is_error(kind, ret) ? 0 : bytes,
-	       2 | (is_error(kind, ret) ? 1 : 0));
+	err = is_error(kind, ret);
+	bytes = err ? 0 : kind == IP_RET_BYTES && (__s64)ret > 0 ? ret : f->bytes;
+	record(point, f->dev, f->row, dur, (bytes << 2) | 2 | err);
 	c->depth = i;
 	if (i == 0) {
 		/* Outermost call of this context: subtract the outermost time of
 		 * contexts that ran on this CPU meanwhile (interrupts nested in us,
 		 * or tasks that preempted us), so "time in IOMMU paths" is never
 		 * counted twice. */
-		struct scratch *s = get_scratch();
-
-		if (!s)
-			return 0;
-		cpu = bpf_get_smp_processor_id();
 		own = dur;
-		if (f->cpu == cpu) {
+		if (f->cpu == bpf_get_smp_processor_id()) {
 			__u64 nested = s->toplevel_acc - f->nested_mark;
 			own = dur > nested ? dur - nested : 0;
 		} else {
 			stat_inc(IP_STAT_MIGRATED, 1);
 		}
-		record(IP_POINT_TOPLEVEL, f->dev, own, 0, 2);
+		record(IP_POINT_TOPLEVEL, f->dev, f->row, own, 2);
 		s->toplevel_acc += own;
 	}
 	return 0;
@@ -354,7 +460,7 @@ static __noinline int do_event(__u32 slot, __u64 dev, __u64 bytes)
 {
 	if (slot >= IP_MAX_SLOTS)
 		return 0;
-	record(cfg(slot)->point, dev ? dev : IP_PSEUDO_NODEV, 0, bytes, 0);
+	record(cfg(slot)->point, dev ? dev : IP_PSEUDO_NODEV, IP_NO_ROW, 0, bytes << 2);
 	return 0;
 }
 
@@ -374,44 +480,55 @@ SEC("kprobe")
 int ip_kprobe(struct pt_regs *ctx)
 {
 	__u32 slot = bpf_get_attach_cookie(ctx);
+	struct scratch *s = get_scratch();
 	__u64 dev = 0, size = 0;
 
-	if (slot >= IP_MAX_SLOTS)
+	if (slot >= IP_MAX_SLOTS || !s)
 		return 0;
 	if (cfg(slot)->dev_arg >= 0)
 		dev = kp_arg(ctx, cfg(slot)->dev_arg);
 	if (cfg(slot)->size_arg >= 0)
 		size = kp_arg(ctx, cfg(slot)->size_arg);
-	return do_enter(slot, dev, size, PT_REGS_SP(ctx));
+	return do_enter(s, slot, dev, size, PT_REGS_SP(ctx));
 }
 
 SEC("kretprobe")
 int ip_kretprobe(struct pt_regs *ctx)
 {
-	return do_exit(bpf_get_attach_cookie(ctx), PT_REGS_RC(ctx), PT_REGS_SP(ctx));
+	struct scratch *s = get_scratch();
+
+	if (!s)
+		return 0;
+	return do_exit(s, bpf_get_attach_cookie(ctx), PT_REGS_RC(ctx), PT_REGS_SP(ctx));
 }
 
 /* ---- fentry / fexit / raw_tp: stamped out per slot ---- */
 
 static __always_inline int fentry_common(__u32 slot, __u64 *ctx)
 {
+	struct scratch *s = get_scratch();
 	__u64 dev = 0, size = 0;
 
+	if (!s)
+		return 0;
 	if (cfg(slot)->dev_arg >= 0)
 		bpf_get_func_arg(ctx, cfg(slot)->dev_arg, &dev);
 	if (cfg(slot)->size_arg >= 0)
 		bpf_get_func_arg(ctx, cfg(slot)->size_arg, &size);
 	/* The trampoline keeps ctx in its frame on the kernel stack, at the same
 	 * address for fentry and fexit of one call. */
-	return do_enter(slot, dev, size, ptr_to_u64(ctx));
+	return do_enter(s, slot, dev, size, ptr_to_u64(s, ctx));
 }
 
 static __always_inline int fexit_common(__u32 slot, __u64 *ctx)
 {
+	struct scratch *s = get_scratch();
 	__u64 ret = 0;
 
+	if (!s)
+		return 0;
 	bpf_get_func_ret(ctx, &ret);
-	return do_exit(slot, ret, ptr_to_u64(ctx));
+	return do_exit(s, slot, ret, ptr_to_u64(s, ctx));
 }
 
 static __always_inline __u64 tp_arg(struct bpf_raw_tracepoint_args *ctx, int i)
@@ -454,20 +571,32 @@ SLOT(40) SLOT(41) SLOT(42) SLOT(43) SLOT(44) SLOT(45) SLOT(46) SLOT(47)
  * BPF_PROG_TEST_RUN on kernels where nothing else can call it (no kprobes, no
  * trampolines). Consecutive test runs from one thread share one execution
  * context, so a sequence of enters and exits behaves like nested calls.
- * args: [0] op (0 enter, 1 exit, 2 event), [1] slot, [2] dev or return value,
- * [3] bytes, [4] stack address (names the execution context). Never attached
- * by iommuprof itself. */
+ * args: [0] op (0 enter, 1 exit, 2 event; for the cost benchmark
+ * user/bench/bpf_cost.cpp: 3 nothing, 4 one clock read, 5 one context
+ * lookup), [1] slot, [2] dev or return value,
+ * [3] bytes, [4] stack address naming the execution context: 0 = this task's
+ * own stack (task context), anything else = an interrupt stack. Never
+ * attached by iommuprof itself. */
 SEC("raw_tp")
 int ip_selftest(struct bpf_raw_tracepoint_args *ctx)
 {
 	__u64 op = tp_arg(ctx, 0), slot = tp_arg(ctx, 1), a = tp_arg(ctx, 2), b = tp_arg(ctx, 3),
 	      sp = tp_arg(ctx, 4);
+	struct scratch *s = get_scratch();
 
-	if (slot >= IP_MAX_SLOTS)
+	if (slot >= IP_MAX_SLOTS || !s)
 		return 0;
+	if (!sp)
+		sp = (__u64)bpf_get_current_task_btf()->stack + 0x1f00;
 	if (op == 0)
-		return do_enter(slot, a, b, sp);
+		return do_enter(s, slot, a, b, sp);
 	if (op == 1)
-		return do_exit(slot, a, sp);
-	return do_event(slot, a, b);
+		return do_exit(s, slot, a, sp);
+	if (op == 2)
+		return do_event(slot, a, b);
+	if (op == 4)
+		s->sp = bpf_ktime_get_ns();
+	if (op == 5 && get_ctx(sp, 1))
+		s->sp++;
+	return 0;
 }

@@ -3,14 +3,23 @@
  * Types shared by bpf/iommuprof.bpf.c and the userspace loader.
  *
  * Data model (all aggregation happens in the kernel):
+ *   rows     PERCPU_ARRAY [row * ncols + col] -> struct ip_hist
+ *            The histograms of the first `nrows` devices seen, one row per
+ *            device and one column per probe point in use (col_of_point), so
+ *            that the hot path updates an array slot: the device's row is
+ *            found once per outermost call (devrows) and inherited by the
+ *            calls nested in it.
+ *   devrows  HASH         dev               -> row (IP_NO_ROW once rows ran out)
  *   hists    PERCPU_HASH  {point, dev}      -> struct ip_hist
- *            One entry per (probe point, device) per CPU, so a single map gives
- *            both the per-device and the per-CPU breakdown when it is read.
- *            point == IP_POINT_TOPLEVEL holds the time of outermost calls only
- *            (each nested stack counted once).
+ *            The same histograms for devices beyond the rows and for
+ *            tracepoint events. Per CPU, so both maps give the per-device and
+ *            the per-CPU breakdown when they are read. point ==
+ *            IP_POINT_TOPLEVEL holds the time of outermost calls only (each
+ *            nested stack counted once).
  *   devnames HASH         dev               -> char[IP_DEVNAME_LEN]
  *            dev is a struct device pointer, or an IP_PSEUDO_* id.
- *   ctxs     LRU_HASH     stack region      -> struct ip_ctx (in-flight frames)
+ *   task_ctxs TASK_STORAGE task             -> struct ip_ctx (in-flight frames)
+ *   irq_ctxs PERCPU_ARRAY [IP_IRQ_CTXS]      -> struct ip_ctx (interrupt contexts)
  *   stats    PERCPU_ARRAY [IP_STAT_MAX]     -> u64 overflow / anomaly counters
  */
 #ifndef IOMMUPROF_SHARED_H
@@ -24,16 +33,22 @@
 #define IP_MAX_DEPTH 12        /* nested in-flight calls per execution context */
 #define IP_DEVNAME_LEN 32
 
-#define IP_HIST_ENTRIES 8192
+#define IP_NO_ROW 0xffffffffu
+#define IP_MAX_ROWS 256           /* device rows at most; fewer on hosts with many CPUs */
+#define IP_ROWS_BUDGET (32ULL << 20) /* bytes of the rows map, all CPUs */
+#define IP_HIST_ENTRIES 8192      /* at most; fewer on hosts with many CPUs */
+#define IP_HIST_MIN_ENTRIES 1024
+#define IP_HIST_BUDGET (32ULL << 20) /* bytes of preallocated histograms, all CPUs */
 #define IP_DEVNAME_ENTRIES 4096
-#define IP_CTX_ENTRIES 16384
+#define IP_IRQ_CTXS 4          /* interrupt-context frame stacks per CPU (IRQ stack, NMI, ...) */
 
-/* In-flight calls are keyed by (current task, kernel stack block): a task's
- * stack is THREAD_SIZE (16 KiB) aligned on x86_64, so the aligned block holding
- * the probed function's stack pointer names the execution context: the task
- * itself, or the per-CPU IRQ stack of an interrupt (softirq/NAPI) that arrived
- * while that task was current. Nesting within one context is strictly LIFO, a
- * task that migrates keeps its stack, and no two CPUs share a current task. */
+/* In-flight calls are kept per execution context, told apart by the probed
+ * function's stack pointer: within THREAD_SIZE (16 KiB on x86_64 and arm64)
+ * above task->stack it is the task itself (its frames live in task storage and
+ * move with it when it migrates); anywhere else it is an interrupt (softirq or
+ * NAPI on the per-CPU IRQ stack, NMI or an exception on its own stack) that
+ * arrived while that task was current, named by the stack block sp >> 14.
+ * Nesting within one context is strictly LIFO. */
 #define IP_STACK_SHIFT 14
 
 /* Pseudo devices: calls with no struct device in reach. Small numbers, never
@@ -91,11 +106,14 @@ struct ip_frame {
 	unsigned int slot;
 	unsigned int cpu;
 	unsigned long long nested_mark; /* per-CPU top-level time at entry */
+	unsigned int row;               /* the device's row in `rows`, or IP_NO_ROW */
+	unsigned int pad;
 };
 
 struct ip_ctx {
 	unsigned int depth;
 	unsigned int pad;
+	unsigned long long block; /* interrupt contexts: kernel stack block (sp >> IP_STACK_SHIFT) */
 	struct ip_frame frames[IP_MAX_DEPTH];
 };
 
@@ -109,5 +127,31 @@ enum ip_stat {
 	IP_STAT_MIGRATED,           /* outermost call ended on another CPU */
 	IP_STAT_MAX,
 };
+
+/* max_entries of hists for a host with `possible_cpus` CPUs: as many entries
+ * as IP_HIST_BUDGET holds, between IP_HIST_MIN_ENTRIES and IP_HIST_ENTRIES. */
+static inline unsigned int ip_hist_entries_for(unsigned int possible_cpus)
+{
+	unsigned long long per_entry = (unsigned long long)sizeof(struct ip_hist) *
+				       (possible_cpus ? possible_cpus : 1);
+	unsigned long long n = IP_HIST_BUDGET / per_entry;
+
+	if (n > IP_HIST_ENTRIES)
+		n = IP_HIST_ENTRIES;
+	if (n < IP_HIST_MIN_ENTRIES)
+		n = IP_HIST_MIN_ENTRIES;
+	return (unsigned int)n;
+}
+
+/* Device rows of the rows map for `ncols` columns: as many as IP_ROWS_BUDGET
+ * holds, at most IP_MAX_ROWS; 0 when not even one fits (hash map only). */
+static inline unsigned int ip_rows_for(unsigned int possible_cpus, unsigned int ncols)
+{
+	unsigned long long per_row = (unsigned long long)sizeof(struct ip_hist) * (ncols ? ncols : 1) *
+				     (possible_cpus ? possible_cpus : 1);
+	unsigned long long n = IP_ROWS_BUDGET / per_row;
+
+	return (unsigned int)(n > IP_MAX_ROWS ? IP_MAX_ROWS : n);
+}
 
 #endif

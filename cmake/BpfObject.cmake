@@ -24,7 +24,7 @@ function(bpf_object target source)
   file(GLOB headers ${srcdir}/*.h)
   add_custom_command(OUTPUT ${obj}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${outdir}
-    COMMAND ${BPF_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_${BPF_ARCH} -Wall -Werror
+    COMMAND ${BPF_CLANG} -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_${BPF_ARCH} -Wall -Werror
             -I${VMLINUX_DIR} -I${srcdir} -c ${source} -o ${obj}
     DEPENDS ${source} ${headers} ${VMLINUX_DIR}/vmlinux.h
     COMMENT "BPF ${stem}.bpf.c")

@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <map>
@@ -27,12 +28,21 @@ int point_id(const std::string &name)
     return -1;
 }
 
-class BpfLogic : public ::testing::Test {
+// Run every accounting test twice: histograms in the hash map only (nrows = 0),
+// and in device rows (the hot path) with the hash map for devices beyond them.
+class BpfLogic : public ::testing::TestWithParam<bool> {
 protected:
     void SetUp() override
     {
         if (geteuid() != 0)
             GTEST_SKIP() << "needs root";
+        // One CPU for the whole test: interrupt contexts and the outermost-time
+        // accounting are per CPU, as they are in the kernel.
+        ASSERT_EQ(sched_getaffinity(0, sizeof(saved_cpus), &saved_cpus), 0);
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(sched_getcpu(), &one);
+        ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
         skel = iommuprof_bpf__open();
         ASSERT_NE(skel, nullptr);
         bpf_program *p;
@@ -56,6 +66,15 @@ protected:
         set(2, "qi_submit_sync", IP_RET_NEG, 0);
         set(3, "fq_flush_timeout", IP_RET_NONE, IP_F_SET_FQ);
         set(4, "io_page_fault", IP_RET_NONE, IP_F_NO_TIMING | IP_F_FAULT);
+        if (GetParam()) {
+            int col = 0;
+            for (const char *pt : {"dma_map", "iommu_map", "qi_submit_sync", "fq_flush_timeout"})
+                skel->rodata->col_of_point[point_id(pt)] = (unsigned char)++col;
+            skel->rodata->col_of_point[IP_POINT_TOPLEVEL] = (unsigned char)++col;
+            skel->rodata->ncols = unsigned(col);
+            skel->rodata->nrows = kRows;
+            bpf_map__set_max_entries(skel->maps.rows, kRows * unsigned(col));
+        }
         ASSERT_EQ(iommuprof_bpf__load(skel), 0) << "verifier rejected a program (IOMMUPROF_DEBUG=1 for the log)";
         ncpu = libbpf_num_possible_cpus();
     }
@@ -63,10 +82,13 @@ protected:
     {
         if (skel)
             iommuprof_bpf__destroy(skel);
+        sched_setaffinity(0, sizeof(saved_cpus), &saved_cpus);
     }
+    cpu_set_t saved_cpus{};
 
-    // sp names the simulated execution context: task stack by default.
-    static constexpr uint64_t kTaskStack = 0xffffc90000a4c000ULL + 0x1f00;
+    // sp names the simulated execution context: 0 = this task's own stack (task
+    // context, frames in task storage), else an interrupt stack of this CPU.
+    static constexpr uint64_t kTaskStack = 0;
     static constexpr uint64_t kIrqStack = 0xfffffe0000123000ULL + 0x3e00;
     uint64_t sp = kTaskStack;
 
@@ -79,13 +101,27 @@ protected:
     void enter(int slot, uint64_t dev = 0, uint64_t bytes = 0) { run(0, slot, dev, bytes); }
     void exit_(int slot, uint64_t ret = 0) { run(1, slot, ret); }
 
-    // Sum over CPUs of one (point, dev) cell; count 0 if absent.
+    static constexpr unsigned kRows = 2;  // devices with a row; more go to the hash map
+
+    // Sum over CPUs of one (point, dev) cell, from its row and the hash map; count 0 if absent.
     ip_hist hist(int point, uint64_t dev)
     {
         ip_hist_key k{unsigned(point), 0, dev};
-        std::vector<ip_hist> v(ncpu);
+        std::vector<ip_hist> v(ncpu), r(ncpu);
         ip_hist sum{};
-        if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.hists), &k, v.data()) == 0)
+        bool in_hash = bpf_map_lookup_elem(bpf_map__fd(skel->maps.hists), &k, v.data()) == 0;
+        uint32_t row;
+        unsigned col = skel->rodata->col_of_point[point & (IP_MAX_POINTS - 1)];
+        if (GetParam() && col && bpf_map_lookup_elem(bpf_map__fd(skel->maps.devrows), &dev, &row) == 0 &&
+            row < kRows) {
+            uint32_t idx = row * skel->rodata->ncols + col - 1;
+            if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.rows), &idx, r.data()) == 0) {
+                EXPECT_FALSE(in_hash) << "a cell must live in one map only";
+                v = r;
+                in_hash = true;
+            }
+        }
+        if (in_hash)
             for (auto &h : v) {
                 sum.count += h.count;
                 sum.sum_ns += h.sum_ns;
@@ -117,7 +153,7 @@ protected:
     int ncpu = 1;
 };
 
-TEST_F(BpfLogic, NestedCallsAreTimedInclusivelyAndTotalCountsTheStackOnce)
+TEST_P(BpfLogic, NestedCallsAreTimedInclusivelyAndTotalCountsTheStackOnce)
 {
     const uint64_t dev = IP_PSEUDO_VFIO_BASE | 4242;  // a pseudo device: no kernel pointer needed
     enter(0, dev, 4096);
@@ -143,7 +179,7 @@ TEST_F(BpfLogic, NestedCallsAreTimedInclusivelyAndTotalCountsTheStackOnce)
     EXPECT_EQ(stat(IP_STAT_DROPPED_FRAMES), 0u);
 }
 
-TEST_F(BpfLogic, InterruptMappingInsideATaskMapKeepsBothTimingsApart)
+TEST_P(BpfLogic, InterruptMappingInsideATaskMapKeepsBothTimingsApart)
 {
     // A task's dma_map is interrupted by NAPI refill on the IRQ stack that maps
     // for another device: the softirq's frames must not pop the task's.
@@ -174,7 +210,58 @@ TEST_F(BpfLogic, InterruptMappingInsideATaskMapKeepsBothTimingsApart)
     EXPECT_EQ(td.sum_ns + tn.sum_ns, md.sum_ns) << "total must equal the wall time of the outer call";
 }
 
-TEST_F(BpfLogic, FailedMapIsCountedAsErrorWithoutBytes)
+TEST_P(BpfLogic, NmiInsideSoftirqInsideTaskAreThreeContexts)
+{
+    // Three stacks on one CPU: the task's, the IRQ stack (softirq) and an NMI's
+    // own stack. Each keeps its own frames and device, the innermost first.
+    const uint64_t a = IP_PSEUDO_VFIO_BASE | 1, b = IP_PSEUDO_VFIO_BASE | 2, c = IP_PSEUDO_VFIO_BASE | 3;
+    const uint64_t nmi_stack = 0xfffffe0000009000ULL + 0xe00;
+    enter(0, a);
+    sp = kIrqStack;
+    enter(0, b);
+    sp = nmi_stack;
+    enter(0, c);
+    enter(1);
+    exit_(1, 0);
+    exit_(0, 0x3000);
+    sp = kIrqStack;
+    enter(1);
+    exit_(1, 0);
+    exit_(0, 0x2000);
+    sp = kTaskStack;
+    enter(1);
+    exit_(1, 0);
+    exit_(0, 0x1000);
+    for (uint64_t d : {a, b, c}) {
+        EXPECT_EQ(hist(point_id("dma_map"), d).count, 1u) << d;
+        EXPECT_EQ(hist(point_id("iommu_map"), d).count, 1u) << "nested map of context " << d;
+        EXPECT_EQ(hist(IP_POINT_TOPLEVEL, d).count, 1u) << d;
+    }
+    EXPECT_EQ(stat(IP_STAT_UNMATCHED_EXIT), 0u);
+    EXPECT_EQ(stat(IP_STAT_DROPPED_FRAMES), 0u);
+    EXPECT_EQ(stat(IP_STAT_CTX_FULL), 0u);
+}
+
+TEST_P(BpfLogic, MoreInterruptStacksThanContextsAreCountedNotMixed)
+{
+    // IP_IRQ_CTXS interrupt stacks in flight at once on one CPU; one more finds
+    // no free context: counted, and it does not disturb the others.
+    for (int i = 0; i <= IP_IRQ_CTXS; i++) {
+        sp = kIrqStack + (uint64_t(i + 1) << IP_STACK_SHIFT);
+        enter(0, IP_PSEUDO_VFIO_BASE | uint64_t(i + 1));
+    }
+    EXPECT_EQ(stat(IP_STAT_CTX_FULL), 1u);
+    for (int i = IP_IRQ_CTXS; i >= 0; i--) {
+        sp = kIrqStack + (uint64_t(i + 1) << IP_STACK_SHIFT);
+        exit_(0, 0x1000);
+    }
+    EXPECT_EQ(stat(IP_STAT_UNMATCHED_EXIT), 1u) << "the exit of the call that had no context";
+    for (int i = 0; i < IP_IRQ_CTXS; i++)
+        EXPECT_EQ(hist(point_id("dma_map"), IP_PSEUDO_VFIO_BASE | uint64_t(i + 1)).count, 1u) << i;
+    EXPECT_EQ(hist(point_id("dma_map"), IP_PSEUDO_VFIO_BASE | uint64_t(IP_IRQ_CTXS + 1)).count, 0u);
+}
+
+TEST_P(BpfLogic, FailedMapIsCountedAsErrorWithoutBytes)
 {
     enter(0, 0, 8192);
     exit_(0, ~0ULL);  // DMA_MAPPING_ERROR
@@ -187,7 +274,7 @@ TEST_F(BpfLogic, FailedMapIsCountedAsErrorWithoutBytes)
     EXPECT_EQ(hist(point_id("iommu_map"), IP_PSEUDO_NODEV).errors, 1u);
 }
 
-TEST_F(BpfLogic, UnmatchedAndLostExitsAreCountedNotMisattributed)
+TEST_P(BpfLogic, UnmatchedAndLostExitsAreCountedNotMisattributed)
 {
     exit_(1, 0);  // attached mid-call: exit without entry
     EXPECT_EQ(stat(IP_STAT_UNMATCHED_EXIT), 1u);
@@ -201,7 +288,7 @@ TEST_F(BpfLogic, UnmatchedAndLostExitsAreCountedNotMisattributed)
     EXPECT_EQ(hist(IP_POINT_TOPLEVEL, IP_PSEUDO_NODEV).count, 1u) << "stack must be empty again";
 }
 
-TEST_F(BpfLogic, FlushQueueTimerOwnsItsNestedFlushes)
+TEST_P(BpfLogic, FlushQueueTimerOwnsItsNestedFlushes)
 {
     enter(3);
     enter(2);
@@ -211,7 +298,7 @@ TEST_F(BpfLogic, FlushQueueTimerOwnsItsNestedFlushes)
     EXPECT_EQ(hist(point_id("fq_flush_timeout"), IP_PSEUDO_FQ).count, 1u);
 }
 
-TEST_F(BpfLogic, DepthOverflowIsBoundedAndCounted)
+TEST_P(BpfLogic, DepthOverflowIsBoundedAndCounted)
 {
     for (int i = 0; i < IP_MAX_DEPTH + 1; i++)
         enter(1);
@@ -223,7 +310,7 @@ TEST_F(BpfLogic, DepthOverflowIsBoundedAndCounted)
     EXPECT_EQ(hist(IP_POINT_TOPLEVEL, IP_PSEUDO_NODEV).count, 1u);
 }
 
-TEST_F(BpfLogic, EventsCountBytesWithoutLatency)
+TEST_P(BpfLogic, EventsCountBytesWithoutLatency)
 {
     run(2, 4, 0, 0);
     run(2, 4, 0, 0);
@@ -232,6 +319,38 @@ TEST_F(BpfLogic, EventsCountBytesWithoutLatency)
     EXPECT_EQ(bucket_total(f), 0u);
     EXPECT_EQ(f.sum_ns, 0u);
 }
+
+TEST_P(BpfLogic, DevicesBeyondTheRowsGoToTheHashMap)
+{
+    // kRows devices get a row, the next ones fall back to the hash map; the
+    // counts are right either way, and a device keeps its map.
+    for (int round = 0; round < 2; round++)
+        for (uint64_t i = 1; i <= kRows + 2; i++) {
+            enter(0, IP_PSEUDO_VFIO_BASE | i, 512);
+            enter(1);
+            exit_(1, 0);
+            exit_(0, 0x1000);
+        }
+    for (uint64_t i = 1; i <= kRows + 2; i++) {
+        uint64_t d = IP_PSEUDO_VFIO_BASE | i;
+        EXPECT_EQ(hist(point_id("dma_map"), d).count, 2u) << i;
+        EXPECT_EQ(hist(point_id("dma_map"), d).bytes, 1024u) << i;
+        EXPECT_EQ(hist(point_id("iommu_map"), d).count, 2u) << i;
+        EXPECT_EQ(hist(IP_POINT_TOPLEVEL, d).count, 2u) << i;
+        uint32_t row = 0;
+        bool has = bpf_map_lookup_elem(bpf_map__fd(skel->maps.devrows), &d, &row) == 0;
+        if (GetParam()) {
+            ASSERT_TRUE(has) << i;
+            EXPECT_EQ(row < kRows, i <= kRows) << "rows go to the first devices seen: " << i << " got " << row;
+        } else {
+            EXPECT_FALSE(has) << "no rows: no row lookups";
+        }
+    }
+    EXPECT_EQ(stat(IP_STAT_HIST_FULL), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Maps, BpfLogic, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool> &i) { return i.param ? "Rows" : "HashOnly"; });
 
 TEST(HostSession, AttachesTracepointsForRealAndReadsMaps)
 {

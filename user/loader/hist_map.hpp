@@ -25,4 +25,12 @@ size_t read_hist_map(int fd, int possible_cpus, const HistVisitor &visit, unsign
 // Every entry, one bpf_map_get_next_key + one bpf_map_lookup_elem per key.
 size_t read_hist_map_per_key(int fd, int possible_cpus, const HistVisitor &visit);
 
+// Called once per array index with `possible_cpus` values.
+using RowVisitor = std::function<void(unsigned idx, const ip_hist *per_cpu)>;
+
+// Indexes [0, n) of a rows map (BPF_MAP_TYPE_PERCPU_ARRAY of struct ip_hist), batched
+// (bpf_map_lookup_batch), one lookup per index where the kernel has no batch ops.
+// Indexes with no count on any CPU are not visited. Throws Error(kExitRuntime).
+void read_row_cells(int fd, int possible_cpus, unsigned n, const RowVisitor &visit, unsigned chunk = kHistBatchKeys);
+
 }  // namespace iommuprof

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <algorithm>
 #include <cstring>
 #include <map>
 
@@ -159,6 +160,28 @@ private:
             }
             slot++;
         }
+        // Preallocated per possible CPU: bounded memory on hosts with many CPUs.
+        int ncpu = libbpf_num_possible_cpus();
+        unsigned possible = ncpu > 0 ? unsigned(ncpu) : 1u;
+        bpf_map__set_max_entries(skel_->maps.hists, ip_hist_entries_for(possible));
+        // One column per timed point in use, plus the outermost total (see iommuprof.h).
+        point_of_col_.clear();
+        for (auto &e : plan_.entries) {
+            if (!slots_.count(&e - plan_.entries.data()) || e.att.method == Method::Tracepoint)
+                continue;
+            unsigned pt = unsigned(e.point_id) & (IP_MAX_POINTS - 1);
+            if (!skel_->rodata->col_of_point[pt]) {
+                point_of_col_.push_back(pt);
+                skel_->rodata->col_of_point[pt] = (__u8)point_of_col_.size();
+            }
+        }
+        point_of_col_.push_back(IP_POINT_TOPLEVEL);
+        skel_->rodata->col_of_point[IP_POINT_TOPLEVEL] = (__u8)point_of_col_.size();
+        ncols_ = unsigned(point_of_col_.size());
+        nrows_ = ip_rows_for(possible, ncols_);
+        skel_->rodata->ncols = ncols_;
+        skel_->rodata->nrows = nrows_;
+        bpf_map__set_max_entries(skel_->maps.rows, std::max(1u, nrows_ * ncols_));
         if (need_kprobe && k.kprobes) {
             bpf_program__set_autoload(skel_->progs.ip_kprobe, true);
             bpf_program__set_autoload(skel_->progs.ip_kretprobe, true);
@@ -303,8 +326,36 @@ private:
         }
     }
 
+    // The rows in use: row -> device from devrows, cell row * ncols + col.
+    void read_rows(Snapshot &s)
+    {
+        unsigned used = std::min(skel_->bss->next_row, nrows_);
+        if (!used)
+            return;
+        std::map<__u32, __u64> dev_of_row;
+        int dfd = bpf_map__fd(skel_->maps.devrows);
+        __u64 key, next;
+        __u64 *prev = nullptr;
+        while (bpf_map_get_next_key(dfd, prev, &next) == 0) {
+            key = next;
+            prev = &key;
+            __u32 row;
+            if (bpf_map_lookup_elem(dfd, &key, &row) == 0 && row < nrows_)
+                dev_of_row[row] = key;
+        }
+        read_row_cells(bpf_map__fd(skel_->maps.rows), possible_, used * ncols_,
+                       [&](__u32 idx, const ip_hist *per_cpu) {
+                           auto it = dev_of_row.find(idx / ncols_);
+                           if (it == dev_of_row.end())
+                               return;  // a row lost in a race: never written
+                           ip_hist_key k{point_of_col_[idx % ncols_], 0, it->second};
+                           add_cells(s, k, per_cpu);
+                       });
+    }
+
     void read_hists(Snapshot &s)
     {
+        read_rows(s);
         read_hist_map(bpf_map__fd(skel_->maps.hists), possible_,
                       [&](const ip_hist_key &k, const ip_hist *per_cpu) { add_cells(s, k, per_cpu); });
     }
@@ -333,6 +384,8 @@ private:
     KernelFeatures features_;
     Plan plan_;
     std::map<size_t, int> slots_;  // plan entry index -> slot
+    std::vector<unsigned> point_of_col_;  // rows map: column -> point id
+    unsigned ncols_ = 1, nrows_ = 0;
     std::vector<bpf_link *> links_;
     std::vector<Attachment> attachments_;
     std::map<__u64, std::string> devnames_;
