@@ -2,7 +2,7 @@
 # scripts/setup.sh: install what iommuprof needs to build and test (Debian 12, as root).
 # Idempotent: returns quickly when everything is installed.
 #   --lab     also the VM lab's packages and guest kernels (scripts/lab/setup.sh --kernels)
-#   --bench   also bpftrace (compared against in scripts/bench-overhead)
+#   --bench   also bpftrace, fio and GNU time (scripts/bench-overhead)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 lab=0 bench=0
@@ -24,7 +24,7 @@ pkgs=(
     prometheus                      # promtool: checks the OpenMetrics output in tests
     python3 jq
 )
-[[ $bench == 1 ]] && pkgs+=(bpftrace)
+[[ $bench == 1 ]] && pkgs+=(bpftrace fio time)
 missing=()
 for p in "${pkgs[@]}"; do
     [[ $(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null) == "ii "* ]] || missing+=("$p")

@@ -1,0 +1,292 @@
+#!/usr/bin/env bash
+# Guest side of scripts/bench-overhead: runs inside ONE lab guest (scripts/lab/run) and
+# measures, interleaved over repeats, the same NVMe workload (4K O_DIRECT random reads at a
+# fixed queue depth) under each probe variant:
+#
+#   none              no probes
+#   empty-fentry      empty fentry/fexit (kprobe/raw_tp where iommuprof uses those) on exactly
+#                     the attachments `iommuprof probes --json` reports: the floor
+#   empty-kprobe      empty kprobe/kretprobe on the same functions
+#   iommuprof         `iommuprof record` with its defaults
+#   iommuprof-kprobe  `iommuprof record --kprobe` (like for like with empty-kprobe and bpftrace)
+#   bpftrace          kprobe/kretprobe latency histogram per function (same functions)
+#
+# Every tracer is started and waited for until all of its probes are attached; then the workload
+# runs, and scripts/bench/mark.sh (run by fio right before the first and after the last I/O)
+# reads /proc/stat and has the host sample QEMU's CPU time; the tracer is stopped before the
+# next run. The order of the variants rotates from one repeat to the next.
+#
+# Writes to $BENCH_OUT (default $LAB_OUT): samples.jsonl (one line per run), meta.json (plan,
+# attach timings, peak RSS), plan.json, logs/. scripts/bench/overhead_report.py turns them into
+# the result. Settings (environment):
+#   BENCH_REPEATS (5) BENCH_SECONDS (10) BENCH_IODEPTH (8) BENCH_RSS_SECONDS (60; 0: no RSS run)
+#   BENCH_VARIANTS ("none empty-fentry empty-kprobe iommuprof iommuprof-kprobe bpftrace")
+#   BENCH_BUILD (build dir, ./build) BENCH_WORKLOAD (auto|fio|dd) BENCH_READY_TIMEOUT (300)
+#   BENCH_SYNC (1: a host sampler answers mark.sh; set by scripts/bench-overhead)
+#   BENCH_ICOUNT (1: QEMU -icount, the guest clock counts instructions; set by scripts/bench-overhead)
+#   BENCH_COST_ITERATIONS (50000: iterations of iommuprof-bpf-cost)
+set -uo pipefail
+
+out=${BENCH_OUT:-${LAB_OUT:?not in a lab guest: set BENCH_OUT}}
+repeats=${BENCH_REPEATS:-5}
+secs=${BENCH_SECONDS:-10}
+qd=${BENCH_IODEPTH:-8}
+rss_secs=${BENCH_RSS_SECONDS:-60}
+read -r -a variants <<<"${BENCH_VARIANTS:-none empty-fentry empty-kprobe iommuprof iommuprof-kprobe bpftrace}"
+build=${BENCH_BUILD:-./build}
+workload=${BENCH_WORKLOAD:-auto}
+ready_timeout=${BENCH_READY_TIMEOUT:-300}
+dev=${LAB_NVME_DEV:-/dev/nvme0n1}
+IOMMUPROF=$build/iommuprof
+EMPTY=$build/iommuprof-empty-probes
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+mkdir -p "$out/logs"
+work=$(mktemp -d /tmp/bench.XXXXXX)
+export BENCH_OUT=$out BENCH_WORK=$work
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
+T0=$(now)
+log() { echo "bench: [$(elapsed "$T0")s] $*" >&2; }
+die() { log "$*"; exit 1; }
+
+[[ -x $IOMMUPROF ]] || die "$IOMMUPROF not built"
+[[ -b $dev ]] || die "no NVMe disk $dev"
+if [[ $workload == auto ]]; then
+    if command -v fio >/dev/null; then workload=fio; else workload=dd; fi
+fi
+[[ $workload == dd ]] && qd=1
+hz=$(getconf CLK_TCK)
+ncpu=$(nproc)
+
+# ---- the plan: what iommuprof attaches, and how long attaching takes ----------------------
+log "iommuprof probes --json (attach timing)"
+t0=$(now)
+IOMMUPROF_DEBUG=1 "$IOMMUPROF" probes --json >"$out/plan.json" 2>"$out/logs/probes.err" ||
+    die "iommuprof probes failed: $(tail -n 3 "$out/logs/probes.err")"
+probes_wall=$(elapsed "$t0")
+
+# bpftrace program: the equivalent latency histogram per attached function (kprobe +
+# kretprobe, in-flight start time keyed by (cpu, tid) per function, one histogram map per
+# function), an event count per tracepoint. (Named maps, not @lat["func"]: bpftrace 0.17 emits
+# a misaligned stack store for some string keys, which the verifier refuses.)
+python3 - "$out/plan.json" >"$work/lat.bt" <<'PY'
+import json, re, sys
+plan = json.load(open(sys.argv[1]))
+n = 0
+ends = []
+for a in plan["attachments"]:
+    if not a["attached"]:
+        continue
+    s = a["symbol"]
+    m = re.sub(r"[^A-Za-z0-9_]", "_", s)
+    if a["method"] in ("fentry", "kprobe"):
+        print(f"kprobe:{s} {{ @s{n}[cpu, tid] = nsecs; }}")
+        print(f"kretprobe:{s} /@s{n}[cpu, tid]/ {{ @lat_{m} = hist(nsecs - @s{n}[cpu, tid]); "
+              f"delete(@s{n}[cpu, tid]); }}")
+        ends.append(f"clear(@s{n});")
+        n += 1
+    elif a["method"] == "tracepoint":
+        print(f"tracepoint:{s} {{ @ev_{m} = count(); }}")
+print('BEGIN { printf("ready\\n"); }')
+print("END { " + " ".join(ends) + " }")
+PY
+cp "$work/lat.bt" "$out/logs/lat.bt"
+
+# ---- workload ---------------------------------------------------------------------------
+# run_workload SECONDS [TAG]: with a TAG, scripts/bench/mark.sh TAG.start / TAG.end run right
+# before the first and after the last I/O. workload_result prints "ios elapsed_s fio_cpu_s".
+run_workload() {
+    local t=$1 tag=${2:-}
+    if [[ $workload == fio ]]; then
+        local marks=()
+        [[ -n $tag ]] && marks=(--exec_prerun="$here/mark.sh $tag.start" --exec_postrun="$here/mark.sh $tag.end")
+        # (fio writes the exec_* output to bench.prerun.txt / bench.postrun.txt in its cwd)
+        (cd "$work" && fio --name=bench --filename="$dev" --rw=randread --bs=4k --direct=1 --ioengine=libaio \
+            --iodepth="$qd" --runtime="$t" --time_based --norandommap --randrepeat=0 "${marks[@]}" \
+            --output-format=json >"$work/fio.json" 2>"$work/fio.err") || { cat "$work/fio.err" >&2; return 1; }
+    else
+        # QD1: dd over the whole disk, again and again, until SECONDS are up.
+        local n=0 t0 blocks
+        [[ -n $tag ]] && "$here/mark.sh" "$tag.start"
+        t0=$(now)
+        blocks=$(($(blockdev --getsize64 "$dev") / 4096))
+        while awk -v a="$t0" -v b="$(now)" -v t="$t" 'BEGIN { exit !(b - a < t) }'; do
+            dd if="$dev" of=/dev/null bs=4k count="$blocks" iflag=direct status=none || return 1
+            n=$((n + blocks))
+        done
+        [[ -n $tag ]] && "$here/mark.sh" "$tag.end"
+        echo "$n $(elapsed "$t0") 0" >"$work/dd.out"
+    fi
+}
+workload_result() {
+    if [[ $workload == fio ]]; then
+        # (with exec_prerun, fio prints "Saving output of prerun ..." before the JSON)
+        sed -n '/^{/,$p' "$work/fio.json" |
+            jq -r '.jobs[0] | (.job_runtime / 1000) as $rt | "\(.read.total_ios) \($rt) \((.usr_cpu + .sys_cpu) / 100 * $rt)"'
+    else
+        cat "$work/dd.out"
+    fi
+}
+
+# ---- tracers ----------------------------------------------------------------------------
+tracer_pid=
+ready_s=
+start_tracer() { # VARIANT TAG: sets tracer_pid and ready_s (start -> all probes attached); 1 on failure
+    local v=$1 tag=$2 t0 i ready=
+    local lg=$out/logs/$tag.log
+    t0=$(now)
+    ready_s=0
+    tracer_pid=
+    case $v in
+        none) return 0 ;;
+        empty-fentry) "$EMPTY" --plan "$out/plan.json" >"$lg" 2>&1 & ;;
+        empty-kprobe) "$EMPTY" --plan "$out/plan.json" --kprobe >"$lg" 2>&1 & ;;
+        iommuprof) "$IOMMUPROF" record -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
+        iommuprof-kprobe) "$IOMMUPROF" record --kprobe -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
+        bpftrace) bpftrace "$work/lat.bt" >"$lg" 2>&1 & ;;
+        *) die "unknown variant $v" ;;
+    esac
+    tracer_pid=$!
+    # ready: the empty loader and the bpftrace program print "ready" once everything is
+    # attached (bpftrace runs BEGIN after attaching); iommuprof record says "recording".
+    for ((i = 0; i < ready_timeout * 20; i++)); do
+        if grep -qE '^ready|iommuprof: recording' "$lg"; then ready=1; break; fi
+        kill -0 "$tracer_pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    if [[ -z $ready ]]; then
+        log "$v did not get ready: $(tail -n 5 "$lg")"
+        kill -INT "$tracer_pid" 2>/dev/null
+        wait "$tracer_pid" 2>/dev/null
+        tracer_pid=
+        return 1
+    fi
+    ready_s=$(elapsed "$t0")
+}
+peak_rss_kb() { [[ -n $1 ]] && awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+stop_tracer() {
+    [[ -n $tracer_pid ]] || return 0
+    kill -INT "$tracer_pid" 2>/dev/null
+    wait "$tracer_pid"
+    local rc=$?
+    tracer_pid=
+    return $rc
+}
+# events the tracer saw (iommuprof: calls of every point but "total"; bpftrace: histogram counts)
+events_of() {
+    local v=$1 tag=$2
+    case $v in
+        iommuprof*) zcat "$work/$tag.iprof" 2>/dev/null |
+            jq '[.snapshot.cells[] | select(.point != "total") | .hist.count] | add // 0' || echo null ;;
+        bpftrace) awk '/^\[/ && /\|/ { for (i = 1; i < NF; i++) if ($i ~ /^[0-9]+$/ && $(i+1) ~ /^\|/) s += $i }
+            END { print s + 0 }' "$out/logs/$tag.log" ;;
+        *) echo null ;;
+    esac
+}
+
+# ---- the interleaved runs -------------------------------------------------------------------
+log "warm-up ($workload, QD $qd)"
+run_workload 2 || die "workload failed"
+: >"$out/samples.jsonl"
+nv=${#variants[@]}
+for ((r = 0; r < repeats; r++)); do
+    for ((j = 0; j < nv; j++)); do
+        v=${variants[$(((j + r) % nv))]}
+        tag=r$r-$v
+        if ! start_tracer "$v" "$tag"; then
+            echo "{\"repeat\": $r, \"variant\": \"$v\", \"ok\": false, \"why\": \"not ready\"}" >>"$out/samples.jsonl"
+            continue
+        fi
+        sleep 1 # the tracer's own start-up work (page faults, first map accesses) settles
+        w=
+        run_workload "$secs" "$tag" && w=$(workload_result)
+        rss=$(peak_rss_kb "$tracer_pid")
+        stop_tracer
+        trc=$?
+        if [[ -z $w || ! -f $work/stat/$tag.start || ! -f $work/stat/$tag.end ]]; then
+            echo "{\"repeat\": $r, \"variant\": \"$v\", \"ok\": false, \"why\": \"workload failed\"}" >>"$out/samples.jsonl"
+            continue
+        fi
+        read -r b0 s0 <"$work/stat/$tag.start"
+        read -r b1 s1 <"$work/stat/$tag.end"
+        read -r ios wsecs fiocpu <<<"$w"
+        ev=$(events_of "$v" "$tag")
+        echo "{\"repeat\": $r, \"variant\": \"$v\", \"tag\": \"$tag\", \"ok\": true, \"ios\": $ios," \
+            "\"seconds\": $wsecs, \"busy_jiffies\": $((b1 - b0)), \"sys_jiffies\": $((s1 - s0)), \"hz\": $hz," \
+            "\"ncpu\": $ncpu, \"fio_cpu_s\": $fiocpu, \"ready_s\": $ready_s, \"tracer_peak_rss_kb\": ${rss:-0}," \
+            "\"tracer_rc\": $trc, \"events\": ${ev:-null}}" >>"$out/samples.jsonl"
+        log "repeat $r $v: $ios I/Os in ${wsecs}s, guest busy $((b1 - b0)) jiffies, ready ${ready_s}s, events ${ev:-?}"
+    done
+done
+
+# ---- peak RSS of a long recording under load --------------------------------------------------
+rss_json=null
+if ((rss_secs > 0)); then
+    log "iommuprof record -d $rss_secs under load (peak RSS)"
+    t0=$(now)
+    if [[ -x /usr/bin/time ]]; then
+        /usr/bin/time -o "$work/rss.time" -f '%M %e %U %S' "$IOMMUPROF" record -d "$rss_secs" -o "$work/rss.iprof" \
+            >"$out/logs/rss.log" 2>&1 &
+    else
+        "$IOMMUPROF" record -d "$rss_secs" -o "$work/rss.iprof" >"$out/logs/rss.log" 2>&1 &
+    fi
+    rp=$!
+    for ((i = 0; i < ready_timeout * 10; i++)); do
+        grep -q 'iommuprof: recording' "$out/logs/rss.log" && break
+        kill -0 "$rp" 2>/dev/null || break
+        sleep 0.1
+    done
+    rss_ready=$(elapsed "$t0")
+    (run_workload "$rss_secs") &
+    wp=$!
+    rpid=$(pgrep -n -x iommuprof || true)
+    hwm=0
+    while kill -0 "$rp" 2>/dev/null; do
+        h=$(peak_rss_kb "$rpid")
+        [[ ${h:-0} -gt $hwm ]] && hwm=$h
+        sleep 1
+    done
+    wait "$rp"
+    rrc=$?
+    wait "$wp" 2>/dev/null
+    maxrss=0
+    [[ -f $work/rss.time ]] && read -r maxrss _ <"$work/rss.time"
+    rss_json="{\"seconds\": $rss_secs, \"rc\": $rrc, \"ready_s\": $rss_ready, \"max_rss_kb\": ${maxrss:-0},"
+    rss_json+=" \"vmhwm_polled_kb\": $hwm, \"profile_bytes\": $(stat -c %s "$work/rss.iprof" 2>/dev/null || echo 0)}"
+fi
+
+# ---- the BPF body, piece by piece (no probes attached) ----------------------------------------
+cost_json=null
+if [[ -x $build/iommuprof-bpf-cost ]]; then
+    log "iommuprof-bpf-cost (BPF body cost per piece)"
+    if "$build/iommuprof-bpf-cost" --iterations "${BENCH_COST_ITERATIONS:-50000}" --json "$work/cost.json" \
+        >"$out/logs/bpf-cost.txt" 2>&1; then
+        cost_json=$(cat "$work/cost.json")
+    else
+        log "iommuprof-bpf-cost failed: $(tail -n 2 "$out/logs/bpf-cost.txt")"
+    fi
+fi
+
+# ---- meta ---------------------------------------------------------------------------------
+# phase timings of `iommuprof probes` (IOMMUPROF_DEBUG=1): "iommuprof: WHAT   1.234s (total 5.678s)"
+phases=$(awk '/^iommuprof: .*s \(total / {
+    sub(/^iommuprof: /, ""); t = $0; sub(/ +[0-9.]+s \(total.*/, "", t)
+    match($0, /[0-9.]+s \(total/); d = substr($0, RSTART, RLENGTH); sub(/s \(total/, "", d)
+    printf "%s{\"%s\": %s}", (n++ ? ", " : ""), t, d }' "$out/logs/probes.err")
+jq -n --slurpfile plan "$out/plan.json" --argjson rss "$rss_json" --argjson phases "[$phases]" \
+    --argjson cost "$cost_json" --argjson icount "${BENCH_ICOUNT:-0}" \
+    --arg workload "$workload" --arg variants "${variants[*]}" --arg iommu "${LAB_IOMMU:-}" --arg mode "${LAB_MODE:-}" \
+    --argjson qd "$qd" --argjson secs "$secs" --argjson repeats "$repeats" --argjson ncpu "$ncpu" \
+    --argjson probes_wall "$probes_wall" '
+    ($plan[0].attachments | map(select(.attached))) as $att |
+    { kernel: $plan[0].kernel, iommu: $iommu, mode: $mode, workload: $workload, iodepth: $qd,
+      seconds: $secs, repeats: $repeats, ncpu: $ncpu, variants: ($variants | split(" ")),
+      attachments: { fentry: ($att | map(select(.method == "fentry")) | length),
+                     kprobe: ($att | map(select(.method == "kprobe")) | length),
+                     tracepoint: ($att | map(select(.method == "tracepoint")) | length) },
+      attached_symbols: ($att | map(.symbol)),
+      probes_attach_seconds: $plan[0].attach_seconds, probes_wall_seconds: $probes_wall,
+      probes_phases: $phases, rss: $rss, bpf_cost: $cost, icount: ($icount == 1) }' >"$out/meta.json" || die "writing meta.json failed"
+rm -rf "$work"
+log "done"

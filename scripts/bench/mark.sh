@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# mark.sh NAME: a measurement point of scripts/bench/guest-overhead.sh, run by fio itself
+# (exec_prerun / exec_postrun) right before the first and after the last I/O of a run.
+# Saves the guest's /proc/stat busy time to $BENCH_WORK/stat/NAME and, when BENCH_SYNC=1 (under
+# scripts/bench-overhead), has the host (scripts/bench/host_sync.py) sample QEMU's CPU time:
+# writes $BENCH_OUT/sync/NAME.req on the 9p result share and waits for NAME.ack.
+set -u
+name=$1
+work=${BENCH_WORK:?}
+mkdir -p "$work/stat"
+# busy jiffies (all CPUs: user nice system irq softirq steal), and its system-side part
+awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9, $4 + $7 + $8 }' /proc/stat >"$work/stat/$name"
+[[ ${BENCH_SYNC:-0} == 1 ]] || exit 0
+d=${BENCH_OUT:?}/sync
+mkdir -p "$d"
+: >"$d/$name.req"
+for ((i = 0; i < 1000; i++)); do
+    [[ -e $d/$name.ack ]] && exit 0
+    sleep 0.01
+done
+echo "mark.sh: no ack from the host for $name" >&2

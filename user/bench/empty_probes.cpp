@@ -1,0 +1,204 @@
+// iommuprof-empty-probes: attach empty BPF programs (bpf/empty.bpf.c) to the
+// functions and tracepoints an `iommuprof probes --json` plan reports as
+// attached, hold them until SIGINT/SIGTERM, detach. The floor of the overhead
+// benchmark (scripts/bench-overhead): what the attach mechanism alone costs.
+//
+//   iommuprof-empty-probes --plan probes.json            same method per function as iommuprof
+//   iommuprof-empty-probes --plan probes.json --kprobe   kprobe/kretprobe on every function
+//
+// Prints one line "ready fentry=N kprobe=N tracepoint=N seconds=S" on stdout
+// once everything is attached. Exits 1 if any attachment fails: a floor on a
+// different set of functions would compare nothing.
+#include <bpf/libbpf.h>
+#include <fmt/core.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdarg>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "empty.skel.h"
+#include "iommuprof.h"
+
+namespace {
+
+[[noreturn]] void die(const std::string &msg, int code = 1)
+{
+    fmt::print(stderr, "iommuprof-empty-probes: {}\n", msg);
+    exit(code);
+}
+
+int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+    if (level == LIBBPF_DEBUG || !getenv("IOMMUPROF_DEBUG"))
+        return 0;
+    return vfprintf(stderr, fmt, ap);
+}
+
+struct Target {
+    std::string method;  // fentry | kprobe | tracepoint
+    std::string symbol;
+};
+
+void usage()
+{
+    fmt::print(stderr,
+               "usage: iommuprof-empty-probes --plan FILE [--kprobe] [--no-tracepoints] [--duration SECS]\n"
+               "  --plan FILE        output of `iommuprof probes --json` (- for stdin)\n"
+               "  --kprobe           kprobe/kretprobe on every function (default: iommuprof's method)\n"
+               "  --no-tracepoints   skip the raw tracepoints of the plan\n"
+               "  --duration SECS    detach after SECS (default: on SIGINT/SIGTERM)\n");
+}
+
+}  // namespace
+
+int main(int argc, char **argv)
+{
+    std::string plan_path;
+    bool force_kprobe = false, no_tp = false;
+    double duration = -1;
+    for (int i = 1; i < argc; i++) {
+        std::string a = argv[i];
+        if (a == "--plan" && i + 1 < argc)
+            plan_path = argv[++i];
+        else if (a == "--kprobe")
+            force_kprobe = true;
+        else if (a == "--no-tracepoints")
+            no_tp = true;
+        else if (a == "--duration" && i + 1 < argc)
+            duration = atof(argv[++i]);
+        else if (a == "-h" || a == "--help") {
+            usage();
+            return 0;
+        } else {
+            usage();
+            return 2;
+        }
+    }
+    if (plan_path.empty()) {
+        usage();
+        return 2;
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    libbpf_set_print(libbpf_log);
+
+    nlohmann::json plan;
+    try {
+        if (plan_path == "-") {
+            plan = nlohmann::json::parse(std::cin);
+        } else {
+            std::ifstream f(plan_path);
+            if (!f)
+                die(plan_path + ": cannot open", 2);
+            plan = nlohmann::json::parse(f);
+        }
+    } catch (const std::exception &e) {
+        die(plan_path + ": " + e.what(), 2);
+    }
+    std::vector<Target> targets;
+    for (const auto &a : plan.at("attachments")) {
+        if (!a.value("attached", false))
+            continue;
+        Target t{a.at("method").get<std::string>(), a.at("symbol").get<std::string>()};
+        if (t.method == "tracepoint" && no_tp)
+            continue;
+        if (t.method == "fentry" && force_kprobe)
+            t.method = "kprobe";
+        if (t.method != "fentry" && t.method != "kprobe" && t.method != "tracepoint")
+            die("unknown method '" + t.method + "' for " + t.symbol, 2);
+        targets.push_back(t);
+    }
+
+    empty_bpf *skel = empty_bpf__open();
+    if (!skel)
+        die(fmt::format("opening the BPF object failed: {}", strerror(errno)));
+    bpf_program *p;
+    bpf_object__for_each_program(p, skel->obj) bpf_program__set_autoload(p, false);
+    auto prog = [&](const std::string &name) {
+        bpf_program *pr = bpf_object__find_program_by_name(skel->obj, name.c_str());
+        if (!pr)
+            die("no program " + name);
+        return pr;
+    };
+    int slot = 0, nfentry = 0, nkprobe = 0, ntp = 0;
+    std::vector<int> slot_of(targets.size(), -1);
+    for (size_t i = 0; i < targets.size(); i++) {
+        const Target &t = targets[i];
+        if (t.method == "fentry") {
+            if (slot >= IP_MAX_SLOTS)
+                die(fmt::format("more than {} fentry targets", IP_MAX_SLOTS));
+            for (const char *kind : {"fentry", "fexit"}) {
+                bpf_program *pr = prog(fmt::format("empty_{}_{}", kind, slot));
+                bpf_program__set_autoload(pr, true);
+                if (bpf_program__set_attach_target(pr, 0, t.symbol.c_str()))
+                    die("no BTF target " + t.symbol);
+            }
+            slot_of[i] = slot++;
+        } else if (t.method == "kprobe") {
+            bpf_program__set_autoload(skel->progs.empty_kprobe, true);
+            bpf_program__set_autoload(skel->progs.empty_kretprobe, true);
+        } else {
+            bpf_program__set_autoload(skel->progs.empty_rawtp, true);
+        }
+    }
+    if (int err = empty_bpf__load(skel))
+        die(fmt::format("loading the BPF programs failed: {}", strerror(-err)));
+
+    std::vector<bpf_link *> links;
+    auto keep = [&](bpf_link *l, const std::string &what) {
+        if (!l)
+            die(fmt::format("attaching {} failed: {}", what, strerror(errno)));
+        links.push_back(l);
+    };
+    // Exit side first, as iommuprof does.
+    for (size_t i = 0; i < targets.size(); i++) {
+        const Target &t = targets[i];
+        if (t.method == "fentry") {
+            keep(bpf_program__attach_trace(prog(fmt::format("empty_fexit_{}", slot_of[i]))), "fexit:" + t.symbol);
+            keep(bpf_program__attach_trace(prog(fmt::format("empty_fentry_{}", slot_of[i]))), "fentry:" + t.symbol);
+            nfentry++;
+        } else if (t.method == "kprobe") {
+            LIBBPF_OPTS(bpf_kprobe_opts, ro, .retprobe = true);
+            keep(bpf_program__attach_kprobe_opts(skel->progs.empty_kretprobe, t.symbol.c_str(), &ro),
+                 "kretprobe:" + t.symbol);
+            LIBBPF_OPTS(bpf_kprobe_opts, eo, .retprobe = false);
+            keep(bpf_program__attach_kprobe_opts(skel->progs.empty_kprobe, t.symbol.c_str(), &eo),
+                 "kprobe:" + t.symbol);
+            nkprobe++;
+        } else {
+            auto colon = t.symbol.find(':');
+            std::string ev = colon == std::string::npos ? t.symbol : t.symbol.substr(colon + 1);
+            keep(bpf_program__attach_raw_tracepoint(skel->progs.empty_rawtp, ev.c_str()), "raw_tp:" + ev);
+            ntp++;
+        }
+    }
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, nullptr);
+    fmt::print("ready fentry={} kprobe={} tracepoint={} seconds={:.3f}\n", nfentry, nkprobe, ntp, secs);
+    fflush(stdout);
+    if (duration >= 0) {
+        struct timespec ts;
+        ts.tv_sec = time_t(duration);
+        ts.tv_nsec = long((duration - double(ts.tv_sec)) * 1e9);
+        sigtimedwait(&set, nullptr, &ts);
+    } else {
+        int sig;
+        sigwait(&set, &sig);
+    }
+    for (auto *l : links)
+        bpf_link__destroy(l);
+    empty_bpf__destroy(skel);
+    return 0;
+}
