@@ -157,6 +157,74 @@ int main(int argc, char **argv)
         out["results"].push_back(r);
         close(fd);
     }
+    // The rows map (PERCPU_ARRAY of ip_hist, one cell per device x point): what a snapshot reads
+    // for the devices that have a row (user/loader/session.cpp read_rows).
+    fmt::print("snapshot read of the rows map (PERCPU_ARRAY of ip_hist), {} possible CPUs (median of {} reads)\n", ncpu,
+               reps);
+    fmt::print("{:>7} | {:>11} {:>9} | {:>11} {:>9} | {:>8}\n", "cells", "batch256 ms", "ns/cell", "per-idx ms",
+               "ns/cell", "per-idx/batch");
+    out["rows"] = nlohmann::json::array();
+    for (size_t n : sizes) {
+        int fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "rows", sizeof(__u32), sizeof(ip_hist), __u32(n), nullptr);
+        if (fd < 0) {
+            fmt::print(stderr, "iommuprof-snapshot-bench: creating a {}-cell array failed: {}\n", n, strerror(errno));
+            return 1;
+        }
+        std::vector<ip_hist> vals(ncpu);
+        unsigned long long want = 0;
+        for (__u32 i = 0; i < n; i++) {
+            for (int c = 0; c < ncpu; c++) {
+                vals[c] = ip_hist{};
+                vals[c].count = i + 1 + c;
+                want += vals[c].count;
+            }
+            bpf_map_update_elem(fd, &i, vals.data(), BPF_ANY);
+        }
+        auto timed = [&](const std::function<void(const RowVisitor &)> &read) {
+            std::vector<double> ms;
+            for (int rep = 0; rep < reps; rep++) {
+                unsigned long long got = 0;
+                auto t0 = clk::now();
+                read([&](unsigned, const ip_hist *pc) {
+                    for (int c = 0; c < ncpu; c++)
+                        got += pc[c].count;
+                });
+                ms.push_back(std::chrono::duration<double, std::milli>(clk::now() - t0).count());
+                if (got != want) {
+                    fmt::print(stderr, "iommuprof-snapshot-bench: rows read a count sum of {} (want {})\n", got, want);
+                    bad++;
+                }
+            }
+            return median(ms);
+        };
+        double b = timed([&](const RowVisitor &v) { read_row_cells(fd, ncpu, unsigned(n), v); });
+        double p1 = timed([&](const RowVisitor &v) {
+            std::vector<ip_hist> pc(ncpu);
+            for (__u32 i = 0; i < n; i++)
+                if (bpf_map_lookup_elem(fd, &i, pc.data()) == 0)
+                    v(i, pc.data());
+        });
+        out["rows"].push_back({{"cells", n},
+                               {"batch256", {{"ms", b}, {"ns_per_cell", b * 1e6 / double(n)}}},
+                               {"per_index", {{"ms", p1}, {"ns_per_cell", p1 * 1e6 / double(n)}}}});
+        fmt::print("{:>7} | {:>11.3f} {:>9.0f} | {:>11.3f} {:>9.0f} | {:>7.2f}x\n", n, b, b * 1e6 / double(n), p1,
+                   p1 * 1e6 / double(n), p1 / b);
+        close(fd);
+    }
+    // Linear: the cost per key stays flat as keys grow (largest size against 1024 keys or the smallest above it).
+    auto flat = [&](const nlohmann::json &rs, const char *count, const char *method, const char *per) {
+        double lo = 0, hi = 0;
+        for (const auto &r : rs)
+            if (r[count].get<size_t>() >= 1024 && lo == 0)
+                lo = r[method][per].get<double>();
+        if (!rs.empty())
+            hi = rs.back()[method][per].get<double>();
+        return lo > 0 ? hi / lo : 0.0;
+    };
+    out["hash_ns_per_key_growth"] = flat(out["results"], "keys", "batch256", "ns_per_key");
+    out["rows_ns_per_cell_growth"] = flat(out["rows"], "cells", "batch256", "ns_per_cell");
+    fmt::print("scaling: ns per key at {} keys / at 1024 keys: hash map {:.2f}x, rows map {:.2f}x (1.00x = linear)\n",
+               sizes.back(), out["hash_ns_per_key_growth"].get<double>(), out["rows_ns_per_cell_growth"].get<double>());
     if (!json_path.empty()) {
         std::ofstream f(json_path);
         f << out.dump(2) << "\n";
