@@ -35,4 +35,17 @@ if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
 else
     bad "cannot test the unprivileged path (no nobody user or setpriv)"
 fi
+
+# A kernel without BTF (hidden in a private mount namespace): one line, exit 1.
+if [[ $(id -u) == 0 ]] && command -v unshare >/dev/null && [[ -e /sys/kernel/btf/vmlinux ]]; then
+    expect_exit 1 "no BTF" -- unshare -m sh -c 'mount -t tmpfs none /sys/kernel/btf && exec "$0" probes' "$IP"
+    one_line_error "no BTF"
+    [[ $err == *BTF* ]] && ok "no-BTF error names BTF" || bad "no-BTF error: $err"
+    # No tracefs: profiling still works (raw tracepoints and BTF need none); the plan says so.
+    expect_exit 0 "no tracefs" -- unshare -m sh -c 'for d in /sys/kernel/tracing /sys/kernel/debug; do
+        [ -d $d ] && mount -t tmpfs none $d; done; exec "$0" probes' "$IP"
+    [[ $out == *"tracefs is not mounted"* ]] && ok "no tracefs: noted in the plan" || bad "no tracefs note: $out"
+else
+    bad "cannot test the no-BTF path (needs root, unshare and a kernel with BTF)"
+fi
 finish

@@ -41,6 +41,10 @@ void run(const ProbesCmd &o)
         if (!f.fentry && !f.kprobes)
             out += "=> no function probes can attach on this kernel: latency cannot be measured; "
                    "counting on tracepoints only\n";
+        if (!f.tracefs)
+            out += "note: tracefs is not mounted (neither /sys/kernel/tracing nor /sys/kernel/debug/tracing): "
+                   "which functions ftrace can hook (available_filter_functions) is not checked and tracepoints "
+                   "are found from BTF; mount -t tracefs nodev /sys/kernel/tracing to check\n";
         out += render_plan_text(s->plan(), kernel);
         print_out(out);
     }
