@@ -332,17 +332,20 @@ private:
         unsigned used = std::min(skel_->bss->next_row, nrows_);
         if (!used)
             return;
-        std::map<__u32, __u64> dev_of_row;
-        int dfd = bpf_map__fd(skel_->maps.devrows);
-        __u64 key, next;
-        __u64 *prev = nullptr;
-        while (bpf_map_get_next_key(dfd, prev, &next) == 0) {
-            key = next;
-            prev = &key;
-            __u32 row;
-            if (bpf_map_lookup_elem(dfd, &key, &row) == 0 && row < nrows_)
-                dev_of_row[row] = key;
+        // A row never changes its device: read devrows again only when rows were added.
+        if (dev_of_row_.size() < used) {
+            int dfd = bpf_map__fd(skel_->maps.devrows);
+            __u64 key, next;
+            __u64 *prev = nullptr;
+            while (bpf_map_get_next_key(dfd, prev, &next) == 0) {
+                key = next;
+                prev = &key;
+                __u32 row;
+                if (bpf_map_lookup_elem(dfd, &key, &row) == 0 && row < nrows_)
+                    dev_of_row_[row] = key;
+            }
         }
+        auto &dev_of_row = dev_of_row_;
         read_row_cells(bpf_map__fd(skel_->maps.rows), possible_, used * ncols_,
                        [&](__u32 idx, const ip_hist *per_cpu) {
                            auto it = dev_of_row.find(idx / ncols_);
@@ -386,6 +389,7 @@ private:
     std::map<size_t, int> slots_;  // plan entry index -> slot
     std::vector<unsigned> point_of_col_;  // rows map: column -> point id
     unsigned ncols_ = 1, nrows_ = 0;
+    std::map<__u32, __u64> dev_of_row_;  // rows map: row -> device (devrows), cached
     std::vector<bpf_link *> links_;
     std::vector<Attachment> attachments_;
     std::map<__u64, std::string> devnames_;
