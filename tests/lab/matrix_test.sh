@@ -8,6 +8,7 @@
 #   LAB_CELLS="6.12 intel strict;6.12 intel pt" tests/lab/matrix_test.sh build/iommuprof
 #   LAB_JOBS=1 ...          guests booted at a time (default 2: one TCG guest per host core)
 #   LAB_KEEP=DIR ...        keep every cell's outputs in DIR
+#   LAB_SUMMARY=FILE ...    also write the summary (one line per cell) to FILE (scripts/test.sh prints it)
 # Prints PASS/FAIL per assertion, one result line per cell with its wall time, and exits 1 on any
 # failure.
 set -uo pipefail
@@ -144,8 +145,10 @@ EOF
 for k in 6.1 6.12; do compare_pair "$k" strict pt; done
 compare_pair 6.12 strict lazy
 
-echo
-echo "lab matrix ($jobs guests at a time, $COUNT NVMe reads per profile):"
-printf '%s\n' "${summary[@]}"
-echo "lab matrix: ${#cells[@]} cells, $failed failures, wall $(($(date +%s) - start)) s"
+{
+    echo
+    echo "lab matrix ($jobs guests at a time, $COUNT NVMe reads per profile):"
+    printf '%s\n' "${summary[@]}"
+    echo "lab matrix: ${#cells[@]} cells, $failed failures, wall $(($(date +%s) - start)) s"
+} | tee "${LAB_SUMMARY:-/dev/null}"
 ((failed == 0))
