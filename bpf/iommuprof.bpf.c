@@ -99,7 +99,7 @@ struct {
 } stats SEC(".maps");
 
 struct scratch {
-	__u64 sp;            /* a pointer or index laundered into an unknown scalar */
+	__u64 sp;            /* opaque(): a value laundered into an unknown scalar */
 	__u64 toplevel_acc;  /* outermost-call ns completed on this CPU */
 	__u64 last_dev;      /* the last device whose row this CPU looked up ... */
 	__u32 last_row;      /* ... and its row (0 with last_dev 0: nothing yet) */
@@ -183,12 +183,11 @@ static __always_inline void hist_add(struct ip_hist *h, __u64 dur, __u64 bytes, 
 /* The device's row in `rows`: looked up once per outermost call (and cached
  * per CPU for the next call of the same device), handed out at first sight
  * while rows last. */
-static __noinline __u32 row_of(__u64 dev)
+static __noinline __u32 row_of(struct scratch *s, __u64 dev)
 {
-	struct scratch *s = get_scratch();
 	__u32 *r, n;
 
-	if (!nrows || !s)
+	if (!nrows)
 		return IP_NO_ROW;
 	if (s->last_dev == dev)
 		return s->last_row;
@@ -294,12 +293,18 @@ static __always_inline struct ip_ctx *get_ctx(__u64 sp, int create)
 	return NULL;
 }
 
-/* A context pointer as a number: routed through a map value, which the
- * verifier lets a privileged program do. */
+/* v, routed through a map value: the verifier then knows nothing of it. Makes
+ * a context pointer a number (which it lets a privileged program do), and an
+ * index one unknown scalar rather than one verifier state per value. */
+static __always_inline __u64 opaque(struct scratch *s, __u64 v)
+{
+	*(volatile __u64 *)&s->sp = v;
+	return *(volatile __u64 *)&s->sp;
+}
+
 static __always_inline __u64 ptr_to_u64(struct scratch *s, void *p)
 {
-	*(volatile __u64 *)&s->sp = (__u64)p;
-	return *(volatile __u64 *)&s->sp;
+	return opaque(s, (__u64)p);
 }
 
 /* &c->frames[i], or NULL when i is out of range. The barrier keeps clang from
@@ -350,7 +355,7 @@ static __noinline int do_enter(struct scratch *s, __u32 slot, __u64 dev, __u64 b
 	if (!devv)
 		devv = IP_PSEUDO_NODEV;
 	/* The caller's row when the device is the caller's (most nested calls). */
-	row = top && top->dev == devv ? top->row : row_of(devv);
+	row = top && top->dev == devv ? top->row : row_of(s, devv);
 
 	f = frame_at(c, d);
 	if (!f)
@@ -421,10 +426,7 @@ static __noinline int do_exit(struct scratch *s, __u32 slot, __u64 ret, __u64 sp
 			stat_inc(IP_STAT_UNMATCHED_EXIT, 1);
 			return 0;
 		}
-		/* Through memory, so that the verifier goes on with one state
-		 * for any index rather than one per value. */
-		*(volatile __u64 *)&s->sp = found;
-		i = *(volatile __u64 *)&s->sp;
+		i = opaque(s, found);
 		stat_inc(IP_STAT_DROPPED_FRAMES, d - 1 - i);
 		f = frame_at(c, i);
 		if (!f)
