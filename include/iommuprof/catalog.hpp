@@ -46,5 +46,7 @@ struct ProbeSpec {
 
 const std::vector<ProbeSpec> &catalog();
 const ProbeSpec *find_probe(const std::string &name);
+// The point's id (its index in catalog(), as in the BPF side's slot_cfg.point), -1 if unknown.
+int point_index(const std::string &name);
 
 }  // namespace iommuprof

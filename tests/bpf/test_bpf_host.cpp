@@ -20,14 +20,6 @@ using namespace iommuprof;
 
 namespace {
 
-int point_id(const std::string &name)
-{
-    for (size_t i = 0; i < catalog().size(); i++)
-        if (catalog()[i].name == name)
-            return int(i);
-    return -1;
-}
-
 // Run every accounting test twice: histograms in the hash map only (nrows = 0),
 // and in device rows (the hot path) with the hash map for devices beyond them.
 class BpfLogic : public ::testing::TestWithParam<bool> {
@@ -55,7 +47,7 @@ protected:
         }
         auto set = [&](int slot, const char *point, int ret, int flags) {
             ip_slot_cfg &c = skel->rodata->slot_cfg[slot];
-            c.point = unsigned(point_id(point));
+            c.point = unsigned(point_index(point));
             c.dev_arg = -1;
             c.size_arg = -1;
             c.ret_kind = (unsigned char)ret;
@@ -69,7 +61,7 @@ protected:
         if (GetParam()) {
             int col = 0;
             for (const char *pt : {"dma_map", "iommu_map", "qi_submit_sync", "fq_flush_timeout"})
-                skel->rodata->col_of_point[point_id(pt)] = (unsigned char)++col;
+                skel->rodata->col_of_point[point_index(pt)] = (unsigned char)++col;
             skel->rodata->col_of_point[IP_POINT_TOPLEVEL] = (unsigned char)++col;
             skel->rodata->ncols = unsigned(col);
             skel->rodata->nrows = kRows;
@@ -162,14 +154,14 @@ TEST_P(BpfLogic, NestedCallsAreTimedInclusivelyAndTotalCountsTheStackOnce)
     exit_(2, 0);
     exit_(1, 0);
     exit_(0, 0x1000);
-    ip_hist m = hist(point_id("dma_map"), dev), im = hist(point_id("iommu_map"), dev),
-            q = hist(point_id("qi_submit_sync"), dev), tot = hist(IP_POINT_TOPLEVEL, dev);
+    ip_hist m = hist(point_index("dma_map"), dev), im = hist(point_index("iommu_map"), dev),
+            q = hist(point_index("qi_submit_sync"), dev), tot = hist(IP_POINT_TOPLEVEL, dev);
     EXPECT_EQ(m.count, 1u);
     EXPECT_EQ(m.bytes, 4096u);
     EXPECT_EQ(m.errors, 0u);
     EXPECT_EQ(im.count, 1u) << "nested call not attributed to the caller's device";
     EXPECT_EQ(q.count, 1u);
-    EXPECT_EQ(hist(point_id("iommu_map"), IP_PSEUDO_NODEV).count, 0u);
+    EXPECT_EQ(hist(point_index("iommu_map"), IP_PSEUDO_NODEV).count, 0u);
     EXPECT_EQ(tot.count, 1u) << "outermost total must count the nested stack once";
     EXPECT_EQ(tot.sum_ns, m.sum_ns) << "with no interrupting context, total == outermost call";
     EXPECT_GE(m.sum_ns, im.sum_ns);
@@ -194,17 +186,17 @@ TEST_P(BpfLogic, InterruptMappingInsideATaskMapKeepsBothTimingsApart)
     sp = kTaskStack;
     exit_(1, 0);
     exit_(0, 0x1000);
-    EXPECT_EQ(hist(point_id("dma_map"), disk).count, 1u);
-    EXPECT_EQ(hist(point_id("dma_map"), nic).count, 1u);
-    EXPECT_EQ(hist(point_id("iommu_map"), disk).count, 1u) << "task's nested map lost its device";
-    EXPECT_EQ(hist(point_id("iommu_map"), nic).count, 1u) << "interrupt's nested map lost its device";
-    EXPECT_EQ(hist(point_id("dma_map"), nic).bytes, 2048u);
+    EXPECT_EQ(hist(point_index("dma_map"), disk).count, 1u);
+    EXPECT_EQ(hist(point_index("dma_map"), nic).count, 1u);
+    EXPECT_EQ(hist(point_index("iommu_map"), disk).count, 1u) << "task's nested map lost its device";
+    EXPECT_EQ(hist(point_index("iommu_map"), nic).count, 1u) << "interrupt's nested map lost its device";
+    EXPECT_EQ(hist(point_index("dma_map"), nic).bytes, 2048u);
     EXPECT_EQ(stat(IP_STAT_UNMATCHED_EXIT), 0u);
     EXPECT_EQ(stat(IP_STAT_DROPPED_FRAMES), 0u);
     // Both are outermost in their own context; the interrupt's time is
     // subtracted from the task's so the total never counts it twice.
     ip_hist td = hist(IP_POINT_TOPLEVEL, disk), tn = hist(IP_POINT_TOPLEVEL, nic);
-    ip_hist md = hist(point_id("dma_map"), disk);
+    ip_hist md = hist(point_index("dma_map"), disk);
     EXPECT_EQ(td.count, 1u);
     EXPECT_EQ(tn.count, 1u);
     EXPECT_EQ(td.sum_ns + tn.sum_ns, md.sum_ns) << "total must equal the wall time of the outer call";
@@ -233,8 +225,8 @@ TEST_P(BpfLogic, NmiInsideSoftirqInsideTaskAreThreeContexts)
     exit_(1, 0);
     exit_(0, 0x1000);
     for (uint64_t d : {a, b, c}) {
-        EXPECT_EQ(hist(point_id("dma_map"), d).count, 1u) << d;
-        EXPECT_EQ(hist(point_id("iommu_map"), d).count, 1u) << "nested map of context " << d;
+        EXPECT_EQ(hist(point_index("dma_map"), d).count, 1u) << d;
+        EXPECT_EQ(hist(point_index("iommu_map"), d).count, 1u) << "nested map of context " << d;
         EXPECT_EQ(hist(IP_POINT_TOPLEVEL, d).count, 1u) << d;
     }
     EXPECT_EQ(stat(IP_STAT_UNMATCHED_EXIT), 0u);
@@ -257,34 +249,34 @@ TEST_P(BpfLogic, MoreInterruptStacksThanContextsAreCountedNotMixed)
     }
     EXPECT_EQ(stat(IP_STAT_UNMATCHED_EXIT), 1u) << "the exit of the call that had no context";
     for (int i = 0; i < IP_IRQ_CTXS; i++)
-        EXPECT_EQ(hist(point_id("dma_map"), IP_PSEUDO_VFIO_BASE | uint64_t(i + 1)).count, 1u) << i;
-    EXPECT_EQ(hist(point_id("dma_map"), IP_PSEUDO_VFIO_BASE | uint64_t(IP_IRQ_CTXS + 1)).count, 0u);
+        EXPECT_EQ(hist(point_index("dma_map"), IP_PSEUDO_VFIO_BASE | uint64_t(i + 1)).count, 1u) << i;
+    EXPECT_EQ(hist(point_index("dma_map"), IP_PSEUDO_VFIO_BASE | uint64_t(IP_IRQ_CTXS + 1)).count, 0u);
 }
 
 TEST_P(BpfLogic, FailedMapIsCountedAsErrorWithoutBytes)
 {
     enter(0, 0, 8192);
     exit_(0, ~0ULL);  // DMA_MAPPING_ERROR
-    ip_hist m = hist(point_id("dma_map"), IP_PSEUDO_NODEV);
+    ip_hist m = hist(point_index("dma_map"), IP_PSEUDO_NODEV);
     EXPECT_EQ(m.count, 1u);
     EXPECT_EQ(m.errors, 1u);
     EXPECT_EQ(m.bytes, 0u);
     enter(1);
     exit_(1, uint64_t(-12));  // -ENOMEM
-    EXPECT_EQ(hist(point_id("iommu_map"), IP_PSEUDO_NODEV).errors, 1u);
+    EXPECT_EQ(hist(point_index("iommu_map"), IP_PSEUDO_NODEV).errors, 1u);
 }
 
 TEST_P(BpfLogic, UnmatchedAndLostExitsAreCountedNotMisattributed)
 {
     exit_(1, 0);  // attached mid-call: exit without entry
     EXPECT_EQ(stat(IP_STAT_UNMATCHED_EXIT), 1u);
-    EXPECT_EQ(hist(point_id("iommu_map"), IP_PSEUDO_NODEV).count, 0u);
+    EXPECT_EQ(hist(point_index("iommu_map"), IP_PSEUDO_NODEV).count, 0u);
     enter(0);
     enter(1);   // its exit is never seen
     exit_(0, 0x1000);
     EXPECT_EQ(stat(IP_STAT_DROPPED_FRAMES), 1u);
-    EXPECT_EQ(hist(point_id("dma_map"), IP_PSEUDO_NODEV).count, 1u);
-    EXPECT_EQ(hist(point_id("iommu_map"), IP_PSEUDO_NODEV).count, 0u);
+    EXPECT_EQ(hist(point_index("dma_map"), IP_PSEUDO_NODEV).count, 1u);
+    EXPECT_EQ(hist(point_index("iommu_map"), IP_PSEUDO_NODEV).count, 0u);
     EXPECT_EQ(hist(IP_POINT_TOPLEVEL, IP_PSEUDO_NODEV).count, 1u) << "stack must be empty again";
 }
 
@@ -294,8 +286,8 @@ TEST_P(BpfLogic, FlushQueueTimerOwnsItsNestedFlushes)
     enter(2);
     exit_(2, 0);
     exit_(3, 0);
-    EXPECT_EQ(hist(point_id("qi_submit_sync"), IP_PSEUDO_FQ).count, 1u);
-    EXPECT_EQ(hist(point_id("fq_flush_timeout"), IP_PSEUDO_FQ).count, 1u);
+    EXPECT_EQ(hist(point_index("qi_submit_sync"), IP_PSEUDO_FQ).count, 1u);
+    EXPECT_EQ(hist(point_index("fq_flush_timeout"), IP_PSEUDO_FQ).count, 1u);
 }
 
 TEST_P(BpfLogic, DepthOverflowIsBoundedAndCounted)
@@ -305,7 +297,7 @@ TEST_P(BpfLogic, DepthOverflowIsBoundedAndCounted)
     EXPECT_EQ(stat(IP_STAT_DEPTH_OVERFLOW), 1u);
     for (int i = 0; i < IP_MAX_DEPTH + 1; i++)
         exit_(1, 0);
-    EXPECT_EQ(hist(point_id("iommu_map"), IP_PSEUDO_NODEV).count, uint64_t(IP_MAX_DEPTH));
+    EXPECT_EQ(hist(point_index("iommu_map"), IP_PSEUDO_NODEV).count, uint64_t(IP_MAX_DEPTH));
     EXPECT_EQ(stat(IP_STAT_UNMATCHED_EXIT), 0u);
     EXPECT_EQ(hist(IP_POINT_TOPLEVEL, IP_PSEUDO_NODEV).count, 1u);
 }
@@ -314,7 +306,7 @@ TEST_P(BpfLogic, EventsCountBytesWithoutLatency)
 {
     run(2, 4, 0, 0);
     run(2, 4, 0, 0);
-    ip_hist f = hist(point_id("io_page_fault"), IP_PSEUDO_NODEV);
+    ip_hist f = hist(point_index("io_page_fault"), IP_PSEUDO_NODEV);
     EXPECT_EQ(f.count, 2u);
     EXPECT_EQ(bucket_total(f), 0u);
     EXPECT_EQ(f.sum_ns, 0u);
@@ -333,9 +325,9 @@ TEST_P(BpfLogic, DevicesBeyondTheRowsGoToTheHashMap)
         }
     for (uint64_t i = 1; i <= kRows + 2; i++) {
         uint64_t d = IP_PSEUDO_VFIO_BASE | i;
-        EXPECT_EQ(hist(point_id("dma_map"), d).count, 2u) << i;
-        EXPECT_EQ(hist(point_id("dma_map"), d).bytes, 1024u) << i;
-        EXPECT_EQ(hist(point_id("iommu_map"), d).count, 2u) << i;
+        EXPECT_EQ(hist(point_index("dma_map"), d).count, 2u) << i;
+        EXPECT_EQ(hist(point_index("dma_map"), d).bytes, 1024u) << i;
+        EXPECT_EQ(hist(point_index("iommu_map"), d).count, 2u) << i;
         EXPECT_EQ(hist(IP_POINT_TOPLEVEL, d).count, 2u) << i;
         uint32_t row = 0;
         bool has = bpf_map_lookup_elem(bpf_map__fd(skel->maps.devrows), &d, &row) == 0;

@@ -44,14 +44,6 @@ namespace {
 
 using namespace iommuprof;
 
-int point_id(const std::string &name)
-{
-    for (size_t i = 0; i < catalog().size(); i++)
-        if (catalog()[i].name == name)
-            return int(i);
-    return 0;
-}
-
 double now_ns()
 {
     timespec ts;
@@ -111,7 +103,7 @@ int main(int argc, char **argv)
     bpf_program__set_autoload(skel->progs.ip_selftest, true);
     auto set = [&](int slot, const char *point, int ret) {
         ip_slot_cfg &c = skel->rodata->slot_cfg[slot];
-        c.point = unsigned(point_id(point));
+        c.point = unsigned(point_index(point));
         c.dev_arg = -1;
         c.size_arg = -1;
         c.ret_kind = (unsigned char)ret;
@@ -124,7 +116,7 @@ int main(int argc, char **argv)
     // Device rows as iommuprof sets them up (user/loader/session.cpp): calls update array cells.
     int col = 0;
     for (const char *pt : {"dma_map", "iommu_map", "qi_submit_sync"})
-        skel->rodata->col_of_point[point_id(pt)] = (unsigned char)++col;
+        skel->rodata->col_of_point[point_index(pt)] = (unsigned char)++col;
     skel->rodata->col_of_point[IP_POINT_TOPLEVEL] = (unsigned char)++col;
     skel->rodata->ncols = unsigned(col);
     skel->rodata->nrows = 4;

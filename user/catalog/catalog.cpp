@@ -158,4 +158,10 @@ const ProbeSpec *find_probe(const std::string &name)
     return nullptr;
 }
 
+int point_index(const std::string &name)
+{
+    const ProbeSpec *p = find_probe(name);
+    return p ? int(p - catalog().data()) : -1;
+}
+
 }  // namespace iommuprof

@@ -162,6 +162,14 @@ void check_btf()
 
 static void probe_attach_features(KernelView &k, const btf *vmlinux);
 
+std::string errstr(int e)
+{
+    e = e < 0 ? -e : e;
+    if (e == ENOTSUPP)
+        return "not supported (ENOTSUPP)";
+    return strerror(e);
+}
+
 KernelView read_kernel_view(bool probe_features)
 {
     KernelView k;
@@ -173,7 +181,8 @@ KernelView read_kernel_view(bool probe_features)
     k.fentry_max_args = kernel_version_code(k.release) >= 6006 ? 12 : 6;
 
     // Names the catalog may ask for, to keep BTF lookups small.
-    std::set<std::string> wanted, modules;
+    std::set<std::string, std::less<>> wanted;  // transparent: looked up by string_view, 170k times
+    std::set<std::string> modules;
     for (auto &p : catalog()) {
         for (auto &g : p.groups)
             for (auto &s : g)
@@ -187,7 +196,7 @@ KernelView read_kernel_view(bool probe_features)
     // Keep only the names the catalog can use (clones: the part before the first '.'): kallsyms has
     // ~170k lines and storing them all costs more than the kernel takes to print them.
     auto interesting = [&wanted](std::string_view name) {
-        return wanted.count(std::string(name.substr(0, name.find('.')))) != 0;
+        return wanted.find(name.substr(0, name.find('.'))) != wanted.end();
     };
 
     std::ifstream ks("/proc/kallsyms");

@@ -7,7 +7,12 @@
 #define ENOTSUPP 524
 #endif
 
+#include <string>
+
 namespace iommuprof {
+
+// strerror of an errno (either sign), naming ENOTSUPP, which libc does not know.
+std::string errstr(int e);
 
 void setup_libbpf_logging();
 void check_privileges();  // throws Error(kExitRuntime)

@@ -23,12 +23,17 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-std::string errstr(int e)
+// Calls f(fd, key) for every key of a map keyed by a device (__u64): devnames, devrows.
+template <class F>
+void for_each_dev_key(int fd, F f)
 {
-    e = e < 0 ? -e : e;
-    if (e == ENOTSUPP)
-        return "not supported (ENOTSUPP)";
-    return strerror(e);
+    __u64 key, next;
+    __u64 *prev = nullptr;
+    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+        key = next;
+        prev = &key;
+        f(fd, key);
+    }
 }
 
 class LiveSession final : public Session {
@@ -289,19 +294,14 @@ private:
 
     void read_devnames()
     {
-        int fd = bpf_map__fd(skel_->maps.devnames);
-        __u64 key, next;
-        __u64 *prev = nullptr;
         char name[IP_DEVNAME_LEN + 1];
-        while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-            key = next;
-            prev = &key;
+        for_each_dev_key(bpf_map__fd(skel_->maps.devnames), [&](int fd, __u64 key) {
             if (devnames_.count(key))
-                continue;
+                return;
             memset(name, 0, sizeof(name));
             if (bpf_map_lookup_elem(fd, &key, name) == 0)
                 devnames_[key] = name;
-        }
+        });
     }
 
     void add_cells(Snapshot &s, const ip_hist_key &k, const ip_hist *per_cpu)
@@ -333,23 +333,16 @@ private:
         if (!used)
             return;
         // A row never changes its device: read devrows again only when rows were added.
-        if (dev_of_row_.size() < used) {
-            int dfd = bpf_map__fd(skel_->maps.devrows);
-            __u64 key, next;
-            __u64 *prev = nullptr;
-            while (bpf_map_get_next_key(dfd, prev, &next) == 0) {
-                key = next;
-                prev = &key;
+        if (dev_of_row_.size() < used)
+            for_each_dev_key(bpf_map__fd(skel_->maps.devrows), [&](int fd, __u64 key) {
                 __u32 row;
-                if (bpf_map_lookup_elem(dfd, &key, &row) == 0 && row < nrows_)
+                if (bpf_map_lookup_elem(fd, &key, &row) == 0 && row < nrows_)
                     dev_of_row_[row] = key;
-            }
-        }
-        auto &dev_of_row = dev_of_row_;
+            });
         read_row_cells(bpf_map__fd(skel_->maps.rows), possible_, used * ncols_,
                        [&](__u32 idx, const ip_hist *per_cpu) {
-                           auto it = dev_of_row.find(idx / ncols_);
-                           if (it == dev_of_row.end())
+                           auto it = dev_of_row_.find(idx / ncols_);
+                           if (it == dev_of_row_.end())
                                return;  // a row lost in a race: never written
                            ip_hist_key k{point_of_col_[idx % ncols_], 0, it->second};
                            add_cells(s, k, per_cpu);
