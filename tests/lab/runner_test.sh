@@ -156,45 +156,30 @@ if [[ ${LAB_SMOKE_MECHANISMS:-1} == 1 ]]; then
         echo "      workload.log:"; show "$d/out/workload.log" 2>/dev/null || true
     fi
 
+    # expect_failure DESC RC TAG PATTERN1 PATTERN2 -- RUN_ARGS...: the runner exits RC and its
+    # stderr holds both patterns.
+    expect_failure() {
+        local desc=$1 want=$2 tag=$3 p1=$4 p2=$5 t0 rc
+        shift 6
+        t0=$(now)
+        set +e
+        "$RUN" -q "$@" >"$work/$tag.out" 2>"$work/$tag.err"
+        rc=$?
+        set -e
+        if [[ $rc == "$want" ]] && grep -q "$p1" "$work/$tag.err" && grep -q "$p2" "$work/$tag.err"; then
+            pass "runner: $desc -> exit $want with console tail  ($(since "$t0")s)"
+        else
+            fail "runner: $desc (rc $rc, expected $want)"
+            show "$work/$tag.err"
+        fi
+    }
     # A command that never ends is killed at the bound: exit 124 and the console tail on stderr.
-    t0=$(now)
-    set +e
-    "$RUN" -q -t 25 -- sleep 600 >"$work/to.out" 2>"$work/to.err"
-    rc=$?
-    set -e
-    if [[ $rc == 124 ]] && grep -q 'TIMEOUT' "$work/to.err" && grep -q 'guest console' "$work/to.err"; then
-        pass "runner: hung command -> exit 124 with console tail  ($(since "$t0")s)"
-    else
-        fail "runner: hung command (rc $rc, expected 124)"
-        show "$work/to.err"
-    fi
-
+    expect_failure "hung command" 124 to 'TIMEOUT' 'guest console' -- -t 25 -- sleep 600
     # A guest that never reaches the command (test hook lab.hang in guest-init.sh): same, and
     # the message says the boot hung.
-    t0=$(now)
-    set +e
-    "$RUN" -q -t 12 --cmdline lab.hang -- true >"$work/hb.out" 2>"$work/hb.err"
-    rc=$?
-    set -e
-    if [[ $rc == 124 ]] && grep -q 'did not boot' "$work/hb.err" && grep -q 'guest console' "$work/hb.err"; then
-        pass "runner: hung boot -> exit 124 with console tail  ($(since "$t0")s)"
-    else
-        fail "runner: hung boot (rc $rc, expected 124)"
-        show "$work/hb.err"
-    fi
-
+    expect_failure "hung boot" 124 hb 'did not boot' 'guest console' -- -t 12 --cmdline lab.hang -- true
     # A guest that cannot boot (no init) is reported as a lab failure with the console tail.
-    t0=$(now)
-    set +e
-    "$RUN" -q -t "$TIMEOUT" --cmdline rdinit=/nonexistent -- true >"$work/bf.out" 2>"$work/bf.err"
-    rc=$?
-    set -e
-    if [[ $rc == 125 ]] && grep -q 'BOOT FAILED' "$work/bf.err" && grep -q 'Kernel panic' "$work/bf.err"; then
-        pass "runner: failed boot -> exit 125 with console tail  ($(since "$t0")s)"
-    else
-        fail "runner: failed boot (rc $rc, expected 125)"
-        show "$work/bf.err"
-    fi
+    expect_failure "failed boot" 125 bf 'BOOT FAILED' 'Kernel panic' -- -t "$TIMEOUT" --cmdline rdinit=/nonexistent -- true
 fi
 
 echo "$passed passed, $failed failed"
