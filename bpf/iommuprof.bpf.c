@@ -33,6 +33,14 @@ const volatile __u32 nrows = 0;
 __u32 next_row = 0;
 /* Drop in-flight frames older than this (their exit was lost). */
 const volatile __u64 stale_ns = 5000000000ULL;
+/* Probe-effect compensation per method (IP_METHOD_*), written by userspace
+ * after its calibration (0 until then, and when calibration was impossible):
+ *   comp_inner  the part of a call's own probe cost that falls between its
+ *               entry and exit timestamps;
+ *   comp_pair   the whole cost of one probed call (entry and exit trampolines
+ *               and programs), as seen from a call around it. */
+__u64 comp_inner[IP_METHODS] = {};
+__u64 comp_pair[IP_METHODS] = {};
 
 /* Preallocated (an insert never fails for want of memory, in any context);
  * an entry costs sizeof(struct ip_hist) per possible CPU, so userspace lowers
@@ -104,6 +112,10 @@ struct scratch {
 	__u64 last_dev;      /* the last device whose row this CPU looked up ... */
 	__u32 last_row;      /* ... and its row (0 with last_dev 0: nothing yet) */
 	__u32 pad;
+	__u64 probe_acc;     /* calibrated cost of the probed calls completed on this CPU */
+	__u64 probe_n;       /* and their number */
+	__u64 rec_comp;      /* record()'s extra arguments: ns subtracted, ... */
+	__u64 rec_nested;    /* ... probed calls nested */
 	struct ip_hist zero_hist;
 };
 
@@ -166,7 +178,8 @@ static __always_inline void register_devname(__u64 dev)
 		stat_inc(IP_STAT_DEVNAME_FULL, 1);
 }
 
-static __always_inline void hist_add(struct ip_hist *h, __u64 dur, __u64 bytes, __u32 flags)
+static __always_inline void hist_add(struct ip_hist *h, struct scratch *s, __u64 dur, __u64 bytes,
+				     __u32 flags)
 {
 	h->count++;
 	h->bytes += bytes;
@@ -174,6 +187,8 @@ static __always_inline void hist_add(struct ip_hist *h, __u64 dur, __u64 bytes, 
 		h->errors++;
 	if (flags & 2) {
 		h->sum_ns += dur;
+		h->comp_ns += s->rec_comp;
+		h->nested += s->rec_nested;
 		if (dur > h->max_ns)
 			h->max_ns = dur;
 		h->buckets[log2_bucket(dur)]++;
@@ -210,10 +225,12 @@ static __noinline __u32 row_of(struct scratch *s, __u64 dev)
 	return n;
 }
 
-/* flags: 1 the call failed, 2 dur is meaningful (timed). Histograms of a
- * device with a row are updated in `rows`, others in `hists`. */
-static __noinline void record(__u32 point, __u64 dev, __u32 row, __u64 dur, __u64 bytes_flags)
+/* flags: 1 the call failed, 2 dur is meaningful (timed); with 2, also
+ * s->rec_comp and s->rec_nested (see struct ip_hist). Histograms of a device
+ * with a row are updated in `rows`, others in `hists`. */
+static __noinline void record(struct scratch *s, __u64 point_row, __u64 dev, __u64 dur, __u64 bytes_flags)
 {
+	__u32 point = point_row & 0xffffffffU, row = point_row >> 32;
 	struct ip_hist_key key = { .point = point, .dev = dev };
 	__u32 flags = bytes_flags & 3;
 	__u64 bytes = bytes_flags >> 2;
@@ -227,18 +244,15 @@ static __noinline void record(__u32 point, __u64 dev, __u32 row, __u64 dur, __u6
 
 			h = bpf_map_lookup_elem(&rows, &idx);
 			if (h) {
-				hist_add(h, dur, bytes, flags);
+				hist_add(h, s, dur, bytes, flags);
 				return;
 			}
 		}
 	}
 	h = bpf_map_lookup_elem(&hists, &key);
-	if (!h) {
-		struct scratch *s = get_scratch(); /* first call of this (point, device) */
+	if (!h) { /* first call of this (point, device) */
 		long err;
 
-		if (!s)
-			return;
 		err = bpf_map_update_elem(&hists, &key, &s->zero_hist, BPF_NOEXIST);
 		if (err && err != -EEXIST) {
 			stat_inc(IP_STAT_HIST_FULL, 1);
@@ -249,7 +263,7 @@ static __noinline void record(__u32 point, __u64 dev, __u32 row, __u64 dur, __u6
 		if (!h)
 			return;
 	}
-	hist_add(h, dur, bytes, flags);
+	hist_add(h, s, dur, bytes, flags);
 }
 
 /* sp: an address on the kernel stack the probed function runs on. Not the
@@ -318,6 +332,8 @@ static __always_inline struct ip_frame *frame_at(struct ip_ctx *c, __u32 i)
 	return &c->frames[i];
 }
 
+/* slot: the slot | method << IP_METHOD_SHIFT. The entry timestamp is taken
+ * last, so that the entry program's own work falls outside the call's time. */
 static __noinline int do_enter(struct scratch *s, __u32 slot, __u64 dev, __u64 bytes, __u64 sp)
 {
 	struct ip_ctx *c;
@@ -325,25 +341,26 @@ static __noinline int do_enter(struct scratch *s, __u32 slot, __u64 dev, __u64 b
 	__u64 now, devv;
 	__u32 d, flags, row;
 
+	slot &= (1U << IP_METHOD_SHIFT) - 1;
 	if (slot >= IP_MAX_SLOTS)
 		return 0;
 	flags = cfg(slot)->flags;
-	now = bpf_ktime_get_ns();
 	c = get_ctx(sp, 1);
 	if (!c)
 		return 0;
 	d = c->depth;
 	if (d > 0 && d <= IP_MAX_DEPTH)
 		top = frame_at(c, d - 1);
-	if (top && now - top->ts > stale_ns) {
-		stat_inc(IP_STAT_DROPPED_FRAMES, d);
-		d = 0;
-		top = NULL;
-	}
 	if (d >= IP_MAX_DEPTH) {
-		stat_inc(IP_STAT_DEPTH_OVERFLOW, 1);
-		c->depth = d + 1;
-		return 0;
+		if (top && bpf_ktime_get_ns() - top->ts > stale_ns) {
+			stat_inc(IP_STAT_DROPPED_FRAMES, d);
+			d = 0;
+			top = NULL;
+		} else {
+			stat_inc(IP_STAT_DEPTH_OVERFLOW, 1);
+			c->depth = d + 1;
+			return 0;
+		}
 	}
 	devv = dev;
 	if (flags & IP_F_SET_FQ)
@@ -357,18 +374,26 @@ static __noinline int do_enter(struct scratch *s, __u32 slot, __u64 dev, __u64 b
 	/* The caller's row when the device is the caller's (most nested calls). */
 	row = top && top->dev == devv ? top->row : row_of(s, devv);
 
+	now = bpf_ktime_get_ns();
+	if (top && now - top->ts > stale_ns) {
+		/* the frames below lost their exits: start over */
+		stat_inc(IP_STAT_DROPPED_FRAMES, d);
+		d = 0;
+	}
 	f = frame_at(c, d);
 	if (!f)
 		return 0;
-	f->ts = now;
 	f->dev = devv;
 	f->row = row;
 	f->bytes = bytes;
 	f->slot = slot;
 	f->cpu = bpf_get_smp_processor_id();
+	f->probe_mark = s->probe_acc;
+	f->probe_n_mark = s->probe_n;
 	if (d == 0)
 		f->nested_mark = s->toplevel_acc;
 	c->depth = d + 1;
+	f->ts = now;
 	return 0;
 }
 
@@ -390,12 +415,14 @@ static __noinline int do_exit(struct scratch *s, __u32 slot, __u64 ret, __u64 sp
 {
 	struct ip_ctx *c;
 	struct ip_frame *f;
-	__u64 now, dur, bytes, own;
-	__u32 d, i, found = IP_MAX_DEPTH, point, kind, err;
+	__u64 now, dur, cdur, comp, bytes, own;
+	__u32 d, i, found = IP_MAX_DEPTH, point, kind, err, m, cpu;
 
+	now = bpf_ktime_get_ns();
+	m = (slot >> IP_METHOD_SHIFT) & (IP_METHODS - 1);
+	slot &= (1U << IP_METHOD_SHIFT) - 1;
 	if (slot >= IP_MAX_SLOTS)
 		return 0;
-	now = bpf_ktime_get_ns();
 	c = get_ctx(sp, 0);
 	if (!c) {
 		stat_inc(IP_STAT_UNMATCHED_EXIT, 1);
@@ -433,36 +460,51 @@ static __noinline int do_exit(struct scratch *s, __u32 slot, __u64 ret, __u64 sp
 			return 0;
 	}
 	dur = now - f->ts;
+	/* The probe effect: this call's own probe cost inside [entry, exit], and
+	 * every probed call completed on this CPU since the entry (nested calls,
+	 * interrupts), each at its calibrated cost. Not known across a migration:
+	 * only the call's own part is subtracted then. */
+	comp = comp_inner[m];
+	cpu = bpf_get_smp_processor_id();
+	s->rec_nested = 0;
+	if (f->cpu == cpu) {
+		comp += s->probe_acc - f->probe_mark;
+		s->rec_nested = s->probe_n - f->probe_n_mark;
+	}
+	cdur = dur > comp ? dur - comp : 0;
+	s->rec_comp = dur - cdur;
 	point = cfg(slot)->point;
 	kind = cfg(slot)->ret_kind;
 	err = is_error(kind, ret);
 	bytes = err ? 0 : kind == IP_RET_BYTES && (__s64)ret > 0 ? ret : f->bytes;
-	record(point, f->dev, f->row, dur, (bytes << 2) | 2 | err);
+	record(s, (__u64)f->row << 32 | point, f->dev, cdur, (bytes << 2) | 2 | err);
 	c->depth = i;
-	if (i == 0) {
+	if (i == 0 && !(cfg(slot)->flags & IP_F_CALIB)) {
 		/* Outermost call of this context: subtract the outermost time of
 		 * contexts that ran on this CPU meanwhile (interrupts nested in us,
 		 * or tasks that preempted us), so "time in IOMMU paths" is never
 		 * counted twice. */
-		own = dur;
-		if (f->cpu == bpf_get_smp_processor_id()) {
+		own = cdur;
+		if (f->cpu == cpu) {
 			__u64 nested = s->toplevel_acc - f->nested_mark;
-			own = dur > nested ? dur - nested : 0;
+			own = cdur > nested ? cdur - nested : 0;
 		} else {
 			stat_inc(IP_STAT_MIGRATED, 1);
 		}
-		record(IP_POINT_TOPLEVEL, f->dev, f->row, own, 2);
+		record(s, (__u64)f->row << 32 | IP_POINT_TOPLEVEL, f->dev, own, 2);
 		s->toplevel_acc += own;
 	}
+	s->probe_acc += comp_pair[m];
+	s->probe_n++;
 	return 0;
 }
 
 /* Count-only events (tracepoints): no latency. */
-static __noinline int do_event(__u32 slot, __u64 dev, __u64 bytes)
+static __noinline int do_event(struct scratch *s, __u32 slot, __u64 dev, __u64 bytes)
 {
 	if (slot >= IP_MAX_SLOTS)
 		return 0;
-	record(cfg(slot)->point, dev ? dev : IP_PSEUDO_NODEV, IP_NO_ROW, 0, bytes << 2);
+	record(s, (__u64)IP_NO_ROW << 32 | cfg(slot)->point, dev ? dev : IP_PSEUDO_NODEV, 0, bytes << 2);
 	return 0;
 }
 
@@ -491,17 +533,18 @@ int ip_kprobe(struct pt_regs *ctx)
 		dev = kp_arg(ctx, cfg(slot)->dev_arg);
 	if (cfg(slot)->size_arg >= 0)
 		size = kp_arg(ctx, cfg(slot)->size_arg);
-	return do_enter(s, slot, dev, size, PT_REGS_SP(ctx));
+	return do_enter(s, slot | IP_METHOD_KPROBE << IP_METHOD_SHIFT, dev, size, PT_REGS_SP(ctx));
 }
 
 SEC("kretprobe")
 int ip_kretprobe(struct pt_regs *ctx)
 {
 	struct scratch *s = get_scratch();
+	__u32 slot = bpf_get_attach_cookie(ctx);
 
-	if (!s)
+	if (!s || slot >= IP_MAX_SLOTS)
 		return 0;
-	return do_exit(s, bpf_get_attach_cookie(ctx), PT_REGS_RC(ctx), PT_REGS_SP(ctx));
+	return do_exit(s, slot | IP_METHOD_KPROBE << IP_METHOD_SHIFT, PT_REGS_RC(ctx), PT_REGS_SP(ctx));
 }
 
 /* ---- fentry / fexit / raw_tp: stamped out per slot ---- */
@@ -547,13 +590,16 @@ static __always_inline __u64 tp_arg(struct bpf_raw_tracepoint_args *ctx, int i)
 
 static __always_inline int rawtp_common(__u32 slot, struct bpf_raw_tracepoint_args *ctx)
 {
+	struct scratch *s = get_scratch();
 	__u64 dev = 0, size = 0;
 
+	if (!s)
+		return 0;
 	if (cfg(slot)->dev_arg >= 0)
 		dev = tp_arg(ctx, cfg(slot)->dev_arg);
 	if (cfg(slot)->size_arg >= 0)
 		size = tp_arg(ctx, cfg(slot)->size_arg);
-	return do_event(slot, dev, size);
+	return do_event(s, slot, dev, size);
 }
 
 #define SLOT(N)                                                              \
@@ -586,7 +632,8 @@ int ip_selftest(struct bpf_raw_tracepoint_args *ctx)
 	      sp = tp_arg(ctx, 4);
 	struct scratch *s = get_scratch();
 
-	if (slot >= IP_MAX_SLOTS || !s)
+	/* slot may carry a method (slot | method << IP_METHOD_SHIFT) */
+	if ((slot & ((1U << IP_METHOD_SHIFT) - 1)) >= IP_MAX_SLOTS || !s)
 		return 0;
 	if (!sp)
 		sp = (__u64)bpf_get_current_task_btf()->stack + 0x1f00;
@@ -595,7 +642,7 @@ int ip_selftest(struct bpf_raw_tracepoint_args *ctx)
 	if (op == 1)
 		return do_exit(s, slot, a, sp);
 	if (op == 2)
-		return do_event(slot, a, b);
+		return do_event(s, slot, a, b);
 	if (op == 4)
 		s->sp = bpf_ktime_get_ns();
 	if (op == 5 && get_ctx(sp, 1))

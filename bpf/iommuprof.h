@@ -29,6 +29,8 @@
 #define IP_SLOT_MASK 63        /* slot_cfg has IP_SLOT_MASK+1 entries: index & mask is always in bounds */
 #define IP_MAX_POINTS 64       /* logical probe points */
 #define IP_POINT_TOPLEVEL 63   /* pseudo point: outermost-call time per context */
+#define IP_POINT_CALIB_OUTER 61 /* calibration points (never in a snapshot): the loader */
+#define IP_POINT_CALIB_INNER 62 /* times its own probes on two nested functions it drives */
 #define IP_BUCKETS 32          /* log2(ns) buckets: [0,2) [2,4) ... [2^31, inf) */
 #define IP_MAX_DEPTH 12        /* nested in-flight calls per execution context */
 #define IP_DEVNAME_LEN 32
@@ -73,7 +75,15 @@ enum ip_slot_flags {
 	IP_F_SET_VFIO = 1 << 1,  /* VFIO map/unmap ioctl path: nested calls go to [vfio:comm] */
 	IP_F_NO_TIMING = 1 << 2, /* count only (tracepoints) */
 	IP_F_FAULT = 1 << 3,     /* fault event: counts are faults */
+	IP_F_CALIB = 1 << 4,     /* calibration slot: no outermost total */
 };
+
+/* The probe method of an entry/exit, passed with the slot (slot | method << 16):
+ * the calibrated probe costs differ between trampolines and kprobes. */
+#define IP_METHOD_SHIFT 16
+#define IP_METHOD_FENTRY 0
+#define IP_METHOD_KPROBE 1
+#define IP_METHODS 2
 
 /* Per-attachment settings, written to .rodata before load. */
 struct ip_slot_cfg {
@@ -96,6 +106,13 @@ struct ip_hist {
 	unsigned long long bytes;
 	unsigned long long errors;
 	unsigned long long max_ns;
+	/* Probe effect: sum_ns, max_ns and the buckets are compensated (the
+	 * calibrated cost of this call's own probes inside its measured time and
+	 * the full cost of every probed call completed on its CPU meanwhile are
+	 * subtracted); comp_ns is what was subtracted (raw = sum_ns + comp_ns),
+	 * nested the number of probed calls nested in the timed calls. */
+	unsigned long long comp_ns;
+	unsigned long long nested;
 	unsigned long long buckets[IP_BUCKETS];
 };
 
@@ -106,6 +123,8 @@ struct ip_frame {
 	unsigned int slot;
 	unsigned int cpu;
 	unsigned long long nested_mark; /* per-CPU top-level time at entry */
+	unsigned long long probe_mark;  /* per-CPU probe cost at entry */
+	unsigned long long probe_n_mark; /* per-CPU probed calls at entry */
 	unsigned int row;               /* the device's row in `rows`, or IP_NO_ROW */
 	unsigned int pad;
 };

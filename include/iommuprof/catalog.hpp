@@ -46,6 +46,12 @@ struct ProbeSpec {
 
 const std::vector<ProbeSpec> &catalog();
 const ProbeSpec *find_probe(const std::string &name);
+// The points the verdict needs (the default of record, run and verdict): the
+// DMA API per device, the dma-iommu layer inside it, the lazy flush-queue
+// timer, VFIO and the count-only events (faults, bounces). Leaves out what
+// nests inside the dma-iommu layer (iommu_map, IOVA, page tables, flushes):
+// fewer probes, less perturbation. `--detail` attaches the whole catalog.
+std::vector<std::string> verdict_points();
 // The point's id (its index in catalog(), as in the BPF side's slot_cfg.point), -1 if unknown.
 int point_index(const std::string &name);
 

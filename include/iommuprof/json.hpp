@@ -54,6 +54,15 @@ void to_json(nlohmann::json &j, const Counters &c);
 void from_json(const nlohmann::json &j, Counters &c);
 
 // {"duration_s","ncpus","points":[...],"cells":[...],"counters":{...}}
+// {"method","inner_ns","pair_ns","outer_ns","repeats","calls","functions"}
+void to_json(nlohmann::json &j, const Calibration &c);
+void from_json(const nlohmann::json &j, Calibration &c);
+// samples: {"event","freq_hz","lost","cpus":[{"cpu","total","translation","dma_api",
+// "profiler","vfio","idle"}],"folded":[{"stack","samples"}]}
+void to_json(nlohmann::json &j, const SampleCounts &c);
+void from_json(const nlohmann::json &j, SampleCounts &c);
+void to_json(nlohmann::json &j, const SampleStats &s);
+void from_json(const nlohmann::json &j, SampleStats &s);
 void to_json(nlohmann::json &j, const Snapshot &s);
 void from_json(const nlohmann::json &j, Snapshot &s);
 

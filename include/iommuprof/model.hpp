@@ -21,7 +21,14 @@ struct Hist {
     uint64_t bytes = 0;
     uint64_t errors = 0;
     uint64_t max_ns = 0;
+    // The probe effect: sum_ns, max_ns and the buckets are compensated for the
+    // profiler's own probes (see Calibration); comp_ns is what was subtracted,
+    // so the raw time is sum_ns + comp_ns; nested is the number of probed calls
+    // that ran inside the timed calls.
+    uint64_t comp_ns = 0;
+    uint64_t nested = 0;
     std::array<uint64_t, kBuckets> buckets{};
+    uint64_t raw_sum_ns() const { return sum_ns + comp_ns; }
 
     Hist &operator+=(const Hist &o);
     // Counters since `earlier` (a snapshot of the same cumulative cell).
@@ -101,6 +108,58 @@ struct Counters {
     bool operator==(const Counters &o) const = default;
 };
 
+// The profiler's own per-call cost, measured on the running kernel before the
+// probes attach (user/loader/calibrate.cpp) and subtracted from every timed
+// call in the kernel (bpf/iommuprof.bpf.c).
+struct Calibration {
+    std::string method;     // "fentry" or "kprobe"
+    double inner_ns = 0;    // own probe cost inside a call's measured time
+    double pair_ns = 0;     // whole cost of one probed call, seen from a call around it
+    double outer_ns = 0;    // the driven outer function's time, probed alone (raw)
+    int repeats = 0;        // measurement repeats (minimum taken)
+    uint64_t calls = 0;     // calls per repeat
+    std::string functions;  // "outer > inner": the functions the calibration drove
+    bool operator==(const Calibration &o) const = default;
+};
+
+// ---- Sampling: the probe-free witness (bpf/sampler.bpf.c) ----
+
+// What a sampled kernel stack was doing, by the first rule that matches a frame:
+// the profiler's own probes (BPF programs, trampolines, kprobe handlers), VFIO's
+// map/unmap (stays translated under pt), translation-only work (the dma-iommu
+// layer and everything below it: what iommu=pt removes), the DMA API (remains
+// under pt), the idle task, anything else.
+enum class SampleClass { Profiler, Vfio, Translation, DmaApi, Idle, Other };
+const char *to_string(SampleClass c);
+// frames: function names, leaf first (kallsyms names; clone suffixes allowed).
+// Only the frames up to the first interrupt or softirq entry count: an interrupt
+// that arrives inside dma_map is the interrupt's work, not the mapping's.
+SampleClass classify_stack(const std::vector<std::string> &frames, bool idle_task);
+
+struct SampleCounts {
+    uint64_t total = 0;  // every sample (busy, idle, user mode)
+    uint64_t translation = 0;
+    uint64_t dma_api = 0;
+    uint64_t profiler = 0;
+    uint64_t vfio = 0;
+    uint64_t idle = 0;
+    SampleCounts &operator+=(const SampleCounts &o);
+    bool operator==(const SampleCounts &o) const = default;
+};
+
+struct SampleStats {
+    std::string event;   // "cycles" or "cpu-clock"
+    double freq_hz = 0;  // samples per second per CPU asked for
+    std::map<int, SampleCounts> cpus;
+    uint64_t lost = 0;   // samples whose kernel stack was not recorded (maps full)
+    // Stacks of the DMA paths and of the profiler's probes, folded ("root;...;leaf"),
+    // the format flame graph tools read.
+    std::map<std::string, uint64_t> folded;
+    SampleCounts sum() const;
+    SampleStats since(const SampleStats &earlier) const;
+    bool operator==(const SampleStats &o) const = default;
+};
+
 // Name of the pseudo point holding outermost-call time.
 inline constexpr const char *kTotalPoint = "total";
 
@@ -112,6 +171,11 @@ struct Snapshot {
     std::vector<PointInfo> points;  // every point of the plan, in catalog order, plus "total"
     std::vector<Cell> cells;        // non-empty cells only
     Counters counters;
+    // How the times were compensated for the probe effect; empty: they were
+    // not (no function probes, calibration impossible, or an older profile).
+    std::vector<Calibration> calibration;
+    // Stack samples taken beside (or instead of) the probes; none when not sampled.
+    std::optional<SampleStats> samples;
     bool operator==(const Snapshot &o) const = default;
 
     // cells(later) - cells(earlier), duration = later - earlier.
@@ -120,6 +184,10 @@ struct Snapshot {
 };
 
 // ---- Aggregations (user/analysis/aggregate.cpp) ----
+
+// The same snapshot with the raw (uncompensated) time sums: sum_ns + comp_ns.
+// Percentiles and maxima stay compensated (the kernel keeps one distribution).
+Snapshot raw_times(const Snapshot &s);
 
 struct PointDevice {
     std::string point;

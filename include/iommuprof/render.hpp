@@ -27,6 +27,14 @@ std::string render_table(const Snapshot &s, const TableOptions &o = {});
 std::string render_histograms(const Snapshot &s, bool per_cpu);
 // Warnings for non-zero overflow counters ("" when all is well).
 std::string render_counter_warnings(const Counters &c);
+// One line on the probe-effect compensation: the calibrated per-call costs, or
+// why times are raw ("" when nothing was timed).
+std::string render_compensation_note(const Snapshot &s);
+// One line on the stack samples ("" when the profile has none).
+std::string render_samples_line(const Snapshot &s);
+// The sampled stacks of the DMA paths (and of the profiler's probes), folded: one
+// "frame;frame;...;leaf COUNT" line each, the input of flamegraph.pl and speedscope.
+std::string render_folded(const SampleStats &s);
 
 std::string render_plan_text(const std::vector<Attachment> &plan, const std::string &kernel);
 nlohmann::json plan_json(const std::vector<Attachment> &plan);

@@ -14,6 +14,12 @@ struct SessionOptions {
     bool force_kprobe = false;   // never use fentry/fexit (test the kprobe path)
     bool no_tracepoints = false; // do not fall back to tracepoints
     std::vector<std::string> only_points;  // empty: every point of the catalog
+    bool no_compensation = false;  // skip the probe-effect calibration (raw times)
+    // Kernel-stack sampling (the probe-free witness): off, beside the probes, or
+    // instead of them (no function probe at all: the least perturbing mode).
+    enum class Sampling { Off, Beside, Only };
+    Sampling sampling = Sampling::Off;
+    double sample_hz = 997;  // per CPU; not a round rate, so it does not beat with periodic work
 };
 
 // What the running kernel offers (bpftrace's bpffeature, reduced).
@@ -42,6 +48,8 @@ public:
     // Wall-clock seconds from open() start to all probes attached.
     virtual double attach_seconds() const = 0;
     virtual const KernelFeatures &features() const = 0;
+    // Why sampling beside the probes could not start ("" when it did or was not asked).
+    virtual const std::string &sampling_note() const = 0;
 };
 
 // Waits up to `seconds` (forever if < 0); returns false if SIGINT/SIGTERM

@@ -80,6 +80,17 @@ struct VerdictNumbers {
     double flush_ns = 0;       // invalidation time, lower bound (largest flush point)
     double flush_fraction = 0; // flush_ns / saving_ns
     uint64_t faults_seen = 0;  // io_page_fault events in the profile
+    // The sampler (the probe-free witness), when the profile has stack samples.
+    bool sampled = false;
+    std::string sample_event;      // "cycles" or "cpu-clock"
+    uint64_t samples = 0;          // all samples, all CPUs
+    uint64_t samples_translation = 0, samples_dma_api = 0, samples_profiler = 0;
+    double sampled_share_all = 0;  // translation-only samples / all samples
+    double sampled_ci95 = 0;       // half-width of its 95 % interval (normal approximation)
+    double sampled_share_hottest = 0;
+    int sampled_hottest_cpu = -1;
+    bool saving_from_samples = false;  // no timed probes: the saving above is the sampler's
+    bool disagree = false;         // probes and sampler differ beyond the sampling error
 };
 
 struct Verdict {

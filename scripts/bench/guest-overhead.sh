@@ -24,7 +24,12 @@
 #   BENCH_BUILD (build dir, ./build) BENCH_WORKLOAD (auto|fio|dd) BENCH_READY_TIMEOUT (300)
 #   BENCH_SYNC (1: a host sampler answers mark.sh; set by scripts/bench-overhead)
 #   BENCH_ICOUNT (1: QEMU -icount, the guest clock counts instructions; set by scripts/bench-overhead)
-#   BENCH_COST_ITERATIONS (50000: iterations of iommuprof-bpf-cost)
+#   BENCH_COST_ITERATIONS (50000: iterations of iommuprof-bpf-cost; 0: skip)
+#   BENCH_SHAPES ("4k-rand": workload shapes, each NAME:RW:BS:QD, e.g. "4k-rand:randread:4k:8
+#                seq-256k:read:256k:4"; a bare name takes its settings from the list below)
+#   BENCH_KEEP_PROFILES (1: keep every iommuprof profile in $BENCH_OUT/profiles/, for
+#                scripts/bench-accuracy)
+#   BENCH_IOMMUPROF_ARGS (extra arguments of `iommuprof record` in the iommuprof variants)
 set -uo pipefail
 
 out=${BENCH_OUT:-${LAB_OUT:?not in a lab guest: set BENCH_OUT}}
@@ -94,6 +99,18 @@ PY
 cp "$work/lat.bt" "$out/logs/lat.bt"
 
 # ---- workload ---------------------------------------------------------------------------
+# Workload shapes: NAME:RW:BS:QD. The shape in use is in $rw $bs $qd.
+declare -A known_shapes=([4k-rand]=randread:4k:$qd [seq-128k]=read:128k:4 [seq-256k]=read:256k:4 [seq-1m]=read:1m:2)
+read -r -a shapes <<<"${BENCH_SHAPES:-4k-rand}"
+rw=randread bs=4k
+set_shape() {
+    local spec=$1
+    [[ $spec == *:* ]] || spec=$spec:${known_shapes[$spec]:?unknown shape $spec}
+    IFS=: read -r _ rw bs qd <<<"$spec"
+    [[ $workload == dd ]] && qd=1
+    true
+}
+
 # run_workload SECONDS [TAG]: with a TAG, scripts/bench/mark.sh TAG.start / TAG.end run right
 # before the first and after the last I/O. workload_result prints "ios elapsed_s fio_cpu_s".
 run_workload() {
@@ -102,7 +119,7 @@ run_workload() {
         local marks=()
         [[ -n $tag ]] && marks=(--exec_prerun="$here/mark.sh $tag.start" --exec_postrun="$here/mark.sh $tag.end")
         # (fio writes the exec_* output to bench.prerun.txt / bench.postrun.txt in its cwd)
-        (cd "$work" && fio --name=bench --filename="$dev" --rw=randread --bs=4k --direct=1 --ioengine=libaio \
+        (cd "$work" && fio --name=bench --filename="$dev" --rw="$rw" --bs="$bs" --direct=1 --ioengine=libaio \
             --iodepth="$qd" --runtime="$t" --time_based --norandommap --randrepeat=0 "${marks[@]}" \
             --output-format=json >"$work/fio.json" 2>"$work/fio.err") || { cat "$work/fio.err" >&2; return 1; }
     else
@@ -110,9 +127,9 @@ run_workload() {
         local n=0 t0 blocks
         [[ -n $tag ]] && "$here/mark.sh" "$tag.start"
         t0=$(now)
-        blocks=$(($(blockdev --getsize64 "$dev") / 4096))
+        blocks=$(($(blockdev --getsize64 "$dev") / $(numfmt --from=iec "${bs^^}")))
         while awk -v a="$t0" -v b="$(now)" -v t="$t" 'BEGIN { exit !(b - a < t) }'; do
-            dd if="$dev" of=/dev/null bs=4k count="$blocks" iflag=direct status=none || return 1
+            dd if="$dev" of=/dev/null bs="$bs" count="$blocks" iflag=direct status=none || return 1
             n=$((n + blocks))
         done
         [[ -n $tag ]] && "$here/mark.sh" "$tag.end"
@@ -142,8 +159,10 @@ start_tracer() { # VARIANT TAG: sets tracer_pid and ready_s (start -> all probes
         none) return 0 ;;
         empty-fentry) "$EMPTY" --plan "$out/plan.json" >"$lg" 2>&1 & ;;
         empty-kprobe) "$EMPTY" --plan "$out/plan.json" --kprobe >"$lg" 2>&1 & ;;
-        iommuprof) "$IOMMUPROF" record -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
-        iommuprof-kprobe) "$IOMMUPROF" record --kprobe -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
+        iommuprof) "$IOMMUPROF" record ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
+        iommuprof-kprobe) "$IOMMUPROF" record --kprobe ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
+        iommuprof-detail) "$IOMMUPROF" record --detail ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
+        iommuprof-raw) IOMMUPROF_NO_CALIBRATION=1 "$IOMMUPROF" record ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
         bpftrace) bpftrace "$work/lat.bt" >"$lg" 2>&1 & ;;
         *) die "unknown variant $v" ;;
     esac
@@ -186,16 +205,21 @@ events_of() {
 }
 
 # ---- the interleaved runs -------------------------------------------------------------------
-log "warm-up ($workload, QD $qd)"
-run_workload 2 || die "workload failed"
+[[ ${BENCH_KEEP_PROFILES:-0} == 1 ]] && mkdir -p "$out/profiles"
 : >"$out/samples.jsonl"
 nv=${#variants[@]}
+for shape in "${shapes[@]}"; do
+set_shape "$shape"
+shape=${shape%%:*}
+log "shape $shape: warm-up ($workload, $rw bs $bs QD $qd)"
+run_workload 2 || die "workload failed"
 for ((r = 0; r < repeats; r++)); do
     for ((j = 0; j < nv; j++)); do
         v=${variants[$(((j + r) % nv))]}
         tag=r$r-$v
+        [[ ${#shapes[@]} -gt 1 ]] && tag=$shape-$tag
         if ! start_tracer "$v" "$tag"; then
-            echo "{\"repeat\": $r, \"variant\": \"$v\", \"ok\": false, \"why\": \"not ready\"}" >>"$out/samples.jsonl"
+            echo "{\"repeat\": $r, \"variant\": \"$v\", \"shape\": \"$shape\", \"ok\": false, \"why\": \"not ready\"}" >>"$out/samples.jsonl"
             continue
         fi
         sleep 1 # the tracer's own start-up work (page faults, first map accesses) settles
@@ -205,19 +229,21 @@ for ((r = 0; r < repeats; r++)); do
         stop_tracer
         trc=$?
         if [[ -z $w || ! -f $work/stat/$tag.start || ! -f $work/stat/$tag.end ]]; then
-            echo "{\"repeat\": $r, \"variant\": \"$v\", \"ok\": false, \"why\": \"workload failed\"}" >>"$out/samples.jsonl"
+            echo "{\"repeat\": $r, \"variant\": \"$v\", \"shape\": \"$shape\", \"ok\": false, \"why\": \"workload failed\"}" >>"$out/samples.jsonl"
             continue
         fi
-        read -r b0 s0 <"$work/stat/$tag.start"
-        read -r b1 s1 <"$work/stat/$tag.end"
+        read -r b0 s0 p0 <"$work/stat/$tag.start"
+        read -r b1 s1 p1 <"$work/stat/$tag.end"
         read -r ios wsecs fiocpu <<<"$w"
         ev=$(events_of "$v" "$tag")
-        echo "{\"repeat\": $r, \"variant\": \"$v\", \"tag\": \"$tag\", \"ok\": true, \"ios\": $ios," \
-            "\"seconds\": $wsecs, \"busy_jiffies\": $((b1 - b0)), \"sys_jiffies\": $((s1 - s0)), \"hz\": $hz," \
+        [[ ${BENCH_KEEP_PROFILES:-0} == 1 && -f $work/$tag.iprof ]] && cp "$work/$tag.iprof" "$out/profiles/"
+        echo "{\"repeat\": $r, \"variant\": \"$v\", \"shape\": \"$shape\", \"bs\": \"$bs\", \"tag\": \"$tag\", \"ok\": true, \"ios\": $ios," \
+            "\"seconds\": $wsecs, \"busy_jiffies\": $((b1 - b0)), \"sys_jiffies\": $((s1 - s0)), \"busy_precise_jiffies\": $((p1 - p0)), \"hz\": $hz," \
             "\"ncpu\": $ncpu, \"fio_cpu_s\": $fiocpu, \"ready_s\": $ready_s, \"tracer_peak_rss_kb\": ${rss:-0}," \
             "\"tracer_rc\": $trc, \"events\": ${ev:-null}}" >>"$out/samples.jsonl"
         log "repeat $r $v: $ios I/Os in ${wsecs}s, guest busy $((b1 - b0)) jiffies, ready ${ready_s}s, events ${ev:-?}"
     done
+done
 done
 
 # ---- peak RSS of a long recording under load --------------------------------------------------
@@ -258,7 +284,7 @@ fi
 
 # ---- the BPF body, piece by piece (no probes attached) ----------------------------------------
 cost_json=null
-if [[ -x $build/iommuprof-bpf-cost ]]; then
+if [[ -x $build/iommuprof-bpf-cost && ${BENCH_COST_ITERATIONS:-50000} != 0 ]]; then
     log "iommuprof-bpf-cost (BPF body cost per piece)"
     if "$build/iommuprof-bpf-cost" --iterations "${BENCH_COST_ITERATIONS:-50000}" --json "$work/cost.json" \
         >"$out/logs/bpf-cost.txt" 2>&1; then

@@ -8,8 +8,13 @@ set -u
 name=$1
 work=${BENCH_WORK:?}
 mkdir -p "$work/stat"
-# busy jiffies (all CPUs: user nice system irq softirq steal), and its system-side part
-awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9, $4 + $7 + $8 }' /proc/stat >"$work/stat/$name"
+# busy jiffies (all CPUs: user nice system irq softirq steal), and its system-side part: sampled
+# by the tick, which is stopped while a CPU idles, so on a mostly idle (I/O-bound) guest they are
+# biased and noisy; then the precise figure: elapsed time x CPUs - (idle + iowait), where idle and
+# iowait are measured at every idle entry and exit (NOHZ), in USER_HZ units like the others.
+read -r up _ </proc/uptime
+awk -v up="$up" -v ncpu="$(nproc)" '$1 == "cpu" {
+    printf "%d %d %d\n", $2 + $3 + $4 + $7 + $8 + $9, $4 + $7 + $8, up * 100 * ncpu - $5 - $6 }' /proc/stat >"$work/stat/$name"
 [[ ${BENCH_SYNC:-0} == 1 ]] || exit 0
 d=${BENCH_OUT:?}/sync
 mkdir -p "$d"

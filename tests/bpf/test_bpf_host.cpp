@@ -119,6 +119,9 @@ protected:
                 sum.sum_ns += h.sum_ns;
                 sum.bytes += h.bytes;
                 sum.errors += h.errors;
+                sum.comp_ns += h.comp_ns;
+                sum.nested += h.nested;
+                sum.max_ns = std::max(sum.max_ns, h.max_ns);
                 for (int i = 0; i < IP_BUCKETS; i++)
                     sum.buckets[i] += h.buckets[i];
             }
@@ -167,6 +170,65 @@ TEST_P(BpfLogic, NestedCallsAreTimedInclusivelyAndTotalCountsTheStackOnce)
     EXPECT_GE(m.sum_ns, im.sum_ns);
     EXPECT_GE(im.sum_ns, q.sum_ns);
     EXPECT_EQ(bucket_total(m), 1u);
+    EXPECT_EQ(stat(IP_STAT_UNMATCHED_EXIT), 0u);
+    EXPECT_EQ(stat(IP_STAT_DROPPED_FRAMES), 0u);
+}
+
+// The probe effect: with calibrated costs in comp_inner / comp_pair, every
+// timed call loses its own inner cost plus the pair cost of each probed call
+// completed inside it; raw time = sum_ns + comp_ns; nested counts them.
+TEST_P(BpfLogic, ProbeCostIsSubtractedPerNestedCallAndKeptAsRaw)
+{
+    const uint64_t dev = IP_PSEUDO_VFIO_BASE | 77;
+    // Uncompensated first: the raw times of the same nesting.
+    enter(0, dev);
+    enter(1);
+    enter(2);
+    exit_(2, 0);
+    exit_(1, 0);
+    exit_(0, 0x1000);
+    ip_hist m0 = hist(point_index("dma_map"), dev), im0 = hist(point_index("iommu_map"), dev);
+    EXPECT_EQ(m0.comp_ns, 0u) << "nothing calibrated: nothing subtracted";
+    EXPECT_EQ(m0.nested, 2u) << "dma_map has two probed calls inside";
+    EXPECT_EQ(im0.nested, 1u);
+    EXPECT_EQ(hist(point_index("qi_submit_sync"), dev).nested, 0u);
+
+    // A pair cost far above any real duration: the nested calls' share clamps
+    // every outer call to 0, and what was subtracted is exactly the raw time.
+    skel->bss->comp_pair[IP_METHOD_FENTRY] = 1000000000000ULL;
+    enter(0, dev);
+    enter(1);
+    exit_(1, 0);
+    exit_(0, 0x1000);
+    ip_hist m1 = hist(point_index("dma_map"), dev), im1 = hist(point_index("iommu_map"), dev);
+    ip_hist dm = m1, dim = im1;
+    dm.sum_ns -= m0.sum_ns;
+    dim.sum_ns -= im0.sum_ns;
+    EXPECT_EQ(dm.sum_ns, 0u) << "the nested call's calibrated cost was not subtracted from its caller";
+    EXPECT_GT(m1.comp_ns, 0u);
+    EXPECT_GT(dim.sum_ns, 0u) << "a leaf has no nested call: only its inner cost (0 here) is subtracted";
+    EXPECT_EQ(im1.comp_ns, 0u);
+    EXPECT_EQ(bucket_total(m1), 2u);
+    EXPECT_EQ(hist(IP_POINT_TOPLEVEL, dev).count, 2u);
+
+    // The inner cost applies per method: a kprobe-timed call is untouched by
+    // the fentry figure and vice versa.
+    skel->bss->comp_pair[IP_METHOD_FENTRY] = 0;
+    skel->bss->comp_inner[IP_METHOD_KPROBE] = 1000000000000ULL;
+    const uint64_t kp = uint64_t(IP_METHOD_KPROBE) << IP_METHOD_SHIFT;
+    ip_hist q0 = hist(point_index("qi_submit_sync"), dev);
+    enter(0, dev);
+    enter(int(2 | kp));
+    exit_(int(2 | kp), 0);
+    enter(2);
+    exit_(2, 0);
+    exit_(0, 0x1000);
+    ip_hist q1 = hist(point_index("qi_submit_sync"), dev);
+    EXPECT_EQ(q1.count - q0.count, 2u);
+    EXPECT_EQ(bucket_total(q1) - bucket_total(q0), 2u);
+    EXPECT_GT(q1.comp_ns, q0.comp_ns) << "kprobe inner cost not subtracted";
+    EXPECT_GT(q1.sum_ns, q0.sum_ns) << "the fentry call must keep its time";
+    EXPECT_EQ(q1.buckets[0] - q0.buckets[0], 1u) << "the clamped kprobe call is a 0 ns sample";
     EXPECT_EQ(stat(IP_STAT_UNMATCHED_EXIT), 0u);
     EXPECT_EQ(stat(IP_STAT_DROPPED_FRAMES), 0u);
 }

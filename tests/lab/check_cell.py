@@ -163,6 +163,32 @@ def check_profile(doc, tag, method):
     return doc
 
 
+# ---- the default plan (record/run/verdict): the verdict's points, compensated ----
+_, rd = step("report_default")
+_, rdr = step("report_default_raw")
+if rd and rdr:
+    att = {a["point"] for a in rd.get("plan", []) if a.get("attached")}
+    check("dma_map" in att and "iommu_dma_map" in att and not att & {"iommu_map", "iova_alloc", "qi_submit_sync"},
+          "run (default): the verdict's points only (DMA API, dma-iommu), no nested detail", sorted(att))
+    dm = calls(rd, "dma_map", bdf)
+    check(count <= dm <= count + count // 10 + 50, f"run (default): dma_map on {bdf} ~ {count} calls", dm)
+    if translated:
+        check(calls(rd, "iommu_dma_map", bdf) >= count, f"run (default): iommu_dma_map on {bdf} >= {count}",
+              calls(rd, "iommu_dma_map", bdf))
+    cal = {c["method"]: c for c in rd.get("calibration", [])}
+    check("fentry" in cal and cal["fentry"]["pair_ns"] > 0 and cal["fentry"]["inner_ns"] > 0,
+          "run (default): probe cost calibrated for fentry (pair and inner > 0)", cal)
+    pm, pr_ = point(rd, "dma_map"), point(rdr, "dma_map")
+    if pm and pr_ and cal.get("fentry"):
+        # compensated = raw - (inner + nested pair costs) per call: at least the inner cost per call
+        sub = pr_["sum_ns"] - pm["sum_ns"]
+        check(sub >= 0.9 * cal["fentry"]["inner_ns"] * pm["calls"] and pm["raw_sum_ns"] == pr_["sum_ns"],
+              "run (default): dma_map time compensated by >= its calls x inner cost; --raw gives the raw sum",
+              f"raw {pr_['sum_ns']} compensated {pm['sum_ns']} calls {pm['calls']} inner {cal['fentry']['inner_ns']}")
+    if translated:
+        nested = point(rd, "dma_map").get("nested_calls", 0) if pm else 0
+        check(nested >= count, f"run (default): dma_map has the nested iommu_dma_map counted ({nested})", nested)
+
 _, rep = step("report")
 if rep:
     check_profile(rep, "run/fentry", "fentry")

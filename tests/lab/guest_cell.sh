@@ -35,8 +35,13 @@ uname -r >"$out/uname"
 step inspect "$IP" inspect --json
 step probes "$IP" probes --json
 step probes_kprobe "$IP" probes --json --kprobe
-step run "$IP" run -o "$out/fentry.iprof" --label "$LAB_KERNEL $LAB_IOMMU $LAB_MODE" -- "${dd_cmd[@]}"
+# --detail: every point (the checks below look at iommu_map, IOVA and flushes); the verdict's
+# default set is profiled once more below (run_default)
+step run "$IP" run --detail -o "$out/fentry.iprof" --label "$LAB_KERNEL $LAB_IOMMU $LAB_MODE" -- "${dd_cmd[@]}"
 step report "$IP" report "$out/fentry.iprof" --json
+step run_default "$IP" run -o "$out/default.iprof" -- "${dd_cmd[@]}"
+step report_default "$IP" report "$out/default.iprof" --json
+step report_default_raw "$IP" report "$out/default.iprof" --json --raw
 # (dd's few seconds are below the default --min-seconds 2 in some cells: judged with 1 s, and
 # once with the defaults, which must then refuse to judge)
 step verdict "$IP" verdict --from "$out/fentry.iprof" --json --min-seconds 1
@@ -44,7 +49,7 @@ step verdict_default "$IP" verdict --from "$out/fentry.iprof" --json
 step openmetrics "$IP" report "$out/fentry.iprof" --openmetrics
 
 if [[ ${CELL_KPROBE:-0} == 1 ]]; then
-    step run_kprobe "$IP" run --kprobe -o "$out/kprobe.iprof" -- "${dd_cmd[@]}"
+    step run_kprobe "$IP" run --kprobe --detail -o "$out/kprobe.iprof" -- "${dd_cmd[@]}"
     step report_kprobe "$IP" report "$out/kprobe.iprof" --json
 fi
 

@@ -133,6 +133,22 @@ TEST(Plan, Debian612PrefersIommuMapAndCacheTagFlushes)
     EXPECT_NE(entry(p, "vfio_dma_map")->att.reason.find("vfio_iommu_type1"), std::string::npos);
 }
 
+TEST(Plan, VerdictPointsLeaveOutWhatNestsInTheDmaIommuLayer)
+{
+    KernelView k = capable(load("6.12-debian.txt"));
+    k.fentry_max_args = 12;
+    PlanOptions o;
+    o.only_points = verdict_points();
+    Plan p = make_plan(k, o);
+    for (const char *want : {"dma_map", "dma_unmap", "iommu_dma_map", "iommu_dma_unmap", "fq_flush_timeout"})
+        EXPECT_NE(entry(p, want), nullptr) << want;
+    for (const char *not_there : {"iommu_map", "iommu_unmap_fast", "iova_alloc", "qi_submit_sync",
+                                  "cache_tag_flush_range", "intel_iommu_map_pages", "fq_flush_iotlb"})
+        EXPECT_EQ(entry(p, not_there), nullptr) << not_there;
+    for (auto &e : p.entries)
+        EXPECT_NE(e.att.category, Category::Flush) << e.att.point;
+}
+
 TEST(Plan, Debian612ForcedKprobeUsesKprobesEverywhere)
 {
     KernelView k = capable(load("6.12-debian.txt"));

@@ -92,6 +92,35 @@ TEST(Json, SnapshotRoundTrip)
     EXPECT_EQ(back, s);
 }
 
+TEST(Json, CompensationRoundTripsAndOldProfilesReadAsUncompensated)
+{
+    Snapshot s = sample_snapshot();
+    s.cells[0].hist.comp_ns = 12345;
+    s.cells[0].hist.nested = 7;
+    s.calibration = {{"fentry", 612.5, 1400.25, 650, 5, 2000, "__x64_sys_getppid > __task_pid_nr_ns"}};
+    json j = s;
+    EXPECT_EQ(j["cells"][0]["hist"]["comp_ns"], 12345u);
+    EXPECT_EQ(j["calibration"][0]["pair_ns"], 1400.25);
+    EXPECT_EQ(json::parse(j.dump()).get<Snapshot>(), s);
+    // A profile written before the compensation has neither field.
+    j["cells"][0]["hist"].erase("comp_ns");
+    j["cells"][0]["hist"].erase("nested");
+    j.erase("calibration");
+    Snapshot old = j.get<Snapshot>();
+    EXPECT_EQ(old.cells[0].hist.comp_ns, 0u);
+    EXPECT_TRUE(old.calibration.empty());
+    // Implausible calibrations are refused with the path named.
+    json bad = s;
+    bad["calibration"][0]["pair_ns"] = -1;
+    EXPECT_THROW(bad.get<Snapshot>(), std::exception);
+    // --raw: the raw sums, no calibration claimed.
+    Snapshot raw = raw_times(s);
+    EXPECT_EQ(raw.cells[0].hist.sum_ns, s.cells[0].hist.sum_ns + 12345);
+    EXPECT_EQ(raw.cells[0].hist.comp_ns, 0u);
+    EXPECT_TRUE(raw.calibration.empty());
+    EXPECT_EQ(raw.cells[1].hist, s.cells[1].hist);
+}
+
 TEST(Json, AttachmentRoundTrip)
 {
     Attachment a{"iommu_map", Category::IommuCore, "iommu_map", Method::Kprobe, "no BTF for fentry", true};

@@ -491,3 +491,81 @@ TEST(HostRender, InspectTextNamesTheEssentials)
     EXPECT_NE(n.find("none active"), std::string::npos);
     EXPECT_NE(n.find("it applies only behind an IOMMU"), std::string::npos);
 }
+
+// ---- the sampler: stack classification and the sampled estimate ----
+
+TEST(Sampling, StacksAreClassifiedByTheirOwnFramesOnly)
+{
+    using V = std::vector<std::string>;
+    // leaf first
+    EXPECT_EQ(classify_stack(V{"qi_submit_sync", "cache_tag_flush_range_np", "iommu_dma_unmap_page",
+                               "dma_unmap_page_attrs", "nvme_unmap_data", "nvme_irq"},
+                             false),
+              SampleClass::Translation);
+    EXPECT_EQ(classify_stack(V{"dma_map_page_attrs", "nvme_queue_rq"}, false), SampleClass::DmaApi);
+    EXPECT_EQ(classify_stack(V{"domain_flush_pages.constprop.0", "amd_iommu_flush"}, false),
+              SampleClass::Translation)
+        << "compiler clones match their function";
+    // An interrupt that arrives inside a task's dma_map is the interrupt's work.
+    EXPECT_EQ(classify_stack(V{"blk_mq_complete_request", "nvme_irq", "__handle_irq_event_percpu",
+                               "common_interrupt", "asm_common_interrupt", "iommu_dma_map_page",
+                               "dma_map_page_attrs"},
+                             false),
+              SampleClass::Other);
+    // The profiler's own probes inside a DMA path are the profiler's.
+    EXPECT_EQ(classify_stack(V{"bpf_prog_6deef7357e7b4530_ip_fexit_3", "bpf_trampoline_6442", "iommu_dma_map_page"},
+                             false),
+              SampleClass::Profiler);
+    EXPECT_EQ(classify_stack(V{"__iommu_dma_map", "iommu_dma_map_page", "bpf_trampoline_6442", "dma_map_page_attrs"},
+                             false),
+              SampleClass::Translation)
+        << "a traced function's caller is the trampoline: its own samples stay its own";
+    EXPECT_EQ(classify_stack(V{"iommu_map", "vfio_iommu_type1_ioctl"}, false), SampleClass::Vfio)
+        << "VFIO mappings stay translated under pt";
+    EXPECT_EQ(classify_stack(V{"default_idle", "do_idle"}, true), SampleClass::Idle);
+    EXPECT_EQ(classify_stack(V{"iommu_dma_unmap_page", "nvme_irq", "asm_common_interrupt", "default_idle"}, true),
+              SampleClass::Translation)
+        << "DMA work in an interrupt that woke the idle task is DMA work";
+    EXPECT_EQ(classify_stack(V{}, false), SampleClass::Other);
+}
+
+TEST(Sampling, SampledEstimateWithItsIntervalAndDisagreement)
+{
+    Prof p(10, 2);
+    p.maps("0000:41:00.0", 0, 1000, 100000, 60000);  // probes: 60 ms translation = 0.3 % of 2 CPUs
+    SampleStats ss;
+    ss.event = "cpu-clock";
+    ss.freq_hz = 997;
+    ss.cpus[0] = {10000, 1000, 200, 50, 0, 5000};  // 10 % translation on CPU 0
+    ss.cpus[1] = {10000, 0, 0, 0, 0, 9000};
+    p.s.samples = ss;
+    auto n = verdict_numbers(p.s);
+    EXPECT_TRUE(n.sampled);
+    EXPECT_EQ(n.samples, 20000u);
+    EXPECT_DOUBLE_EQ(n.sampled_share_all, 0.05);
+    EXPECT_NEAR(n.sampled_ci95, 1.96 * std::sqrt(0.05 * 0.95 / 20000), 1e-12);
+    EXPECT_DOUBLE_EQ(n.sampled_share_hottest, 0.1);
+    EXPECT_EQ(n.sampled_hottest_cpu, 0);
+    EXPECT_FALSE(n.saving_from_samples) << "the probes timed: they stay the estimate";
+    EXPECT_TRUE(n.disagree) << "0.3 % against 5 % +/- 0.3";
+    Verdict v = decide(host("amd-strict"), &p.s, defaults());
+    EXPECT_TRUE(contains(v.reasons, "DISAGREES")) << v.reasons.size();
+
+    // Sampling alone (no timed probe): the sampled share is the estimate.
+    Snapshot only;
+    only.duration_s = 10;
+    only.ncpus = 2;
+    only.points = {{kTotalPoint, Category::Total, true}};
+    only.samples = ss;
+    auto m = verdict_numbers(only);
+    EXPECT_TRUE(m.saving_from_samples);
+    EXPECT_TRUE(m.timed);
+    EXPECT_DOUBLE_EQ(m.saving_share_all, 0.05);
+    EXPECT_DOUBLE_EQ(m.saving_ns, 0.05 * 20e9);
+    EXPECT_EQ(m.events, 1200u) << "samples in DMA paths stand in for events";
+    Verdict w = decide(host("amd-strict"), &only, defaults());
+    EXPECT_EQ(w.verdict, kWorthTrying);
+    auto j = verdict_json(w);
+    EXPECT_EQ(j["numbers"]["saving_from_samples"], true);
+    EXPECT_EQ(j["numbers"]["samples"], 20000u);
+}

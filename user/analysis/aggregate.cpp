@@ -38,6 +38,9 @@ Snapshot Snapshot::since(const Snapshot &earlier) const
     d.ncpus = ncpus;
     d.points = points;
     d.counters = counters.since(earlier.counters);
+    d.calibration = calibration;
+    if (samples)
+        d.samples = earlier.samples ? samples->since(*earlier.samples) : *samples;
     std::map<std::tuple<std::string, std::string, int>, const Hist *> old;
     for (auto &c : earlier.cells)
         old[{c.point, c.device, c.cpu}] = &c.hist;
@@ -48,6 +51,17 @@ Snapshot Snapshot::since(const Snapshot &earlier) const
             d.cells.push_back({c.point, c.device, c.cpu, h});
     }
     return d;
+}
+
+Snapshot raw_times(const Snapshot &s)
+{
+    Snapshot r = s;
+    for (auto &c : r.cells) {
+        c.hist.sum_ns = c.hist.raw_sum_ns();
+        c.hist.comp_ns = 0;
+    }
+    r.calibration.clear();
+    return r;
 }
 
 std::vector<PointDevice> by_device(const Snapshot &s)

@@ -20,6 +20,8 @@ Hist &Hist::operator+=(const Hist &o)
     bytes += o.bytes;
     errors += o.errors;
     max_ns = std::max(max_ns, o.max_ns);
+    comp_ns += o.comp_ns;
+    nested += o.nested;
     for (int i = 0; i < kBuckets; i++)
         buckets[i] += o.buckets[i];
     return *this;
@@ -35,6 +37,8 @@ Hist Hist::since(const Hist &e) const
     d.bytes = sub(bytes, e.bytes);
     d.errors = sub(errors, e.errors);
     d.max_ns = d.count ? max_ns : 0;
+    d.comp_ns = sub(comp_ns, e.comp_ns);
+    d.nested = sub(nested, e.nested);
     for (int i = 0; i < kBuckets; i++)
         d.buckets[i] = sub(buckets[i], e.buckets[i]);
     return d;

@@ -174,6 +174,45 @@ VerdictNumbers verdict_numbers(const Snapshot &s)
         if (p.category == Category::Flush && points.count(p.name))
             n.flush_ns = std::max(n.flush_ns, double(points[p.name].sum_ns));
     n.flush_fraction = n.saving_ns > 0 ? std::min(1.0, n.flush_ns / n.saving_ns) : 0;
+
+    // The sampler: share of all samples whose stack is in translation-only paths.
+    if (s.samples && s.samples->sum().total > 0) {
+        const SampleStats &ss = *s.samples;
+        SampleCounts c = ss.sum();
+        n.sampled = true;
+        n.sample_event = ss.event;
+        n.samples = c.total;
+        n.samples_translation = c.translation;
+        n.samples_dma_api = c.dma_api;
+        n.samples_profiler = c.profiler;
+        double p = double(c.translation) / double(c.total);
+        n.sampled_share_all = p;
+        n.sampled_ci95 = 1.96 * std::sqrt(std::max(p * (1 - p), 1.0 / double(c.total)) / double(c.total));
+        for (auto &[cpu, k] : ss.cpus) {
+            double f = k.total ? double(k.translation) / double(k.total) : 0;
+            if (n.sampled_hottest_cpu < 0 || f > n.sampled_share_hottest) {
+                n.sampled_share_hottest = f;
+                n.sampled_hottest_cpu = cpu;
+            }
+        }
+        if (!n.timed) {
+            // No timed probe (--sample, or a kernel without fentry and kprobes): the
+            // sampler is the estimate; DMA-path samples stand in for events.
+            n.timed = true;
+            n.saving_from_samples = true;
+            n.saving_share_all = n.sampled_share_all;
+            n.saving_share_hottest = n.sampled_share_hottest;
+            n.saving_hottest_cpu = n.sampled_hottest_cpu;
+            n.saving_ns = p * s.duration_s * 1e9 * std::max(1, s.ncpus);
+            n.total_share_all = double(c.translation + c.dma_api) / double(c.total);
+            n.total_ns = n.total_share_all * s.duration_s * 1e9 * std::max(1, s.ncpus);
+            n.residual_ns = std::max(0.0, n.total_ns - n.saving_ns);
+            n.events = c.translation + c.dma_api;
+            n.calls_per_s = 0;
+        } else {
+            n.disagree = std::abs(n.saving_share_all - n.sampled_share_all) > n.sampled_ci95 + 0.002;
+        }
+    }
     return n;
 }
 
@@ -260,6 +299,11 @@ std::string measured_line(const VerdictNumbers &n)
 {
     if (!n.measured)
         return "";
+    if (n.saving_from_samples)
+        return fmt::format("sampled over {:.1f}s ({} samples, {}): {} in translation-only paths, {} in the DMA "
+                           "API's own code, of all {} CPUs' time (no function probe: times come from samples)",
+                           n.duration_s, n.samples, n.sample_event, n.samples_translation, n.samples_dma_api,
+                           n.ncpus);
     if (n.events == 0)
         return fmt::format("measured over {:.1f}s: no DMA-API calls{}", n.duration_s,
                            n.timed ? "" : " (counted with tracepoints only: no function probe attached)");
@@ -326,6 +370,20 @@ Verdict decide(const HostFacts &h, const Snapshot *s, const Thresholds &t, const
     }
     const VerdictNumbers &n = v.numbers;
     std::string measured = measured_line(n);
+    std::string sampled;
+    if (n.sampled && !n.saving_from_samples)
+        sampled = fmt::format("the sampler ({} samples, {}) puts translation-only work at {} +/- {} of all CPUs: "
+                              "{} the probes' {}{}",
+                              n.samples, n.sample_event, pct(n.sampled_share_all), pct(n.sampled_ci95),
+                              n.disagree ? "it DISAGREES with" : "it agrees with", pct(n.saving_share_all),
+                              n.disagree ? " beyond the sampling error" : " within the sampling error");
+    else if (n.saving_from_samples)
+        sampled = fmt::format("sampled estimate: {} +/- {} (95 % interval) of all CPUs in translation-only paths{}",
+                              pct(n.sampled_share_all), pct(n.sampled_ci95),
+                              n.sample_event == "cpu-clock"
+                                  ? "; cpu-clock cannot fire with interrupts off, so time in irq-off sections "
+                                    "is credited where interrupts come back on"
+                                  : "");
 
     // Groups whose type could not be read leave the host undecided.
     bool unknown_types = false;
@@ -522,6 +580,8 @@ Verdict decide(const HostFacts &h, const Snapshot *s, const Thresholds &t, const
                                         n.vfio_ns > 0 ? ", " + ms(n.vfio_ns) + " is VFIO (stays translated)" : ""));
         if (n.saving_lower_bound)
             v.reasons.push_back("the dma-iommu layer was not timed: the saving is a lower bound");
+        if (!sampled.empty())
+            v.reasons.push_back(sampled);
         bool flush_heavy = n.flush_fraction + kEps >= t.flush_dominates;
         if (n.flush_ns > 0)
             v.reasons.push_back(fmt::format("IOTLB invalidation: at least {} ({} of the translation-only time)",
@@ -558,6 +618,8 @@ Verdict decide(const HostFacts &h, const Snapshot *s, const Thresholds &t, const
                                     ms(n.duration_s > 0 ? n.saving_ns / n.duration_s : 0)));
     if (n.saving_lower_bound)
         v.reasons.push_back("the dma-iommu layer was not timed: the saving is a lower bound");
+    if (!sampled.empty())
+        v.reasons.push_back(sampled);
     v.next_steps.push_back("Keep the IOMMU translating: isolation costs little here.");
     v.next_steps.push_back("If I/O is CPU-bound, the usual culprits are elsewhere: IRQ affinity (are the device's "
                            "queue interrupts spread over CPUs? see /proc/interrupts), softirq work piling up on one "

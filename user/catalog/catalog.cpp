@@ -158,6 +158,16 @@ const ProbeSpec *find_probe(const std::string &name)
     return nullptr;
 }
 
+std::vector<std::string> verdict_points()
+{
+    std::vector<std::string> v;
+    for (auto &p : catalog())
+        if (p.category == Category::DmaApi || p.category == Category::DmaIommu || p.category == Category::Vfio ||
+            p.category == Category::Fault || p.name == "fq_flush_timeout" || p.name == "swiotlb_bounced")
+            v.push_back(p.name);
+    return v;
+}
+
 int point_index(const std::string &name)
 {
     const ProbeSpec *p = find_probe(name);

@@ -20,6 +20,7 @@ struct CompareCmd {
     bool json = false;
     bool no_devices = false;
     bool no_hist = false;
+    bool raw = false;
 };
 
 int terminal_width()
@@ -34,6 +35,10 @@ void run(const CompareCmd &o)
 {
     Profile b = read_profile(o.before);
     Profile a = read_profile(o.after);
+    if (o.raw) {
+        b.snap = raw_times(b.snap);
+        a.snap = raw_times(a.snap);
+    }
     Comparison c = compare_profiles(b, a);
     if (o.json) {
         nlohmann::json j = compare_to_json(c);
@@ -55,6 +60,7 @@ Registrar reg(33, [](CLI::App &app) {
     c->add_option("before", o->before, "Profile recorded first (e.g. under the translated mode)")->required();
     c->add_option("after", o->after, "Profile recorded after the change (e.g. with iommu=pt)")->required();
     c->add_flag("--json", o->json, "One JSON document (docs/compare.md)");
+    add_raw_flag(c, o->raw);
     c->add_flag("--no-devices", o->no_devices, "Only one row per probe point");
     c->add_flag("--no-histograms", o->no_hist, "Leave out the per-point mini histograms");
     c->callback([o] { run(*o); });

@@ -44,6 +44,7 @@ void run(const RecordCmd &o)
     HostFacts host = read_host_facts(ho);
     std::string created = now_iso8601_utc();
     auto session = Session::open(o.plan.options());
+    warn_sampling(*session);
     bool tty = stderr_is_tty();
     if (!tty)
         fmt::print(stderr, "iommuprof: recording{} to {}\n",
@@ -92,7 +93,7 @@ Registrar reg(30, [](CLI::App &app) {
         ->check(CLI::Range(0.1, 1e7));
     c->add_option("-o,--output", o->out, "Profile file to write (gzip'd JSON, written atomically)")->required();
     c->add_option("--label", o->label, "Free text stored in the profile, e.g. \"strict, fio 4k randread\"");
-    o->plan.add_to(c);
+    o->plan.add_to(c, true);
     c->callback([o] { run(*o); });
 });
 

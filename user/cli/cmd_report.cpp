@@ -24,6 +24,8 @@ struct ReportCmd {
     bool per_cpu = false;
     bool no_cpu_label = false;
     size_t rows = 0;
+    bool raw = false;
+    bool folded = false;
 };
 
 std::string header(const Profile &p, const std::string &file)
@@ -44,9 +46,18 @@ std::string header(const Profile &p, const std::string &file)
 
 void run(const ReportCmd &o)
 {
-    if (int(o.json) + int(o.openmetrics) + int(o.hist) > 1)
-        throw Error(kExitUsage, "choose one of --json, --openmetrics and -H");
+    if (int(o.json) + int(o.openmetrics) + int(o.hist) + int(o.folded) > 1)
+        throw Error(kExitUsage, "choose one of --json, --openmetrics, --folded and -H");
     Profile p = read_profile(o.file);
+    if (o.raw)
+        p.snap = raw_times(p.snap);
+    if (o.folded) {
+        if (!p.snap.samples)
+            throw Error(kExitUsage, o.file + ": no stack samples in this profile (recorded with --no-sample, or "
+                                             "by an iommuprof without sampling)");
+        print_out(render_folded(*p.snap.samples));
+        return;
+    }
     if (o.openmetrics) {
         OpenMetricsOptions om;
         om.per_cpu = !o.no_cpu_label;
@@ -72,6 +83,8 @@ void run(const ReportCmd &o)
     std::string out = header(p, o.file);
     out += o.hist ? render_histograms(p.snap, o.per_cpu) : render_table(p.snap, TableOptions{o.rows, false});
     out += render_counter_warnings(p.snap.counters);
+    out += render_compensation_note(p.snap);
+    out += render_samples_line(p.snap);
     print_out(out);
 }
 
@@ -80,6 +93,9 @@ Registrar reg(32, [](CLI::App &app) {
     auto *c = app.add_subcommand("report", "Show a saved profile like top, as JSON, or as OpenMetrics for Prometheus");
     c->add_option("file", o->file, "Profile file written by record or run")->required();
     c->add_flag("--json", o->json, "One JSON document (the same summary as top --json)");
+    add_raw_flag(c, o->raw);
+    c->add_flag("--folded", o->folded,
+                "Print the sampled stacks of the DMA paths as folded stacks (flamegraph.pl, speedscope)");
     c->add_flag("--openmetrics", o->openmetrics,
                 "Prometheus/OpenMetrics text for node_exporter's textfile collector (docs/openmetrics.md)");
     c->add_flag("--no-cpu-label", o->no_cpu_label, "With --openmetrics: sum over CPUs (fewer series)");

@@ -37,6 +37,7 @@ struct RunCmd {
     int pid = 0;
     bool verdict = false;
     bool json = false;
+    bool raw = false;
     std::vector<std::string> command;
     PlanFlags plan;
 };
@@ -167,8 +168,11 @@ pid_t spawn(const std::vector<std::string> &argv)
     return pid;
 }
 
-void print_summary(const RunCmd &o, const Profile &p, const std::string &what)
+void print_summary(const RunCmd &o, const Profile &saved, const std::string &what)
 {
+    Profile p = saved;
+    if (o.raw)
+        p.snap = raw_times(p.snap);
     std::string out = fmt::format("\niommuprof: {} — {:.2f} s on {} CPUs, mode {}\n", what, p.snap.duration_s,
                                   p.snap.ncpus, iommu_mode(p.host));
     if (o.json) {
@@ -186,6 +190,8 @@ void print_summary(const RunCmd &o, const Profile &p, const std::string &what)
     } else {
         out += render_table(p.snap);
         out += render_counter_warnings(p.snap.counters);
+        out += render_compensation_note(p.snap);
+        out += render_samples_line(p.snap);
         if (o.verdict)
             out += "\n" + render_verdict_text(decide(p.host, &p.snap, Thresholds{}));
     }
@@ -218,6 +224,7 @@ void run(RunCmd &o)
     HostFacts host = read_host_facts(ho);
     std::string created = now_iso8601_utc();
     auto session = Session::open(o.plan.options());
+    warn_sampling(*session);
 
     // Counters are cumulative since attach: the profile is the difference
     // between the moment the command starts and the moment it is reaped.
@@ -312,8 +319,9 @@ Registrar reg(31, [](CLI::App &app) {
     c->add_option("-p,--pid", o->pid, "Profile until this running process exits, instead of starting a command");
     c->add_flag("--verdict", o->verdict, "Also print the verdict: is iommu=pt worth trying here?");
     c->add_flag("--json", o->json, "Print the summary (and verdict) as one JSON document on stderr");
+    add_raw_flag(c, o->raw);
     c->add_option("command", o->command, "The benchmark and its arguments, after --");
-    o->plan.add_to(c);
+    o->plan.add_to(c, true);
     c->positionals_at_end(true);
     c->footer("Example: iommuprof run -o strict.iprof -- fio --name=t --rw=randread --bs=4k --filename=/dev/nvme0n1\n"
               "The command's exit status becomes iommuprof's (128+N if signal N killed it).");

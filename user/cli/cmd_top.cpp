@@ -26,6 +26,7 @@ struct TopCmd {
     size_t rows = 0;
     std::string om_file;
     bool no_cpu_label = false;
+    bool raw = false;
     PlanFlags plan;
 };
 
@@ -89,6 +90,8 @@ void run(const TopCmd &o)
         elapsed = now.duration_s;
         if (!o.json) {
             Snapshot win = now.since(prev);
+            if (o.raw)
+                win = raw_times(win);
             std::string out;
             if (tty)
                 out += "\033[H\033[2J";
@@ -108,7 +111,7 @@ void run(const TopCmd &o)
     if (om)
         om->write(prev, s->plan(), true);
     if (o.json) {
-        nlohmann::json j = summary_json(prev);
+        nlohmann::json j = summary_json(o.raw ? raw_times(prev) : prev);
         j["kind"] = "top";
         j["kernel"] = kernel_release();
         j["attach_seconds"] = s->attach_seconds();
@@ -126,6 +129,7 @@ Registrar reg(20, [](CLI::App &app) {
     c->add_flag("-H,--histogram", o->hist, "Show log2 latency histograms instead of the table");
     c->add_flag("--per-cpu", o->per_cpu, "With -H: one histogram per CPU instead of per device");
     c->add_flag("--json", o->json, "Print one JSON document for the whole run at the end");
+    add_raw_flag(c, o->raw);
     c->add_option("-n,--rows", o->rows, "Show at most this many rows");
     auto *omf = c->add_option("--openmetrics-file", o->om_file,
                               "Also rewrite this node_exporter textfile (*.prom) atomically every interval and at "

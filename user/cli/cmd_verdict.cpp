@@ -31,6 +31,7 @@ struct VerdictCmd {
     uint64_t min_events = Thresholds{}.min_events;
     double min_seconds = Thresholds{}.min_seconds;
     bool ignore_faults = false;
+    bool raw = false;
     PlanFlags plan;
 };
 
@@ -41,6 +42,7 @@ std::optional<Snapshot> profile_live(const VerdictCmd &o, std::string &error)
     std::unique_ptr<Session> session;
     try {
         session = Session::open(o.plan.options());
+        warn_sampling(*session);
     } catch (const Error &e) {
         error = e.what();
         return std::nullopt;
@@ -112,6 +114,8 @@ void run(const VerdictCmd &o)
             source += ", stopped early";
     }
 
+    if (snap && o.raw)
+        snap = raw_times(*snap);
     Verdict v = decide(host, snap ? &*snap : nullptr, t, error);
     v.profile_source = snap ? source : "";
     if (o.json) {
@@ -134,6 +138,7 @@ Registrar reg(41, [](CLI::App &app) {
     auto *f = c->add_option("--from", o->from, "Judge a saved profile (iommuprof record) instead of profiling");
     d->excludes(f);
     c->add_flag("--json", o->json, "Print the verdict as JSON (docs/verdict.md)");
+    add_raw_flag(c, o->raw);
     c->add_option("--root", o->root, "Read host facts below this directory (default /; with --from: the facts "
                                      "stored in the profile)")
         ->each([o](const std::string &) { o->root_given = true; });
@@ -151,7 +156,7 @@ Registrar reg(41, [](CLI::App &app) {
         ->check(CLI::Range(0.0, 1e7));
     c->add_flag("--ignore-faults", o->ignore_faults,
                 "Give the tuning verdict even when IOMMU faults were seen (they become a caution)");
-    o->plan.add_to(c);
+    o->plan.add_to(c, true);
     c->callback([o] { run(*o); });
 });
 

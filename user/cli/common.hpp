@@ -15,9 +15,21 @@ struct PlanFlags {
     bool force_kprobe = false;
     bool no_tracepoints = false;
     std::vector<std::string> points;
-    void add_to(CLI::App *cmd);
+    // record, run, verdict: the verdict's points by default (verdict_points()),
+    // the whole catalog with --detail; top and probes: the whole catalog.
+    bool verdict_default = false;
+    bool detail = false;
+    bool sample_only = false;  // --sample: no function probes, the sampler alone
+    bool no_sample = false;    // --no-sample
+    void add_to(CLI::App *cmd, bool verdict_default = false);
     SessionOptions options() const;
 };
+
+// Warns on stderr when sampling beside the probes could not start.
+void warn_sampling(const Session &s);
+
+// --raw: report times as measured, without the probe-effect compensation.
+void add_raw_flag(CLI::App *cmd, bool &raw);
 
 std::string kernel_release();
 bool stdout_is_tty();

@@ -193,6 +193,9 @@ KernelView read_kernel_view(bool probe_features)
 
     for (const char *t : {"bpf_fentry_test1", "do_nanosleep", "vfs_read"})  // feature probe targets
         wanted.insert(t);
+    for (const char *t : kCalibOuters)  // probe-effect calibration
+        wanted.insert(t);
+    wanted.insert(kCalibInner);
     // Keep only the names the catalog can use (clones: the part before the first '.'): kallsyms has
     // ~170k lines and storing them all costs more than the kernel takes to print them.
     auto interesting = [&wanted](std::string_view name) {

@@ -11,6 +11,13 @@
 
 namespace iommuprof {
 
+// The functions the probe-effect calibration drives (getppid(2) calls the
+// inner one once): their probes' cost is what every probed call costs.
+// The outer one by the first name the kernel has (BTF for fentry, kallsyms for
+// kprobes): the syscall wrapper, or the body the compiler merged it with.
+inline constexpr const char *kCalibOuters[] = {"__x64_sys_getppid", "__arm64_sys_getppid", "__do_sys_getppid"};
+inline constexpr const char *kCalibInner = "__task_pid_nr_ns";
+
 // strerror of an errno (either sign), naming ENOTSUPP, which libc does not know.
 std::string errstr(int e);
 

@@ -2,6 +2,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fmt/core.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <optional>
 
 #include "iommuprof.h"
 #include "iommuprof.skel.h"
@@ -16,6 +18,7 @@
 #include "iommuprof/session.hpp"
 #include "hist_map.hpp"
 #include "kernel_view.hpp"
+#include "sampler.hpp"
 
 namespace iommuprof {
 
@@ -65,21 +68,33 @@ public:
         phase("kernel view + feature probe");
         features_ = KernelFeatures{k.release, k.have_btf, k.fentry, k.fentry_why, k.kprobes,
                                    k.kprobes_why, k.raw_tp, k.tracefs};
+        bool only_sampling = opts.sampling == SessionOptions::Sampling::Only;
         PlanOptions po{opts.force_kprobe, opts.no_tracepoints, opts.only_points};
+        if (only_sampling)
+            po.only_points = {""};  // no point: nothing but the sampler
         plan_ = make_plan(k, po);
         phase("plan");
-        int err = load(k);
+        bool calib = !opts.no_compensation && !getenv("IOMMUPROF_NO_CALIBRATION") && !only_sampling;
+        int err = load(k, calib);
+        if (err && calib)  // never let the calibration cost the profile
+            err = load(k, calib = false);
         phase("load (verifier)");
         if (err && !po.force_kprobe) {
             // A fentry target the verifier refused: redo the plan on kprobes.
             po.force_kprobe = true;
             plan_ = make_plan(k, po);
-            err = load(k);
+            err = load(k, calib);
+            if (err && calib)
+                err = load(k, false);
         }
         if (err)
             throw Error(kExitRuntime, fmt::format("loading the BPF programs failed: {} "
                                                   "(set IOMMUPROF_DEBUG=1 for the verifier log)",
                                                   errstr(err)));
+        ncpus_ = int(sysconf(_SC_NPROCESSORS_ONLN));
+        possible_ = libbpf_num_possible_cpus();
+        calibrate();
+        phase("calibration");
         attach(k);
         phase("attach");
         attached_at_ = clock_type::now();
@@ -89,7 +104,18 @@ public:
         int n = 0;
         for (auto &a : attachments_)
             n += a.attached;
-        if (n == 0) {
+        if (opts.sampling != SessionOptions::Sampling::Off) {
+            try {
+                sampler_ = std::make_unique<Sampler>(opts.sample_hz);
+            } catch (const Error &e) {
+                if (only_sampling)
+                    throw;
+                sampling_note_ = e.what();
+            }
+            phase("sampler");
+            attached_at_ = clock_type::now();
+        }
+        if (n == 0 && !only_sampling) {
             std::string why;
             for (auto &a : attachments_)
                 if (a.point == "dma_map" || a.point == "iommu_map")
@@ -109,15 +135,65 @@ public:
         read_devnames();
         read_hists(s);
         read_stats(s);
+        std::erase_if(s.cells, [](const Cell &c) { return c.point.rfind("calib_", 0) == 0; });
+        s.calibration = calibration_;
+        if (sampler_)
+            s.samples = sampler_->read();
         return s;
     }
 
     const std::vector<Attachment> &plan() const override { return attachments_; }
     double attach_seconds() const override { return attach_s_; }
     const KernelFeatures &features() const override { return features_; }
+    const std::string &sampling_note() const override { return sampling_note_; }
 
 private:
-    int load(const KernelView &k)
+    // The calibration's two slots: fentry when the plan has fentry attachments and
+    // both functions are fentry-able, kprobe when kprobes may be used.
+    void plan_calibration(const KernelView &k, int slot, bool need_kprobe)
+    {
+        calib_slot_ = -1;
+        calib_fentry_ = calib_kprobe_ = false;
+        if (slot + 2 > IP_MAX_SLOTS)
+            return;
+        auto fentry_ok = [&k](const std::string &f) {
+            return k.btf_funcs.count(f) && (!k.ftrace_funcs || k.ftrace_funcs->count(f));
+        };
+        calib_outer_fentry_.clear();
+        calib_outer_kprobe_.clear();
+        for (const char *o : kCalibOuters) {
+            if (calib_outer_fentry_.empty() && fentry_ok(o))
+                calib_outer_fentry_ = o;
+            if (calib_outer_kprobe_.empty() && k.symbols.count(o))
+                calib_outer_kprobe_ = o;
+        }
+        bool any_fentry = false;
+        for (auto &e : plan_.entries)
+            any_fentry |= e.att.method == Method::Fentry;
+        calib_fentry_ = any_fentry && k.fentry && !calib_outer_fentry_.empty() && fentry_ok(kCalibInner);
+        calib_kprobe_ = need_kprobe && k.kprobes && !calib_outer_kprobe_.empty() && k.symbols.count(kCalibInner);
+        if (!calib_fentry_ && !calib_kprobe_)
+            return;
+        calib_slot_ = slot;
+        for (int i = 0; i < 2; i++) {
+            ip_slot_cfg &c = skel_->rodata->slot_cfg[slot + i];
+            c.point = i == 0 ? IP_POINT_CALIB_OUTER : IP_POINT_CALIB_INNER;
+            c.dev_arg = c.size_arg = -1;
+            c.ret_kind = IP_RET_NONE;
+            c.flags = IP_F_CALIB;
+            if (calib_fentry_) {
+                const char *fn = i == 0 ? calib_outer_fentry_.c_str() : kCalibInner;
+                auto *en = prog(fmt::format("ip_fentry_{}", slot + i));
+                auto *ex = prog(fmt::format("ip_fexit_{}", slot + i));
+                bpf_program__set_autoload(en, true);
+                bpf_program__set_autoload(ex, true);
+                bpf_program__set_attach_target(en, 0, fn);
+                bpf_program__set_attach_target(ex, 0, fn);
+            }
+        }
+    }
+
+    int load(const KernelView &k, bool calib)
     {
         if (skel_) {
             iommuprof_bpf__destroy(skel_);
@@ -165,6 +241,10 @@ private:
             }
             slot++;
         }
+        calib_slot_ = -1;
+        calib_fentry_ = calib_kprobe_ = false;
+        if (calib)
+            plan_calibration(k, slot, need_kprobe || k.kprobes);
         // Preallocated per possible CPU: bounded memory on hosts with many CPUs.
         int ncpu = libbpf_num_possible_cpus();
         unsigned possible = ncpu > 0 ? unsigned(ncpu) : 1u;
@@ -180,14 +260,21 @@ private:
                 skel_->rodata->col_of_point[pt] = (__u8)point_of_col_.size();
             }
         }
-        point_of_col_.push_back(IP_POINT_TOPLEVEL);
-        skel_->rodata->col_of_point[IP_POINT_TOPLEVEL] = (__u8)point_of_col_.size();
+        // (calibration points too: they must take the same path as the real ones)
+        std::vector<unsigned> extra;
+        if (calib_slot_ >= 0)
+            extra = {IP_POINT_CALIB_OUTER, IP_POINT_CALIB_INNER};
+        extra.push_back(IP_POINT_TOPLEVEL);
+        for (unsigned pt : extra) {
+            point_of_col_.push_back(pt);
+            skel_->rodata->col_of_point[pt] = (__u8)point_of_col_.size();
+        }
         ncols_ = unsigned(point_of_col_.size());
         nrows_ = ip_rows_for(possible, ncols_);
         skel_->rodata->ncols = ncols_;
         skel_->rodata->nrows = nrows_;
         bpf_map__set_max_entries(skel_->maps.rows, std::max(1u, nrows_ * ncols_));
-        if (need_kprobe && k.kprobes) {
+        if ((need_kprobe || calib_kprobe_) && k.kprobes) {
             bpf_program__set_autoload(skel_->progs.ip_kprobe, true);
             bpf_program__set_autoload(skel_->progs.ip_kretprobe, true);
         }
@@ -306,9 +393,11 @@ private:
 
     void add_cells(Snapshot &s, const ip_hist_key &k, const ip_hist *per_cpu)
     {
-        std::string point = k.point == IP_POINT_TOPLEVEL ? std::string(kTotalPoint)
-                            : k.point < catalog().size() ? catalog()[k.point].name
-                                                         : fmt::format("point{}", k.point);
+        std::string point = k.point == IP_POINT_TOPLEVEL       ? std::string(kTotalPoint)
+                            : k.point == IP_POINT_CALIB_OUTER ? std::string("calib_outer")
+                            : k.point == IP_POINT_CALIB_INNER ? std::string("calib_inner")
+                            : k.point < catalog().size()      ? catalog()[k.point].name
+                                                              : fmt::format("point{}", k.point);
         std::string dev = device_name(k.dev);
         for (int cpu = 0; cpu < possible_; cpu++) {
             const ip_hist &h = per_cpu[cpu];
@@ -320,6 +409,8 @@ private:
             c.hist.bytes = h.bytes;
             c.hist.errors = h.errors;
             c.hist.max_ns = h.max_ns;
+            c.hist.comp_ns = h.comp_ns;
+            c.hist.nested = h.nested;
             for (int b = 0; b < kBuckets && b < IP_BUCKETS; b++)
                 c.hist.buckets[b] = h.buckets[b];
             s.cells.push_back(std::move(c));
@@ -375,6 +466,162 @@ private:
         s.counters.dropped_frames = total(IP_STAT_DROPPED_FRAMES);
         s.counters.migrated = total(IP_STAT_MIGRATED);
     }
+
+    // ---- probe-effect calibration ----
+    // Drives getppid(2) (outer: the syscall, inner: __task_pid_nr_ns, called
+    // once inside it) with the profiler's own programs attached to the outer
+    // function alone, then to both, before any real probe attaches. The minimum
+    // over repeats of the mean time per call gives:
+    //   pair  = outer(both) - outer(alone): the whole cost of one probed call
+    //           as a call around it sees it (trampolines, entry and exit);
+    //   inner = min(inner(both), outer(alone)): the part of a call's own probe
+    //           cost between its timestamps, plus the (small) body of the
+    //           function: an upper bound, so the compensation errs low.
+    // The results go to the kernel side (comp_inner / comp_pair), which then
+    // subtracts them from every timed call.
+    std::vector<bpf_link *> attach_calib(int slot, bool fentry)
+    {
+        std::vector<bpf_link *> ls;
+        const char *fn = slot == calib_slot_ ? calib_outer_.c_str() : kCalibInner;
+        if (fentry) {
+            for (const char *kind : {"fexit", "fentry"}) {
+                bpf_link *l = bpf_program__attach_trace(prog(fmt::format("ip_{}_{}", kind, slot)));
+                if (!l)
+                    break;
+                ls.push_back(l);
+            }
+        } else {
+            for (bool ret : {true, false}) {
+                LIBBPF_OPTS(bpf_kprobe_opts, o, .bpf_cookie = (__u64)slot, .retprobe = ret);
+                bpf_link *l = bpf_program__attach_kprobe_opts(ret ? skel_->progs.ip_kretprobe
+                                                                  : skel_->progs.ip_kprobe, fn, &o);
+                if (!l)
+                    break;
+                ls.push_back(l);
+            }
+        }
+        if (ls.size() != 2) {
+            for (auto *l : ls)
+                bpf_link__destroy(l);
+            ls.clear();
+        }
+        return ls;
+    }
+
+    // count and raw ns of the two calibration points, all CPUs
+    std::pair<Hist, Hist> calib_hists()
+    {
+        Snapshot s;
+        read_hists(s);
+        Hist o, i;
+        for (auto &c : s.cells) {
+            if (c.point == "calib_outer")
+                o += c.hist;
+            else if (c.point == "calib_inner")
+                i += c.hist;
+        }
+        return {o, i};
+    }
+
+    std::optional<Calibration> calibrate_method(bool fentry)
+    {
+        constexpr int kRepeats = 5;
+        constexpr uint64_t kCalls = 2000;
+        Calibration c;
+        c.method = fentry ? "fentry" : "kprobe";
+        c.repeats = kRepeats;
+        c.calls = kCalls;
+        calib_outer_ = fentry ? calib_outer_fentry_ : calib_outer_kprobe_;
+        c.functions = calib_outer_ + " > " + kCalibInner;
+        auto fail = [&](const std::string &why) -> std::optional<Calibration> {
+            calib_notes_.push_back(fmt::format("{} calibration failed: {}", c.method, why));
+            return std::nullopt;
+        };
+        std::string miss;
+        auto outer = attach_calib(calib_slot_, fentry);
+        if (outer.empty())
+            return fail(fmt::format("cannot attach to {}: {}", calib_outer_, errstr(errno)));
+        std::vector<bpf_link *> inner;
+        // mean ns per call over one repeat: {outer, inner}; nullopt if a call was missed
+        auto repeat = [&](bool both) -> std::optional<std::pair<double, double>> {
+            auto [o0, i0] = calib_hists();
+            for (uint64_t n = 0; n < kCalls; n++)
+                syscall(SYS_getppid);
+            auto [o1, i1] = calib_hists();
+            Hist o = o1.since(o0), i = i1.since(i0);
+            if (o.count < kCalls || (both && i.count < kCalls)) {
+                miss = fmt::format("{} calls seen of {} ({}: {})", both ? i.count : o.count, kCalls,
+                                   both ? kCalibInner : calib_outer_, both ? i.count : o.count);
+                return std::nullopt;
+            }
+            return std::pair{double(o.raw_sum_ns()) / double(o.count),
+                             both ? double(i.raw_sum_ns()) / double(i.count) : 0.0};
+        };
+        double alone = 1e18, both_o = 1e18, both_i = 1e18;
+        bool ok = true;
+        for (int r = 0; r < kRepeats && ok; r++) {
+            auto m = repeat(false);
+            ok = m.has_value();
+            if (ok)
+                alone = std::min(alone, m->first);
+        }
+        if (ok) {
+            inner = attach_calib(calib_slot_ + 1, fentry);
+            ok = !inner.empty();
+            if (!ok)
+                miss = fmt::format("cannot attach to {}: {}", kCalibInner, errstr(errno));
+        }
+        for (int r = 0; r < kRepeats && ok; r++) {
+            auto m = repeat(true);
+            ok = m.has_value();
+            if (ok) {
+                both_o = std::min(both_o, m->first);
+                both_i = std::min(both_i, m->second);
+            }
+        }
+        for (auto *l : inner)
+            bpf_link__destroy(l);
+        for (auto *l : outer)
+            bpf_link__destroy(l);
+        if (!ok)
+            return fail(miss);
+        c.outer_ns = alone;
+        c.pair_ns = std::max(0.0, both_o - alone);
+        c.inner_ns = std::max(0.0, std::min(both_i, alone));
+        return c;
+    }
+
+    void calibrate()
+    {
+        calibration_.clear();
+        if (calib_slot_ < 0)
+            return;
+        if (getenv("IOMMUPROF_DEBUG"))
+            fmt::print(stderr, "iommuprof: calibration slots {} fentry {} kprobe {}\n", calib_slot_, calib_fentry_,
+                       calib_kprobe_);
+        for (bool fentry : {true, false}) {
+            if (fentry ? !calib_fentry_ : !calib_kprobe_)
+                continue;
+            auto c = calibrate_method(fentry);
+            if (!c)
+                continue;
+            int m = fentry ? IP_METHOD_FENTRY : IP_METHOD_KPROBE;
+            skel_->bss->comp_inner[m] = __u64(c->inner_ns + 0.5);
+            skel_->bss->comp_pair[m] = __u64(c->pair_ns + 0.5);
+            calibration_.push_back(*c);
+        }
+        if (getenv("IOMMUPROF_DEBUG"))
+            for (auto &n : calib_notes_)
+                fmt::print(stderr, "iommuprof: {}\n", n);
+    }
+
+    int calib_slot_ = -1;
+    bool calib_fentry_ = false, calib_kprobe_ = false;
+    std::string calib_outer_, calib_outer_fentry_, calib_outer_kprobe_;
+    std::vector<Calibration> calibration_;
+    std::vector<std::string> calib_notes_;
+    std::unique_ptr<Sampler> sampler_;
+    std::string sampling_note_;
 
     iommuprof_bpf *skel_ = nullptr;
     KernelFeatures features_;

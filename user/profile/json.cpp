@@ -196,6 +196,10 @@ void to_json(json &j, const Hist &h)
 {
     j = json{{"count", h.count},   {"sum_ns", h.sum_ns}, {"bytes", h.bytes},
              {"errors", h.errors}, {"max_ns", h.max_ns}, {"buckets", h.buckets}};
+    if (h.comp_ns || h.nested) {
+        j["comp_ns"] = h.comp_ns;
+        j["nested"] = h.nested;
+    }
 }
 
 void from_json(const json &j, Hist &h)
@@ -206,6 +210,11 @@ void from_json(const json &j, Hist &h)
     r.bytes = get_u64(j, "bytes");
     r.errors = get_u64(j, "errors");
     r.max_ns = get_u64(j, "max_ns");
+    // optional (profiles before the probe-effect compensation have neither)
+    if (j.contains("comp_ns"))
+        r.comp_ns = get_u64(j, "comp_ns");
+    if (j.contains("nested"))
+        r.nested = get_u64(j, "nested");
     const json &b = get_array(j, "buckets");
     if (b.size() != static_cast<size_t>(kBuckets))
         fail("buckets", fmt::format("expected {} entries, got {}", kBuckets, b.size()));
@@ -276,12 +285,103 @@ void from_json(const json &j, Counters &c)
     c = r;
 }
 
+// ---- Calibration ----
+
+void to_json(json &j, const Calibration &c)
+{
+    j = json{{"method", c.method},     {"inner_ns", c.inner_ns}, {"pair_ns", c.pair_ns},
+             {"outer_ns", c.outer_ns}, {"repeats", c.repeats},   {"calls", c.calls},
+             {"functions", c.functions}};
+}
+
+void from_json(const json &j, Calibration &c)
+{
+    Calibration r;
+    r.method = get_string(j, "method");
+    r.inner_ns = get_double(j, "inner_ns");
+    r.pair_ns = get_double(j, "pair_ns");
+    r.outer_ns = get_double(j, "outer_ns");
+    for (double v : {r.inner_ns, r.pair_ns, r.outer_ns})
+        if (!(v >= 0 && v < 1e9))
+            fail("inner_ns", fmt::format("{} is not a plausible probe cost", v));
+    int64_t rep = get_i64(j, "repeats");
+    if (rep < 0 || rep > 1000000)
+        fail("repeats", fmt::format("{} out of range", rep));
+    r.repeats = int(rep);
+    r.calls = get_u64(j, "calls");
+    r.functions = get_string(j, "functions");
+    c = std::move(r);
+}
+
+// ---- Samples ----
+
+void to_json(json &j, const SampleCounts &c)
+{
+    j = json{{"total", c.total},     {"translation", c.translation}, {"dma_api", c.dma_api},
+             {"profiler", c.profiler}, {"vfio", c.vfio},             {"idle", c.idle}};
+}
+
+void from_json(const json &j, SampleCounts &c)
+{
+    SampleCounts r;
+    r.total = get_u64(j, "total");
+    r.translation = get_u64(j, "translation");
+    r.dma_api = get_u64(j, "dma_api");
+    r.profiler = get_u64(j, "profiler");
+    r.vfio = get_u64(j, "vfio");
+    r.idle = get_u64(j, "idle");
+    if (r.translation + r.dma_api + r.profiler + r.vfio + r.idle > r.total)
+        fail("total", "fewer samples in all than in its classes");
+    c = r;
+}
+
+void to_json(json &j, const SampleStats &s)
+{
+    json cpus = json::array();
+    for (auto &[cpu, c] : s.cpus) {
+        json e = c;
+        e["cpu"] = cpu;
+        cpus.push_back(std::move(e));
+    }
+    json folded = json::array();
+    for (auto &[stack, n] : s.folded)
+        folded.push_back(json{{"stack", stack}, {"samples", n}});
+    j = json{{"event", s.event}, {"freq_hz", s.freq_hz}, {"lost", s.lost}, {"cpus", cpus}, {"folded", folded}};
+}
+
+void from_json(const json &j, SampleStats &s)
+{
+    SampleStats r;
+    r.event = get_string(j, "event");
+    r.freq_hz = get_double(j, "freq_hz");
+    if (!(r.freq_hz > 0 && r.freq_hz < 1e6))
+        fail("freq_hz", fmt::format("{} is not a plausible sampling rate", r.freq_hz));
+    r.lost = get_u64(j, "lost");
+    const json &cpus = get_array(j, "cpus");
+    for (size_t i = 0; i < cpus.size(); i++)
+        with_path(fmt::format("cpus[{}]", i), [&] {
+            SampleCounts c = cpus[i].get<SampleCounts>();
+            int64_t cpu = get_i64(cpus[i], "cpu");
+            if (cpu < 0 || cpu > 65535 || r.cpus.count(int(cpu)))
+                fail("cpu", fmt::format("CPU {} out of range or repeated", cpu));
+            r.cpus[int(cpu)] = c;
+        });
+    const json &f = get_array(j, "folded");
+    for (size_t i = 0; i < f.size(); i++)
+        with_path(fmt::format("folded[{}]", i), [&] { r.folded[get_string(f[i], "stack")] += get_u64(f[i], "samples"); });
+    s = std::move(r);
+}
+
 // ---- Snapshot ----
 
 void to_json(json &j, const Snapshot &s)
 {
     j = json{{"duration_s", s.duration_s}, {"ncpus", s.ncpus},          {"points", s.points},
              {"cells", s.cells},           {"counters", s.counters}};
+    if (!s.calibration.empty())
+        j["calibration"] = s.calibration;
+    if (s.samples)
+        j["samples"] = *s.samples;
 }
 
 void from_json(const json &j, Snapshot &s)
@@ -295,6 +395,10 @@ void from_json(const json &j, Snapshot &s)
     read_array(j, "points", r.points);
     read_array(j, "cells", r.cells);
     r.counters = read_sub<Counters>(j, "counters");
+    if (j.contains("calibration"))
+        read_array(j, "calibration", r.calibration);
+    if (j.contains("samples"))
+        r.samples = read_sub<SampleStats>(j, "samples");
     s = std::move(r);
 }
 

@@ -1,6 +1,7 @@
 // JSON summary of a snapshot (docs/json.md) and of the attach plan.
 #include <algorithm>
 
+#include "iommuprof/json.hpp"
 #include "iommuprof/render.hpp"
 
 namespace iommuprof {
@@ -28,6 +29,8 @@ nlohmann::json stats(const Hist &h, double dur, int ncpus)
                      {"errors", h.errors}};
     if (h.timed()) {
         j["sum_ns"] = h.sum_ns;
+        j["raw_sum_ns"] = h.raw_sum_ns();
+        j["nested_calls"] = h.nested;
         j["mean_ns"] = h.mean_ns();
         j["p50_ns"] = h.percentile_ns(0.5);
         j["p90_ns"] = h.percentile_ns(0.9);
@@ -53,6 +56,7 @@ nlohmann::json summary_json(const Snapshot &s)
     nlohmann::json j;
     j["duration_s"] = s.duration_s;
     j["ncpus"] = s.ncpus;
+    j["calibration"] = s.calibration;
     auto per_point = by_point(s);
     auto pts = nlohmann::json::array();
     for (auto &p : s.points) {

@@ -51,6 +51,53 @@ std::string render_counter_warnings(const Counters &c)
     return out;
 }
 
+std::string render_compensation_note(const Snapshot &s)
+{
+    uint64_t comp = 0;
+    bool timed = false;
+    for (auto &c : s.cells) {
+        comp += c.hist.comp_ns;
+        timed |= c.hist.timed();
+    }
+    if (!timed)
+        return "";
+    if (s.calibration.empty())
+        return comp ? "" : "note: times are raw: they include the profiler's own probe cost (not compensated)\n";
+    std::string parts;
+    for (auto &c : s.calibration)
+        parts += fmt::format("{}{} {} per probed call, {} of it inside the call's own time", parts.empty() ? "" : "; ",
+                             c.method, format_ns(c.pair_ns), format_ns(c.inner_ns));
+    return fmt::format("note: times exclude the profiler's own probe cost ({}; measured on {}); --raw shows them "
+                       "as measured\n",
+                       parts, s.calibration.front().functions);
+}
+
+std::string render_samples_line(const Snapshot &s)
+{
+    if (!s.samples)
+        return "";
+    SampleCounts c = s.samples->sum();
+    if (!c.total)
+        return "sampled: no samples\n";
+    auto share = [&](uint64_t n) {
+        double p = double(n) / double(c.total);
+        return fmt::format("{:.2f}% +/- {:.2f}", p * 100, 196 * std::sqrt(std::max(p * (1 - p), 1.0 / c.total) / c.total));
+    };
+    return fmt::format("sampled ({} samples, {} at {:g} Hz per CPU): translation-only paths {} of all CPUs, DMA API "
+                       "{}, the profiler's probes {}{}\n",
+                       c.total, s.samples->event, s.samples->freq_hz, share(c.translation), share(c.dma_api),
+                       share(c.profiler),
+                       s.samples->lost ? fmt::format("; {} samples lost (maps full)", s.samples->lost) : "");
+}
+
+std::string render_folded(const SampleStats &s)
+{
+    std::string out;
+    for (auto &[stack, n] : s.folded)
+        out += fmt::format("{} {}\n", stack, n);
+    return out;
+}
+
 std::string render_table(const Snapshot &s, const TableOptions &o)
 {
     std::string out;

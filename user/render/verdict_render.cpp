@@ -31,9 +31,13 @@ std::string render_verdict_text(const Verdict &v)
     if (n.measured) {
         out += "\nEvidence";
         out += v.profile_source.empty() ? ":\n" : " (" + v.profile_source + "):\n";
-        out += fmt::format("  profile          {:.1f}s on {} CPUs, {} {} ({}/s)\n", n.duration_s, n.ncpus, n.events,
-                           n.timed ? "outermost calls" : "DMA-API calls (counted)", format_rate(n.calls_per_s));
-        if (n.timed) {
+        if (n.saving_from_samples)
+            out += fmt::format("  profile          {:.1f}s on {} CPUs, {} samples in DMA paths (no function probe)\n",
+                               n.duration_s, n.ncpus, n.events);
+        else
+            out += fmt::format("  profile          {:.1f}s on {} CPUs, {} {} ({}/s)\n", n.duration_s, n.ncpus, n.events,
+                               n.timed ? "outermost calls" : "DMA-API calls (counted)", format_rate(n.calls_per_s));
+        if (n.timed && !n.saving_from_samples) {
             out += fmt::format("  in DMA paths     {} of all CPUs, {} of the busiest (CPU {})\n",
                                pct(n.total_share_all), pct(n.total_share_hottest), n.total_hottest_cpu);
             out += fmt::format("  saving under pt  {} of all CPUs, {} of the busiest (CPU {}){}\n",
@@ -45,6 +49,12 @@ std::string render_verdict_text(const Verdict &v)
                 out += fmt::format("  invalidation     >= {} ({:.0f}% of translation-only)\n", format_ns(n.flush_ns),
                                    n.flush_fraction * 100);
         }
+        if (n.sampled)
+            out += fmt::format("  sampled          {} +/- {} of all CPUs in translation-only paths ({} samples, {}; "
+                               "{} in the DMA API, {} in the profiler's probes){}\n",
+                               pct(n.sampled_share_all), pct(n.sampled_ci95), n.samples, n.sample_event,
+                               n.samples_dma_api, n.samples_profiler,
+                               n.disagree ? "  DISAGREES with the probes" : "");
         if (n.faults_seen)
             out += fmt::format("  faults           {} io_page_fault events\n", n.faults_seen);
         if (!v.points.empty()) {
@@ -120,6 +130,18 @@ nlohmann::json verdict_json(const Verdict &v)
         {"flush_ns", n.flush_ns},
         {"flush_fraction", n.flush_fraction},
         {"faults_seen", n.faults_seen},
+        {"sampled", n.sampled},
+        {"sample_event", str_or_null(n.sample_event)},
+        {"samples", n.samples},
+        {"samples_translation", n.samples_translation},
+        {"samples_dma_api", n.samples_dma_api},
+        {"samples_profiler", n.samples_profiler},
+        {"sampled_share_all", n.sampled_share_all},
+        {"sampled_ci95", n.sampled_ci95},
+        {"sampled_share_hottest", n.sampled_share_hottest},
+        {"sampled_hottest_cpu", null_if_neg(n.sampled_hottest_cpu)},
+        {"saving_from_samples", n.saving_from_samples},
+        {"disagree", n.disagree},
     };
     json pts = json::array();
     for (auto &p : v.points)

@@ -1,0 +1,51 @@
+// The probe-free witness: kernel-stack sampling on a perf event (bpf/sampler.bpf.c).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "iommuprof/model.hpp"
+
+struct sampler_bpf;
+struct bpf_link;
+
+namespace iommuprof {
+
+// Kernel text symbols (kallsyms), for naming sampled return addresses.
+class Kallsyms {
+public:
+    void load();                       // throws Error(kExitRuntime) when unreadable or hidden
+    std::string name(uint64_t addr) const;  // "" when below the first symbol
+    bool empty() const { return syms_.empty(); }
+private:
+    std::vector<std::pair<uint64_t, std::string>> syms_;
+};
+
+class Sampler {
+public:
+    // A perf event on every online CPU (cycles where a PMU exists, else cpu-clock) at hz
+    // samples per second, running ip_sample. Throws Error(kExitRuntime) with the reason.
+    explicit Sampler(double hz);
+    ~Sampler();
+    Sampler(const Sampler &) = delete;
+    Sampler &operator=(const Sampler &) = delete;
+    // Cumulative since the start.
+    SampleStats read();
+    const std::string &event() const { return event_; }
+
+private:
+    sampler_bpf *skel_ = nullptr;
+    std::vector<int> fds_;
+    std::vector<bpf_link *> links_;
+    std::string event_;
+    double hz_;
+    Kallsyms syms_;
+    // stackid -> (class, folded stack or "" when not kept)
+    std::map<int, std::pair<SampleClass, std::string>> cache_;
+};
+
+}  // namespace iommuprof
