@@ -115,7 +115,8 @@ struct scratch {
 	__u64 probe_acc;     /* calibrated cost of the probed calls completed on this CPU */
 	__u64 probe_n;       /* and their number */
 	__u64 rec_comp;      /* record()'s extra arguments: ns subtracted, ... */
-	__u64 rec_nested;    /* ... probed calls nested */
+	__u64 rec_nested;    /* ... probed calls nested, ... */
+	__u64 rec_intr;      /* ... 1: another context's calls ran inside */
 	struct ip_hist zero_hist;
 };
 
@@ -189,6 +190,10 @@ static __always_inline void hist_add(struct ip_hist *h, struct scratch *s, __u64
 		h->sum_ns += dur;
 		h->comp_ns += s->rec_comp;
 		h->nested += s->rec_nested;
+		if (s->rec_intr) {
+			h->intr_count++;
+			h->intr_sum_ns += dur;
+		}
 		if (dur > h->max_ns)
 			h->max_ns = dur;
 		h->buckets[log2_bucket(dur)]++;
@@ -390,6 +395,7 @@ static __noinline int do_enter(struct scratch *s, __u32 slot, __u64 dev, __u64 b
 	f->cpu = bpf_get_smp_processor_id();
 	f->probe_mark = s->probe_acc;
 	f->probe_n_mark = s->probe_n;
+	f->done_mark = c->done;
 	if (d == 0)
 		f->nested_mark = s->toplevel_acc;
 	c->depth = d + 1;
@@ -467,9 +473,13 @@ static __noinline int do_exit(struct scratch *s, __u32 slot, __u64 ret, __u64 sp
 	comp = comp_inner[m];
 	cpu = bpf_get_smp_processor_id();
 	s->rec_nested = 0;
+	s->rec_intr = 0;
 	if (f->cpu == cpu) {
 		comp += s->probe_acc - f->probe_mark;
 		s->rec_nested = s->probe_n - f->probe_n_mark;
+		/* calls completed on this CPU meanwhile that were not our own
+		 * context's: an interrupt (or a preempting task) ran inside */
+		s->rec_intr = (__u32)(s->rec_nested - (__u32)(c->done - f->done_mark)) != 0;
 	}
 	cdur = dur > comp ? dur - comp : 0;
 	s->rec_comp = dur - cdur;
@@ -479,6 +489,7 @@ static __noinline int do_exit(struct scratch *s, __u32 slot, __u64 ret, __u64 sp
 	bytes = err ? 0 : kind == IP_RET_BYTES && (__s64)ret > 0 ? ret : f->bytes;
 	record(s, (__u64)f->row << 32 | point, f->dev, cdur, (bytes << 2) | 2 | err);
 	c->depth = i;
+	c->done++;
 	if (i == 0 && !(cfg(slot)->flags & IP_F_CALIB)) {
 		/* Outermost call of this context: subtract the outermost time of
 		 * contexts that ran on this CPU meanwhile (interrupts nested in us,

@@ -113,6 +113,11 @@ struct ip_hist {
 	 * nested the number of probed calls nested in the timed calls. */
 	unsigned long long comp_ns;
 	unsigned long long nested;
+	/* Calls during which another context (an interrupt, a preempting
+	 * task) completed probed calls on the same CPU: their count and their
+	 * (compensated) time, which includes that context's unprobed work. */
+	unsigned long long intr_count;
+	unsigned long long intr_sum_ns;
 	unsigned long long buckets[IP_BUCKETS];
 };
 
@@ -126,12 +131,12 @@ struct ip_frame {
 	unsigned long long probe_mark;  /* per-CPU probe cost at entry */
 	unsigned long long probe_n_mark; /* per-CPU probed calls at entry */
 	unsigned int row;               /* the device's row in `rows`, or IP_NO_ROW */
-	unsigned int pad;
+	unsigned int done_mark;         /* the context's completed calls at entry */
 };
 
 struct ip_ctx {
 	unsigned int depth;
-	unsigned int pad;
+	unsigned int done;        /* calls completed in this context (wraps) */
 	unsigned long long block; /* interrupt contexts: kernel stack block (sp >> IP_STACK_SHIFT) */
 	struct ip_frame frames[IP_MAX_DEPTH];
 };

@@ -27,6 +27,14 @@ struct Hist {
     // that ran inside the timed calls.
     uint64_t comp_ns = 0;
     uint64_t nested = 0;
+    // Calls during which another context (an interrupt that mapped or unmapped,
+    // a preempting task) completed probed calls on the same CPU, and their time:
+    // inclusive times count that context's unprobed work too.
+    uint64_t intr_count = 0;
+    uint64_t intr_sum_ns = 0;
+    // sum_ns with the interrupted calls replaced by the mean of the others (the
+    // verdict's estimate); sum_ns when every call was interrupted.
+    double clean_sum_ns() const;
     std::array<uint64_t, kBuckets> buckets{};
     uint64_t raw_sum_ns() const { return sum_ns + comp_ns; }
 

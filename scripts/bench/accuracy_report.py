@@ -34,10 +34,12 @@ def samples(d):
     return [json.loads(l) for l in open(p) if l.strip()]
 
 
-def cpu_per_io_k(s):
+def cpu_per_io_k(s, secs=None):
     """thousands of guest ns (= instructions under -icount) per I/O"""
     if not s.get("ok") or not s.get("ios"):
         return None
+    if secs and s.get("seconds", 0) > 1.5 * secs + 1:
+        return None  # the I/O stalled (a lost interrupt): it measured the stall
     busy = s["busy_precise_jiffies"] if "busy_precise_jiffies" in s else s["busy_jiffies"]
     return busy / s["hz"] * 1e6 / s["ios"]
 
@@ -76,9 +78,14 @@ def main():
         for shape in shapes:
             def sel(ss, v):
                 return [s for s in ss if s.get("shape", "4k-rand") == shape and s.get("variant") == v and s.get("ok")]
-            none_tr = med([cpu_per_io_k(s) for s in sel(tr, "none")])
-            none_pt = med([cpu_per_io_k(s) for s in sel(pt, "none")])
+            # the nominal run length: the median of every run's (stalled runs are the exception)
+            nominal = med([s.get("seconds") for s in tr + pt if s.get("ok")])
+            stalled = [s["tag"] for s in tr + pt if s.get("ok") and cpu_per_io_k(s) is not None
+                       and cpu_per_io_k(s, nominal) is None]
+            none_tr = med([cpu_per_io_k(s, nominal) for s in sel(tr, "none")])
+            none_pt = med([cpu_per_io_k(s, nominal) for s in sel(pt, "none")])
             r = {"cell": cell, "shape": shape, "none_translated_k": none_tr, "none_pt_k": none_pt,
+                 "stalled_runs_left_out": stalled,
                  "real_saving_k": None if none_tr is None or none_pt is None else none_tr - none_pt}
             for v in ("iommuprof", "iommuprof-detail"):
                 runs = []
@@ -96,6 +103,8 @@ def main():
                         sampled = {"sampled_k": n["sampled_share_all"] * span_k,
                                    "sampled_ci95_k": n["sampled_ci95"] * span_k,
                                    "samples": n["samples"], "samples_translation": n["samples_translation"]}
+                    if cpu_per_io_k(s, nominal) is None:
+                        continue  # stalled
                     runs.append({**sampled, "repeat": s["repeat"], "ios": ios, "cpu_per_io_k": cpu_per_io_k(s),
                                  "estimate_k": n["saving_ns"] / ios / 1e3,
                                  "estimate_raw_k": nr["saving_ns"] / ios / 1e3,

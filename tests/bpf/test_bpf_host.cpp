@@ -121,6 +121,8 @@ protected:
                 sum.errors += h.errors;
                 sum.comp_ns += h.comp_ns;
                 sum.nested += h.nested;
+                sum.intr_count += h.intr_count;
+                sum.intr_sum_ns += h.intr_sum_ns;
                 sum.max_ns = std::max(sum.max_ns, h.max_ns);
                 for (int i = 0; i < IP_BUCKETS; i++)
                     sum.buckets[i] += h.buckets[i];
@@ -170,6 +172,7 @@ TEST_P(BpfLogic, NestedCallsAreTimedInclusivelyAndTotalCountsTheStackOnce)
     EXPECT_GE(m.sum_ns, im.sum_ns);
     EXPECT_GE(im.sum_ns, q.sum_ns);
     EXPECT_EQ(bucket_total(m), 1u);
+    EXPECT_EQ(m.intr_count + im.intr_count + q.intr_count, 0u) << "own nested calls are not an interruption";
     EXPECT_EQ(stat(IP_STAT_UNMATCHED_EXIT), 0u);
     EXPECT_EQ(stat(IP_STAT_DROPPED_FRAMES), 0u);
 }
@@ -253,6 +256,13 @@ TEST_P(BpfLogic, InterruptMappingInsideATaskMapKeepsBothTimingsApart)
     EXPECT_EQ(hist(point_index("iommu_map"), disk).count, 1u) << "task's nested map lost its device";
     EXPECT_EQ(hist(point_index("iommu_map"), nic).count, 1u) << "interrupt's nested map lost its device";
     EXPECT_EQ(hist(point_index("dma_map"), nic).bytes, 2048u);
+    // The task's calls were interrupted by a context that completed probed calls
+    // on this CPU: flagged, with their time; the interrupt's own calls were not.
+    EXPECT_EQ(hist(point_index("dma_map"), disk).intr_count, 1u);
+    EXPECT_EQ(hist(point_index("iommu_map"), disk).intr_count, 1u);
+    EXPECT_EQ(hist(point_index("dma_map"), disk).intr_sum_ns, hist(point_index("dma_map"), disk).sum_ns);
+    EXPECT_EQ(hist(point_index("dma_map"), nic).intr_count, 0u);
+    EXPECT_EQ(hist(point_index("iommu_map"), nic).intr_count, 0u) << "own nested calls are not an interruption";
     EXPECT_EQ(stat(IP_STAT_UNMATCHED_EXIT), 0u);
     EXPECT_EQ(stat(IP_STAT_DROPPED_FRAMES), 0u);
     // Both are outermost in their own context; the interrupt's time is

@@ -22,6 +22,8 @@ Hist &Hist::operator+=(const Hist &o)
     max_ns = std::max(max_ns, o.max_ns);
     comp_ns += o.comp_ns;
     nested += o.nested;
+    intr_count += o.intr_count;
+    intr_sum_ns += o.intr_sum_ns;
     for (int i = 0; i < kBuckets; i++)
         buckets[i] += o.buckets[i];
     return *this;
@@ -39,9 +41,21 @@ Hist Hist::since(const Hist &e) const
     d.max_ns = d.count ? max_ns : 0;
     d.comp_ns = sub(comp_ns, e.comp_ns);
     d.nested = sub(nested, e.nested);
+    d.intr_count = sub(intr_count, e.intr_count);
+    d.intr_sum_ns = sub(intr_sum_ns, e.intr_sum_ns);
     for (int i = 0; i < kBuckets; i++)
         d.buckets[i] = sub(buckets[i], e.buckets[i]);
     return d;
+}
+
+double Hist::clean_sum_ns() const
+{
+    uint64_t n = 0;
+    for (auto b : buckets)
+        n += b;
+    if (!intr_count || intr_count >= n || intr_sum_ns > sum_ns)
+        return double(sum_ns);
+    return double(sum_ns - intr_sum_ns) / double(n - intr_count) * double(n);
 }
 
 bool Hist::timed() const

@@ -95,7 +95,10 @@ VerdictNumbers verdict_numbers(const Snapshot &s)
     auto points = by_point(s);
     auto total_it = points.find(kTotalPoint);
     Hist total = total_it == points.end() ? Hist{} : total_it->second;
-    n.total_ns = double(total.sum_ns);
+    n.total_ns = 0;
+    for (auto &c : s.cells)
+        if (c.point == kTotalPoint)
+            n.total_ns += c.hist.clean_sum_ns();
     n.timed = total.sum_ns > 0;
     for (auto &p : s.points)
         if (p.timed && p.category != Category::Total && points.count(p.name) && points[p.name].sum_ns > 0)
@@ -120,9 +123,12 @@ VerdictNumbers verdict_numbers(const Snapshot &s)
             dmaiommu_timed = true;
 
     std::map<std::pair<std::string, int>, Acc> acc;
+    // Interrupted calls (another context's probed calls ran inside them on their
+    // CPU) carry that context's unprobed work: the estimate replaces them by the
+    // mean of the uninterrupted calls (Hist::clean_sum_ns).
     for (auto &c : s.cells) {
         if (c.point == kTotalPoint) {
-            acc[{c.device, c.cpu}].total += double(c.hist.sum_ns);
+            acc[{c.device, c.cpu}].total += c.hist.clean_sum_ns();
             continue;
         }
         const PointInfo *pi = s.point(c.point);
@@ -131,9 +137,9 @@ VerdictNumbers verdict_numbers(const Snapshot &s)
         if (pi->category == Category::Fault)
             n.faults_seen += c.hist.count;
         if (pi->category == Category::DmaIommu)
-            acc[{c.device, c.cpu}].dmaiommu += double(c.hist.sum_ns);
+            acc[{c.device, c.cpu}].dmaiommu += c.hist.clean_sum_ns();
         else if (translation_only(pi->category))
-            acc[{c.device, c.cpu}].trans[c.point] += double(c.hist.sum_ns);
+            acc[{c.device, c.cpu}].trans[c.point] += c.hist.clean_sum_ns();
     }
     std::map<int, double> saving_cpu;
     for (auto &[key, a] : acc) {

@@ -2,6 +2,7 @@
 #include <fmt/core.h>
 
 #include "common.hpp"
+#include "iommuprof/catalog.hpp"
 #include "iommuprof/cli.hpp"
 #include "iommuprof/render.hpp"
 
@@ -10,6 +11,7 @@ namespace {
 
 struct ProbesCmd {
     bool json = false;
+    bool verdict_plan = false;
     PlanFlags plan;
 };
 
@@ -17,7 +19,10 @@ void run(const ProbesCmd &o)
 {
     // The plan is proven by attaching for real and detaching at once: a
     // kernel can load fentry programs and still refuse to attach them.
-    auto s = Session::open(o.plan.options());
+    SessionOptions so = o.plan.options();
+    if (o.verdict_plan && so.only_points.empty())
+        so.only_points = verdict_points();
+    auto s = Session::open(so);
     std::string kernel = kernel_release();
     const KernelFeatures &f = s->features();
     if (o.json) {
@@ -54,6 +59,8 @@ Registrar reg(10, [](CLI::App &app) {
     auto o = std::make_shared<ProbesCmd>();
     auto *c = app.add_subcommand("probes", "Show the attach plan for this kernel: point, symbol, method, reason");
     c->add_flag("--json", o->json, "Print one JSON document");
+    c->add_flag("--verdict-plan", o->verdict_plan,
+                "Only the points record, run and verdict attach by default (without --detail)");
     o->plan.add_to(c);
     c->callback([o] { run(*o); });
 });

@@ -411,6 +411,8 @@ private:
             c.hist.max_ns = h.max_ns;
             c.hist.comp_ns = h.comp_ns;
             c.hist.nested = h.nested;
+            c.hist.intr_count = h.intr_count;
+            c.hist.intr_sum_ns = h.intr_sum_ns;
             for (int b = 0; b < kBuckets && b < IP_BUCKETS; b++)
                 c.hist.buckets[b] = h.buckets[b];
             s.cells.push_back(std::move(c));

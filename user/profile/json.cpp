@@ -200,6 +200,10 @@ void to_json(json &j, const Hist &h)
         j["comp_ns"] = h.comp_ns;
         j["nested"] = h.nested;
     }
+    if (h.intr_count) {
+        j["intr_count"] = h.intr_count;
+        j["intr_sum_ns"] = h.intr_sum_ns;
+    }
 }
 
 void from_json(const json &j, Hist &h)
@@ -215,6 +219,12 @@ void from_json(const json &j, Hist &h)
         r.comp_ns = get_u64(j, "comp_ns");
     if (j.contains("nested"))
         r.nested = get_u64(j, "nested");
+    if (j.contains("intr_count")) {
+        r.intr_count = get_u64(j, "intr_count");
+        r.intr_sum_ns = get_u64(j, "intr_sum_ns");
+        if (r.intr_count > r.count || r.intr_sum_ns > r.sum_ns)
+            fail("intr_count", "more interrupted calls (or time) than calls (or time)");
+    }
     const json &b = get_array(j, "buckets");
     if (b.size() != static_cast<size_t>(kBuckets))
         fail("buckets", fmt::format("expected {} entries, got {}", kBuckets, b.size()));
