@@ -104,7 +104,7 @@ cp "$work/lat.bt" "$out/logs/lat.bt"
 
 # ---- workload ---------------------------------------------------------------------------
 # Workload shapes: NAME:RW:BS:QD. The shape in use is in $rw $bs $qd.
-declare -A known_shapes=([4k-rand]=randread:4k:$qd [4k-rand-qd1]=randread:4k:1 [seq-128k]=read:128k:4 [seq-256k]=read:256k:4 [seq-1m]=read:1m:2)
+declare -A known_shapes=([4k-rand]=randread:4k:$qd [4k-rand-qd1]=randread:4k:1 [seq-128k]=read:128k:4 [seq-128k-qd1]=read:128k:1 [seq-256k]=read:256k:4 [seq-1m]=read:1m:2)
 read -r -a shapes <<<"${BENCH_SHAPES:-4k-rand}"
 rw=randread bs=4k
 set_shape() {

@@ -379,16 +379,21 @@ Verdict decide(const HostFacts &h, const Snapshot *s, const Thresholds &t, const
     std::string sampled;
     if (n.sampled && !n.saving_from_samples)
         sampled = fmt::format("the sampler ({} samples, {}) puts translation-only work at {} +/- {} of all CPUs: "
-                              "{} the probes' {}{}",
+                              "{} the probes' {}{}{}",
                               n.samples, n.sample_event, pct(n.sampled_share_all), pct(n.sampled_ci95),
                               n.disagree ? "it DISAGREES with" : "it agrees with", pct(n.saving_share_all),
-                              n.disagree ? " beyond the sampling error" : " within the sampling error");
+                              n.disagree ? " beyond the sampling error" : " within the sampling error",
+                              n.disagree && n.sample_event == "cpu-clock" &&
+                                      n.sampled_share_all < n.saving_share_all
+                                  ? " (cpu-clock does not sample hardirq handlers, where NVMe completions unmap: "
+                                    "without a PMU the sampler sees less)"
+                                  : "");
     else if (n.saving_from_samples)
         sampled = fmt::format("sampled estimate: {} +/- {} (95 % interval) of all CPUs in translation-only paths{}",
                               pct(n.sampled_share_all), pct(n.sampled_ci95),
                               n.sample_event == "cpu-clock"
-                                  ? "; cpu-clock cannot fire with interrupts off, so time in irq-off sections "
-                                    "is credited where interrupts come back on"
+                                  ? "; a lower bound: cpu-clock cannot fire with interrupts off, so work in "
+                                    "hardirq handlers (NVMe completions unmap there) is not sampled at all"
                                   : "");
 
     // Groups whose type could not be read leave the host undecided.
