@@ -95,6 +95,10 @@ std::vector<int> online_cpus()
 
 Sampler::Sampler(double hz) : hz_(hz)
 {
+    // Named now, not at the first read: reading kallsyms takes a while (about a second under
+    // emulation), which must not fall inside a profile's window (`run` snapshots at the start).
+    // The profiler's own BPF programs are loaded by now, so their names are in it.
+    syms_.load();
     skel_ = sampler_bpf__open_and_load();
     if (!skel_)
         throw Error(kExitRuntime, "sampling: loading the sampler failed: " + errstr(errno));
