@@ -10,7 +10,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$root/scripts/build.sh" "$root/build"
 cd "$root/build"
 start=$(date +%s)
-rm -f lab-matrix_test.txt bench-overhead-smoke/table.txt
+rm -f lab-matrix_test.txt bench-overhead-smoke/table.txt bench-accuracy-smoke/table.txt
 set +e
 ctest --output-on-failure --timeout 1800 "$@"
 rc=$?
@@ -18,5 +18,6 @@ set -e
 # The lab matrix and the benchmark smoke run, one line per cell / variant.
 [[ -f lab-matrix_test.txt ]] && cat lab-matrix_test.txt
 [[ -f bench-overhead-smoke/table.txt ]] && { echo; echo "benchmark smoke run (numbers not judged):"; cat bench-overhead-smoke/table.txt; }
+[[ -f bench-accuracy-smoke/table.txt ]] && { echo; echo "accuracy smoke run (no -icount, 1 s: numbers not judged):"; cat bench-accuracy-smoke/table.txt; }
 echo "test.sh: ctest exit $rc after $(( $(date +%s) - start ))s"
 exit $rc
