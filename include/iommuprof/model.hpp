@@ -155,6 +155,13 @@ struct SampleCounts {
     bool operator==(const SampleCounts &o) const = default;
 };
 
+// Half-width of the 95 % interval of the share k/n (normal approximation; never
+// narrower than one sample's worth, so 0 of n does not claim certainty).
+double share_ci95(uint64_t k, uint64_t n);
+
+// Saturating a - b: counters read at two moments never go negative.
+inline uint64_t sat_sub(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
+
 struct SampleStats {
     std::string event;   // "cycles" or "cpu-clock"
     double freq_hz = 0;  // samples per second per CPU asked for

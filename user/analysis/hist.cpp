@@ -29,7 +29,7 @@ Hist &Hist::operator+=(const Hist &o)
     return *this;
 }
 
-static uint64_t sub(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
+static constexpr auto sub = sat_sub;
 
 Hist Hist::since(const Hist &e) const
 {

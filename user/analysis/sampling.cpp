@@ -1,5 +1,6 @@
 // Classifying sampled kernel stacks (the probe-free witness): pure, no kernel.
 #include <algorithm>
+#include <cmath>
 #include <set>
 #include <string_view>
 
@@ -72,6 +73,15 @@ const Sets &sets()
     return s;
 }
 
+template <size_t N>
+bool starts_with_any(std::string_view f, const std::string_view (&prefixes)[N])
+{
+    for (auto p : prefixes)
+        if (f.substr(0, p.size()) == p)
+            return true;
+    return false;
+}
+
 bool is_profiler(std::string_view f)
 {
     static constexpr std::string_view prefixes[] = {
@@ -79,10 +89,7 @@ bool is_profiler(std::string_view f)
         "kprobe_ftrace_handler", "kprobe_int3_handler", "pre_handler_kretprobe", "kretprobe_",
         "__kretprobe_trampoline", "arch_rethook_", "rethook_", "trampoline_handler", "bpf_get_func_arg",
         "bpf_ktime_get_ns", "bpf_task_storage_get", "__bpf_trace_run", "bpf_trace_run"};
-    for (auto p : prefixes)
-        if (f.substr(0, p.size()) == p)
-            return true;
-    return false;
+    return starts_with_any(f, prefixes);
 }
 
 // Where an interrupt (or softirq, or exception) entered: frames beyond it, toward the
@@ -92,10 +99,7 @@ bool is_entry(std::string_view f)
     static constexpr std::string_view prefixes[] = {"asm_", "irq_exit", "__irq_exit", "handle_softirqs", "__do_softirq",
                                                     "do_softirq", "run_ksoftirqd", "sysvec_", "common_interrupt",
                                                     "__sysvec_", "do_nmi", "exc_nmi"};
-    for (auto p : prefixes)
-        if (f.substr(0, p.size()) == p)
-            return true;
-    return false;
+    return starts_with_any(f, prefixes);
 }
 
 }  // namespace
@@ -151,23 +155,30 @@ SampleCounts SampleStats::sum() const
     return c;
 }
 
-static uint64_t sub(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
+double share_ci95(uint64_t k, uint64_t n)
+{
+    if (!n)
+        return 0;
+    double p = double(k) / double(n);
+    return 1.96 * std::sqrt(std::max(p * (1 - p), 1.0 / double(n)) / double(n));
+}
 
 SampleStats SampleStats::since(const SampleStats &e) const
 {
     SampleStats d;
     d.event = event;
     d.freq_hz = freq_hz;
-    d.lost = sub(lost, e.lost);
+    d.lost = sat_sub(lost, e.lost);
     for (auto &[cpu, n] : cpus) {
         auto it = e.cpus.find(cpu);
         SampleCounts o = it == e.cpus.end() ? SampleCounts{} : it->second;
-        d.cpus[cpu] = {sub(n.total, o.total),     sub(n.translation, o.translation), sub(n.dma_api, o.dma_api),
-                       sub(n.profiler, o.profiler), sub(n.vfio, o.vfio),              sub(n.idle, o.idle)};
+        d.cpus[cpu] = {sat_sub(n.total, o.total),       sat_sub(n.translation, o.translation),
+                       sat_sub(n.dma_api, o.dma_api),   sat_sub(n.profiler, o.profiler),
+                       sat_sub(n.vfio, o.vfio),         sat_sub(n.idle, o.idle)};
     }
     for (auto &[stack, n] : folded) {
         auto it = e.folded.find(stack);
-        uint64_t v = sub(n, it == e.folded.end() ? 0 : it->second);
+        uint64_t v = sat_sub(n, it == e.folded.end() ? 0 : it->second);
         if (v)
             d.folded[stack] = v;
     }

@@ -193,7 +193,7 @@ VerdictNumbers verdict_numbers(const Snapshot &s)
         n.samples_profiler = c.profiler;
         double p = double(c.translation) / double(c.total);
         n.sampled_share_all = p;
-        n.sampled_ci95 = 1.96 * std::sqrt(std::max(p * (1 - p), 1.0 / double(c.total)) / double(c.total));
+        n.sampled_ci95 = share_ci95(c.translation, c.total);
         for (auto &[cpu, k] : ss.cpus) {
             double f = k.total ? double(k.translation) / double(k.total) : 0;
             if (n.sampled_hottest_cpu < 0 || f > n.sampled_share_hottest) {

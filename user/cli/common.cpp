@@ -20,11 +20,10 @@ void PlanFlags::add_to(CLI::App *cmd, bool verdict_default_)
                       "Sample kernel stacks only (997 Hz per CPU), no function probes: the least perturbing "
                       "mode, and the only timing source on kernels without fentry and kprobes");
         cmd->add_flag("--no-sample", no_sample, "Do not sample kernel stacks beside the probes");
-    }
-    if (verdict_default)
         cmd->add_flag("--detail", detail,
                       "Attach every probe point (iommu_map, IOVA, page tables, IOTLB flushes, ...), not only "
                       "the DMA API and the dma-iommu layer the verdict needs (more detail, more overhead)");
+    }
     cmd->add_flag("--kprobe", force_kprobe, "Never use fentry/fexit: attach kprobes/kretprobes");
     cmd->add_flag("--no-tracepoints", no_tracepoints, "Do not fall back to counting tracepoints");
     cmd->add_option("--points", points, "Only these probe points (see `iommuprof probes`)")

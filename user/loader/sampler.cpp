@@ -102,6 +102,7 @@ Sampler::Sampler(double hz) : hz_(hz)
     skel_ = sampler_bpf__open_and_load();
     if (!skel_)
         throw Error(kExitRuntime, "sampling: loading the sampler failed: " + errstr(errno));
+    // (from here on a failure calls release(): a throwing constructor runs no destructor)
     perf_event_attr a{};
     a.size = sizeof(a);
     a.freq = 1;
@@ -126,8 +127,10 @@ Sampler::Sampler(double hz) : hz_(hz)
         if (err && err != ENODEV) {
             for (int fd : fds)
                 close(fd);
-            if (!hw)
+            if (!hw) {
+                release();
                 throw Error(kExitRuntime, "sampling: perf_event_open(cpu-clock) failed: " + errstr(err));
+            }
             continue;
         }
         fds_ = fds;
@@ -136,14 +139,16 @@ Sampler::Sampler(double hz) : hz_(hz)
         bpf_link *l = bpf_program__attach_perf_event(skel_->progs.ip_sample, fd);
         if (!l) {
             int e = errno;
-            this->~Sampler();
+            release();
             throw Error(kExitRuntime, "sampling: attaching to the perf event failed: " + errstr(e));
         }
         links_.push_back(l);
     }
 }
 
-Sampler::~Sampler()
+Sampler::~Sampler() { release(); }
+
+void Sampler::release()
 {
     for (auto *l : links_)
         bpf_link__destroy(l);
@@ -164,8 +169,6 @@ SampleStats Sampler::read()
     int ncpu = libbpf_num_possible_cpus();
     if (ncpu <= 0)
         ncpu = 1;
-    if (syms_.empty())
-        syms_.load();
     int cfd = bpf_map__fd(skel_->maps.counts), sfd = bpf_map__fd(skel_->maps.stacks);
     std::vector<uint64_t> per(ncpu);
     std::vector<uint64_t> ips(IP_SAMPLE_DEPTH);

@@ -38,6 +38,7 @@ public:
     const std::string &event() const { return event_; }
 
 private:
+    void release();  // detach, close, unload (the destructor, and a constructor that fails)
     sampler_bpf *skel_ = nullptr;
     std::vector<int> fds_;
     std::vector<bpf_link *> links_;

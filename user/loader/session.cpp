@@ -122,8 +122,6 @@ public:
                     why += fmt::format("; {}: {}", a.point, a.reason);
             throw Error(kExitRuntime, "no probe point could be attached" + why);
         }
-        ncpus_ = int(sysconf(_SC_NPROCESSORS_ONLN));
-        possible_ = libbpf_num_possible_cpus();
     }
 
     Snapshot snapshot() override
@@ -149,11 +147,10 @@ public:
 
 private:
     // The calibration's two slots: fentry when the plan has fentry attachments and
-    // both functions are fentry-able, kprobe when kprobes may be used.
+    // both functions are fentry-able, kprobe when kprobes may be used. (load() has
+    // cleared the calibration state.)
     void plan_calibration(const KernelView &k, int slot, bool need_kprobe)
     {
-        calib_slot_ = -1;
-        calib_fentry_ = calib_kprobe_ = false;
         if (slot + 2 > IP_MAX_SLOTS)
             return;
         auto fentry_ok = [&k](const std::string &f) {
@@ -481,10 +478,10 @@ private:
     //           function: an upper bound, so the compensation errs low.
     // The results go to the kernel side (comp_inner / comp_pair), which then
     // subtracts them from every timed call.
-    std::vector<bpf_link *> attach_calib(int slot, bool fentry)
+    // slot's programs on fn (the fentry programs got fn as their target at load)
+    std::vector<bpf_link *> attach_calib(int slot, bool fentry, const char *fn)
     {
         std::vector<bpf_link *> ls;
-        const char *fn = slot == calib_slot_ ? calib_outer_.c_str() : kCalibInner;
         if (fentry) {
             for (const char *kind : {"fexit", "fentry"}) {
                 bpf_link *l = bpf_program__attach_trace(prog(fmt::format("ip_{}_{}", kind, slot)));
@@ -533,16 +530,16 @@ private:
         c.method = fentry ? "fentry" : "kprobe";
         c.repeats = kRepeats;
         c.calls = kCalls;
-        calib_outer_ = fentry ? calib_outer_fentry_ : calib_outer_kprobe_;
-        c.functions = calib_outer_ + " > " + kCalibInner;
+        const std::string &outer_fn = fentry ? calib_outer_fentry_ : calib_outer_kprobe_;
+        c.functions = outer_fn + " > " + kCalibInner;
         auto fail = [&](const std::string &why) -> std::optional<Calibration> {
             calib_notes_.push_back(fmt::format("{} calibration failed: {}", c.method, why));
             return std::nullopt;
         };
         std::string miss;
-        auto outer = attach_calib(calib_slot_, fentry);
+        auto outer = attach_calib(calib_slot_, fentry, outer_fn.c_str());
         if (outer.empty())
-            return fail(fmt::format("cannot attach to {}: {}", calib_outer_, errstr(errno)));
+            return fail(fmt::format("cannot attach to {}: {}", outer_fn, errstr(errno)));
         std::vector<bpf_link *> inner;
         // mean ns per call over one repeat: {outer, inner}; nullopt if a call was missed
         auto repeat = [&](bool both) -> std::optional<std::pair<double, double>> {
@@ -553,7 +550,7 @@ private:
             Hist o = o1.since(o0), i = i1.since(i0);
             if (o.count < kCalls || (both && i.count < kCalls)) {
                 miss = fmt::format("{} calls seen of {} ({}: {})", both ? i.count : o.count, kCalls,
-                                   both ? kCalibInner : calib_outer_, both ? i.count : o.count);
+                                   both ? kCalibInner : outer_fn, both ? i.count : o.count);
                 return std::nullopt;
             }
             return std::pair{double(o.raw_sum_ns()) / double(o.count),
@@ -568,7 +565,7 @@ private:
                 alone = std::min(alone, m->first);
         }
         if (ok) {
-            inner = attach_calib(calib_slot_ + 1, fentry);
+            inner = attach_calib(calib_slot_ + 1, fentry, kCalibInner);
             ok = !inner.empty();
             if (!ok)
                 miss = fmt::format("cannot attach to {}: {}", kCalibInner, errstr(errno));
@@ -619,7 +616,7 @@ private:
 
     int calib_slot_ = -1;
     bool calib_fentry_ = false, calib_kprobe_ = false;
-    std::string calib_outer_, calib_outer_fentry_, calib_outer_kprobe_;
+    std::string calib_outer_fentry_, calib_outer_kprobe_;
     std::vector<Calibration> calibration_;
     std::vector<std::string> calib_notes_;
     std::unique_ptr<Sampler> sampler_;

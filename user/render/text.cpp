@@ -80,8 +80,7 @@ std::string render_samples_line(const Snapshot &s)
     if (!c.total)
         return "sampled: no samples\n";
     auto share = [&](uint64_t n) {
-        double p = double(n) / double(c.total);
-        return fmt::format("{:.2f}% +/- {:.2f}", p * 100, 196 * std::sqrt(std::max(p * (1 - p), 1.0 / c.total) / c.total));
+        return fmt::format("{:.2f}% +/- {:.2f}", 100.0 * double(n) / double(c.total), 100 * share_ci95(n, c.total));
     };
     return fmt::format("sampled ({} samples, {} at {:g} Hz per CPU): translation-only paths {} of all CPUs, DMA API "
                        "{}, the profiler's probes {}{}\n",
