@@ -172,6 +172,12 @@ struct SampleStats {
     std::map<std::string, uint64_t> folded;
     SampleCounts sum() const;
     SampleStats since(const SampleStats &earlier) const;
+    // What a CPU's share is taken of: its samples, or the samples its time was worth
+    // (freq_hz x duration) when it has fewer: on tickless hosts an idle CPU may take
+    // no samples at all, and its time must still count.
+    uint64_t cpu_denominator(int cpu, double duration_s) const;
+    // The same over `ncpus` CPUs (CPUs without a sample count at freq_hz x duration).
+    uint64_t denominator(double duration_s, int ncpus) const;
     bool operator==(const SampleStats &o) const = default;
 };
 

@@ -590,3 +590,31 @@ TEST(VerdictNumbers, InterruptedCallsAreReplacedByTheMeanOfTheOthers)
         c.hist.intr_count = c.hist.count;
     EXPECT_DOUBLE_EQ(verdict_numbers(p.s).saving_ns, 1e6 + 100 * 9000);
 }
+
+TEST(Sampling, AnIdleCpuThatTookNoSamplesStillCountsItsTime)
+{
+    // Tickless hosts: an idle CPU may take no samples at all. Its time is still part of
+    // "all CPUs": the share is of freq x duration there, not of the samples seen.
+    Snapshot s;
+    s.duration_s = 10;
+    s.ncpus = 2;
+    s.points = {{kTotalPoint, Category::Total, true}};
+    SampleStats ss;
+    ss.event = "cpu-clock";
+    ss.freq_hz = 1000;
+    ss.cpus[0] = {10000, 1000, 0, 0, 0, 8000};
+    ss.cpus[1] = {3, 0, 0, 0, 0, 0};
+    s.samples = ss;
+    EXPECT_EQ(ss.denominator(10, 2), 20000u);
+    EXPECT_EQ(ss.cpu_denominator(1, 10), 10000u);
+    auto n = verdict_numbers(s);
+    EXPECT_DOUBLE_EQ(n.sampled_share_all, 0.05) << "1000 of 2 CPUs x 10 s, not of 10003 samples";
+    EXPECT_DOUBLE_EQ(n.sampled_share_hottest, 0.1);
+    // a CPU missing from the samples altogether counts too
+    ss.cpus.erase(1);
+    s.samples = ss;
+    EXPECT_DOUBLE_EQ(verdict_numbers(s).sampled_share_all, 0.05);
+    // more samples than the nominal rate (timer jitter): the samples are the denominator
+    ss.cpus[0].total = 12000;
+    EXPECT_EQ(ss.cpu_denominator(0, 10), 12000u);
+}

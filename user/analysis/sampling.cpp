@@ -163,6 +163,27 @@ double share_ci95(uint64_t k, uint64_t n)
     return 1.96 * std::sqrt(std::max(p * (1 - p), 1.0 / double(n)) / double(n));
 }
 
+uint64_t SampleStats::cpu_denominator(int cpu, double duration_s) const
+{
+    auto it = cpus.find(cpu);
+    uint64_t have = it == cpus.end() ? 0 : it->second.total;
+    double expected = freq_hz > 0 && duration_s > 0 ? freq_hz * duration_s : 0;
+    return std::max(have, uint64_t(expected));
+}
+
+uint64_t SampleStats::denominator(double duration_s, int ncpus) const
+{
+    uint64_t d = 0;
+    int seen = 0;
+    for (auto &[cpu, c] : cpus) {
+        d += cpu_denominator(cpu, duration_s);
+        seen++;
+    }
+    for (; seen < ncpus; seen++)
+        d += cpu_denominator(-1, duration_s);
+    return d;
+}
+
 SampleStats SampleStats::since(const SampleStats &e) const
 {
     SampleStats d;

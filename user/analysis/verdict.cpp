@@ -185,17 +185,19 @@ VerdictNumbers verdict_numbers(const Snapshot &s)
     if (s.samples && s.samples->sum().total > 0) {
         const SampleStats &ss = *s.samples;
         SampleCounts c = ss.sum();
+        uint64_t denom = ss.denominator(s.duration_s, s.ncpus);
         n.sampled = true;
         n.sample_event = ss.event;
         n.samples = c.total;
         n.samples_translation = c.translation;
         n.samples_dma_api = c.dma_api;
         n.samples_profiler = c.profiler;
-        double p = double(c.translation) / double(c.total);
+        double p = double(c.translation) / double(denom);
         n.sampled_share_all = p;
-        n.sampled_ci95 = share_ci95(c.translation, c.total);
+        n.sampled_ci95 = share_ci95(c.translation, denom);
         for (auto &[cpu, k] : ss.cpus) {
-            double f = k.total ? double(k.translation) / double(k.total) : 0;
+            uint64_t kd = ss.cpu_denominator(cpu, s.duration_s);
+            double f = kd ? double(k.translation) / double(kd) : 0;
             if (n.sampled_hottest_cpu < 0 || f > n.sampled_share_hottest) {
                 n.sampled_share_hottest = f;
                 n.sampled_hottest_cpu = cpu;
@@ -210,7 +212,7 @@ VerdictNumbers verdict_numbers(const Snapshot &s)
             n.saving_share_hottest = n.sampled_share_hottest;
             n.saving_hottest_cpu = n.sampled_hottest_cpu;
             n.saving_ns = p * s.duration_s * 1e9 * std::max(1, s.ncpus);
-            n.total_share_all = double(c.translation + c.dma_api) / double(c.total);
+            n.total_share_all = double(c.translation + c.dma_api) / double(denom);
             n.total_ns = n.total_share_all * s.duration_s * 1e9 * std::max(1, s.ncpus);
             n.residual_ns = std::max(0.0, n.total_ns - n.saving_ns);
             n.events = c.translation + c.dma_api;

@@ -79,8 +79,9 @@ std::string render_samples_line(const Snapshot &s)
     SampleCounts c = s.samples->sum();
     if (!c.total)
         return "sampled: no samples\n";
+    uint64_t denom = s.samples->denominator(s.duration_s, s.ncpus);
     auto share = [&](uint64_t n) {
-        return fmt::format("{:.2f}% +/- {:.2f}", 100.0 * double(n) / double(c.total), 100 * share_ci95(n, c.total));
+        return fmt::format("{:.2f}% +/- {:.2f}", 100.0 * double(n) / double(denom), 100 * share_ci95(n, denom));
     };
     return fmt::format("sampled ({} samples, {} at {:g} Hz per CPU): translation-only paths {} of all CPUs, DMA API "
                        "{}, the profiler's probes {}{}\n",
