@@ -175,7 +175,12 @@ static __always_inline void register_devname(__u64 dev)
 		if (!p || bpf_probe_read_kernel_str(n.name, sizeof(n.name), p) <= 0)
 			return;
 	}
-	if (bpf_map_update_elem(&devnames, &dev, &n, BPF_NOEXIST) == -E2BIG)
+	/* int, not long: before 6.4 the verifier turns this helper into a direct
+	 * call of the map's update op, which returned int, and the upper half of
+	 * R0 is not sign-extended (libbpf-tools keep it in an int too). */
+	int err = bpf_map_update_elem(&devnames, &dev, &n, BPF_NOEXIST);
+
+	if (err == -E2BIG)
 		stat_inc(IP_STAT_DEVNAME_FULL, 1);
 }
 
@@ -256,7 +261,7 @@ static __noinline void record(struct scratch *s, __u64 point_row, __u64 dev, __u
 	}
 	h = bpf_map_lookup_elem(&hists, &key);
 	if (!h) { /* first call of this (point, device) */
-		long err;
+		int err; /* int: see register_devname() */
 
 		err = bpf_map_update_elem(&hists, &key, &s->zero_hist, BPF_NOEXIST);
 		if (err && err != -EEXIST) {

@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <map>
 #include <string>
 #include <vector>
@@ -411,6 +412,61 @@ TEST_P(BpfLogic, DevicesBeyondTheRowsGoToTheHashMap)
         }
     }
     EXPECT_EQ(stat(IP_STAT_HIST_FULL), 0u);
+}
+
+TEST_P(BpfLogic, FullMapsAreCountedAndExistingKeysAreNot)
+{
+    // bpf_map_update_elem's result is compared as an int: before 6.4 the map
+    // op returned int and the JIT'd direct call left the upper half of R0
+    // zero, so -E2BIG never matched a long and -EEXIST was taken for "full"
+    // (checked on the lab's 6.1 guest, docs/testing.md).
+    const uint64_t dev = IP_PSEUDO_VFIO_BASE | 4242;
+    enter(0, dev, 64);
+    exit_(0, 0x1000);
+    enter(0, dev, 64);
+    exit_(0, 0x1000);
+    EXPECT_EQ(stat(IP_STAT_DEVNAME_FULL), 0u) << "a name already there is not a full map";
+    EXPECT_EQ(stat(IP_STAT_HIST_FULL), 0u);
+
+    // devnames full: a new device's name is counted as lost, its calls are not.
+    int names = bpf_map__fd(skel->maps.devnames);
+    char name[IP_DEVNAME_LEN] = "filler";
+    unsigned max_names = bpf_map__max_entries(skel->maps.devnames);
+    for (uint64_t i = 0, k = IP_PSEUDO_LIMIT + 4096; i <= max_names; k += 64, i++)
+        if (bpf_map_update_elem(names, &k, name, BPF_NOEXIST) != 0) {
+            ASSERT_EQ(errno, E2BIG);
+            break;
+        }
+    const uint64_t dev2 = IP_PSEUDO_VFIO_BASE | 4343;
+    enter(0, dev2, 64);
+    exit_(0, 0x1000);
+    EXPECT_GE(stat(IP_STAT_DEVNAME_FULL), 1u) << "devname_full never counted";
+    EXPECT_EQ(hist(point_index("dma_map"), dev2).count, 1u);
+
+    if (!GetParam()) {
+        // hists full: the call of a new (point, device) is counted as lost.
+        int hists = bpf_map__fd(skel->maps.hists);
+        std::vector<ip_hist> zero(ncpu);
+        unsigned max_cells = bpf_map__max_entries(skel->maps.hists);
+        for (uint64_t i = 0, d = IP_PSEUDO_LIMIT + 8192; i <= max_cells; d += 64, i++) {
+            ip_hist_key k{unsigned(point_index("iommu_map")), 0, d};
+            if (bpf_map_update_elem(hists, &k, zero.data(), BPF_NOEXIST) != 0) {
+                ASSERT_EQ(errno, E2BIG);
+                break;
+            }
+        }
+        uint64_t before = stat(IP_STAT_HIST_FULL);
+        enter(0, IP_PSEUDO_VFIO_BASE | 4444, 64);
+        exit_(0, 0x1000);
+        EXPECT_GE(stat(IP_STAT_HIST_FULL), before + 1) << "hist_full not counted";
+        EXPECT_EQ(hist(point_index("dma_map"), IP_PSEUDO_VFIO_BASE | 4444).count, 0u);
+        // An existing cell still counts, and is not "full".
+        before = stat(IP_STAT_HIST_FULL);
+        enter(0, dev, 64);
+        exit_(0, 0x1000);
+        EXPECT_EQ(stat(IP_STAT_HIST_FULL), before);
+        EXPECT_EQ(hist(point_index("dma_map"), dev).count, 3u);
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Maps, BpfLogic, ::testing::Values(false, true),
