@@ -3,8 +3,14 @@
 # host-kernel BPF tests and CLI tests (root), the VM lab (QEMU guests with real
 # 6.1/6.12 kernels and emulated IOMMUs) and the benchmark smoke run.
 #   scripts/test.sh            everything
-#   scripts/test.sh -L unit    only some labels (unit, host, cli, lab, bench), passed to ctest
+#   scripts/test.sh -L unit    only some labels (unit, host, cli, lab, bench, fuzz), passed to ctest
+#   scripts/test.sh --wide     also the wide matrix (label wide: the 5-minute soak, ...)
 set -euo pipefail
+wide=(-LE wide)
+if [[ ${1:-} == --wide ]]; then
+    wide=()
+    shift
+fi
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$root/scripts/setup.sh" --lab --bench
 "$root/scripts/build.sh" "$root/build"
@@ -12,7 +18,7 @@ cd "$root/build"
 start=$(date +%s)
 rm -f lab-matrix_test.txt bench-overhead-smoke/table.txt bench-accuracy-smoke/table.txt
 set +e
-ctest --output-on-failure --timeout 1800 "$@"
+ctest --output-on-failure --timeout 1800 "${wide[@]}" "$@"
 rc=$?
 set -e
 # The lab matrix and the benchmark smoke run, one line per cell / variant.

@@ -192,6 +192,12 @@ KernelFacts parse_cmdline(const std::string &cmdline);
 // Apply kernel log text (dmesg or /dev/kmsg records) to facts already read
 // from /proc and /sys.
 void apply_log(HostFacts &facts, const std::string &log_text);
+// The same, read from `fd` in pieces (memory proportional to what is kept);
+// lines are cut at kMaxLogLineBytes; more than max_bytes in all is
+// Error(kExitUsage) naming `name`.
+inline constexpr size_t kMaxLogLineBytes = 4096;
+inline constexpr uint64_t kMaxLogBytes = 512ull << 20;
+void apply_log_fd(HostFacts &facts, int fd, const std::string &name, uint64_t max_bytes = kMaxLogBytes);
 
 // `inspect` text (user/render/hostfacts_render.cpp); `inspect --json` is to_json.
 std::string render_hostfacts_text(const HostFacts &h);

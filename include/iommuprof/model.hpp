@@ -36,9 +36,12 @@ struct Hist {
     // verdict's estimate); sum_ns when every call was interrupted.
     double clean_sum_ns() const;
     std::array<uint64_t, kBuckets> buckets{};
-    uint64_t raw_sum_ns() const { return sum_ns + comp_ns; }
+    uint64_t raw_sum_ns() const;  // saturating: never wraps
 
+    // Saturating: a sum of counters stops at UINT64_MAX instead of wrapping.
     Hist &operator+=(const Hist &o);
+    // Sum of the buckets (saturating): the number of timed calls.
+    uint64_t bucket_total() const;
     // Counters since `earlier` (a snapshot of the same cumulative cell).
     // max_ns cannot be differenced: it is kept from *this (cumulative).
     Hist since(const Hist &earlier) const;
@@ -151,7 +154,7 @@ struct SampleCounts {
     uint64_t profiler = 0;
     uint64_t vfio = 0;
     uint64_t idle = 0;
-    SampleCounts &operator+=(const SampleCounts &o);
+    SampleCounts &operator+=(const SampleCounts &o);  // saturating
     bool operator==(const SampleCounts &o) const = default;
 };
 
@@ -161,6 +164,12 @@ double share_ci95(uint64_t k, uint64_t n);
 
 // Saturating a - b: counters read at two moments never go negative.
 inline uint64_t sat_sub(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
+// Saturating a + b: sums of u64 counters (cells, buckets, CPUs) stop at
+// UINT64_MAX instead of wrapping to a small number.
+inline uint64_t sat_add(uint64_t a, uint64_t b) { return a + b < a ? UINT64_MAX : a + b; }
+// A fraction that is a share of something (CPU time, samples): finite and in
+// [0, 1]; NaN and negative values become 0, anything above 1 becomes 1.
+inline double clamp_share(double f) { return f > 0 ? (f < 1 ? f : 1.0) : 0.0; }
 
 struct SampleStats {
     std::string event;   // "cycles" or "cpu-clock"
@@ -231,11 +240,15 @@ std::map<std::string, Hist> by_point(const Snapshot &s);
 Hist sum_category(const Snapshot &s, Category c);
 
 // CPU-time share figures from the outermost-call totals ("total" point).
+// Both fractions are clamped to [0, 1] (a profile whose calls straddle its
+// window, or a corrupted one, cannot claim more than all of a CPU).
 struct CpuShare {
     double all_cpus = 0;     // fraction of ncpus * duration
     double hottest_cpu = 0;  // fraction of duration on the busiest CPU
-    int hottest = -1;        // that CPU
+    int hottest = -1;        // that CPU; -1 when the point has no cell
 };
 CpuShare cpu_share(const Snapshot &s, const std::string &point = kTotalPoint);
+// cpu_share() of every point that has cells, in one pass over the cells.
+std::map<std::string, CpuShare> cpu_share_by_point(const Snapshot &s);
 
 }  // namespace iommuprof

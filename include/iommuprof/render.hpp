@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -10,6 +11,18 @@
 #include "iommuprof/model.hpp"
 
 namespace iommuprof {
+
+// Untrusted strings in text output (user/render/escape.cpp). esc: one field
+// (a device name, a label, a log line): control characters including newline,
+// C1 controls, bidi overrides and invalid UTF-8 bytes become visible escapes
+// (\n, \x1b, \u202e, \xff). terminal_safe: a whole text document, the same
+// except that newlines and tabs stay.
+std::string esc(std::string_view s);
+std::string terminal_safe(std::string_view doc);
+// Length of the valid UTF-8 sequence at s[i] (1 for ASCII), 0 if invalid.
+size_t utf8_seq_len(std::string_view s, size_t i);
+// Every --json document: indented, invalid UTF-8 replaced by U+FFFD, a newline.
+std::string render_json(const nlohmann::json &j);
 
 // "850ns", "2.1us", "13ms", "1.20s"
 std::string format_ns(double ns);

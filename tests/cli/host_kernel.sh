@@ -70,13 +70,28 @@ sleep 2
 kill -INT $pid
 wait $pid; rc=$?
 [[ $rc == 0 ]] && ok "SIGINT: clean exit" || bad "SIGINT: exit $rc: $(cat /tmp/cli_sig.$$)"
+# Nothing of ours attached: links and programs counted through the program
+# list (tests/lib/bpf_ours.sh; `bpftool link` prints no program names). The
+# same count must see the links while top runs, or the check could not fail.
+command -v bpftool >/dev/null || bad "bpftool not installed"
+ours() { bash "$(dirname "$0")/../lib/bpf_ours.sh"; }
+settled() {  # the kernel frees links and programs shortly after the last fd closes
+    local i; for i in $(seq 50); do [[ $(ours) == "0 0" ]] && break; sleep 0.1; done; ours
+}
+[[ $(settled) == "0 0" ]] && ok "nothing of ours attached before" || bad "attached before: $(ours)"
 "$IP" top -i 1 > /dev/null 2>&1 &
 pid=$!
-sleep 2
+sleep 3
+read -r nl np <<<"$(ours)"
+[[ $nl -ge 4 && $np -ge 4 ]] && ok "while top runs: $nl links, $np programs of ours seen" \
+    || bad "while top runs, the check sees $nl links, $np programs"
+kill -INT $pid; wait $pid
+[[ $(settled) == "0 0" ]] && ok "SIGINT leaves no BPF link or program" || bad "left after SIGINT: $(ours)"
+"$IP" top -i 1 > /dev/null 2>&1 &
+pid=$!
+sleep 3
+[[ $(ours) != "0 0" ]] || bad "top attached nothing before kill -9"
 kill -9 $pid; wait $pid 2>/dev/null
-if command -v bpftool >/dev/null; then
-    left=$(bpftool link show 2>/dev/null | grep -c 'ip_rawtp\|ip_fentry\|ip_fexit\|ip_kprobe\|ip_kretprobe')
-    [[ $left == 0 ]] && ok "kill -9 leaves no BPF link" || bad "$left links left after kill -9"
-fi
+[[ $(settled) == "0 0" ]] && ok "kill -9 leaves no BPF link or program" || bad "left after kill -9 (links, programs): $(ours)"
 rm -f /tmp/cli_*.$$*
 finish

@@ -472,6 +472,7 @@ TEST(OpenMetrics, LabelEscaping)
     EXPECT_EQ(om_escape_label("\xc2\xb5s"), "\xc2\xb5s");         // valid UTF-8 kept
     EXPECT_EQ(om_escape_label("x\xff\xc0y"), "x??y");               // invalid bytes replaced
     EXPECT_EQ(om_escape_label("\xe2\x82"), "??");                   // truncated sequence
+    EXPECT_EQ(om_escape_label("t\x1b]0;x\x07 \xc2\x9b"), "t?]0;x? ?");     // control characters (C0, DEL, C1) replaced
     EXPECT_EQ(om_escape_label("\xed\xa0\x80"), "???");              // surrogate
     EXPECT_EQ(om_bucket_le(0), "2e-09");
     EXPECT_EQ(om_bucket_le(9), "1.024e-06");

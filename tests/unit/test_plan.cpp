@@ -221,6 +221,29 @@ TEST(Plan, TracepointArgumentsAreDroppedWhenBtfDisagrees)
     EXPECT_EQ(p.entries[0].dev_arg, -1);
 }
 
+TEST(Plan, NoTracepointsKeepsPointsThatAreTracepointsByNature)
+{
+    // docs/cli.md: --no-tracepoints turns off the counting fallback of
+    // function points, not io_page_fault or swiotlb_bounced.
+    KernelView k = load("6.18-host.txt");
+    k.have_btf = true;
+    k.fentry = k.kprobes = false;
+    BtfTracepoint t;
+    t.nargs = 6;
+    t.is_device_ptr = {true, false, false, false, false, false};
+    t.is_integer = {false, true, true, true, true, true};
+    for (auto ev : {"io_page_fault", "dma_map_phys", "map"})
+        k.btf_tracepoints[ev] = t;
+    Plan p = make_plan(k, PlanOptions{false, true, {}});
+    const PlanEntry *f = entry(p, "io_page_fault");
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->att.method, Method::Tracepoint);
+    const PlanEntry *dm = entry(p, "dma_map");
+    ASSERT_TRUE(dm);
+    EXPECT_EQ(dm->att.method, Method::Unavailable);
+    EXPECT_NE(dm->att.reason.find("tracepoint fallback disabled"), std::string::npos) << dm->att.reason;
+}
+
 TEST(Plan, OnlyPointsFiltersAndArm64PointsAreReferenceOnly)
 {
     KernelView k = capable(load("6.12-debian.txt"));

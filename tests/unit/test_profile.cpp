@@ -21,10 +21,12 @@ using nlohmann::json;
 
 namespace {
 
+// Consistent, as the kernel side writes it: the buckets hold `count` calls
+// (the reader checks that).
 Hist sample_hist(uint64_t seed)
 {
     Hist h;
-    h.count = 100 + seed;
+    h.count = 100 + seed + 0xFFFFFFFFFFFFull;
     h.sum_ns = 123456 + seed;
     h.bytes = 4096 * (100 + seed);
     h.errors = seed % 3;
@@ -405,10 +407,15 @@ TEST_F(ProfileFile, RejectsNonProfileJson)
     put("bad.json", gzip_compress("{\"format\": \"iommuprof-profile\", "));
     rejects("bad.json", "not valid JSON");
     put("nul", gzip_compress(std::string("\0\0\0", 3)));
-    rejects("nul", "not valid JSON");
+    rejects("nul", "not a JSON object");
     std::string deep(100000, '[');
-    put("deep", gzip_compress(deep + std::string(100000, ']')));
+    put("deep", gzip_compress("{\"x\": " + deep + std::string(100000, ']') + "}"));
     rejects("deep", "nested deeper");
+    // A huge string is refused after 1 MiB of it, not parsed (a 500 MB label took GBs).
+    put("label", gzip_compress("{\"label\": \"" + std::string(3u << 20, 'a') + "\"}"));
+    rejects("label", "longer than 1 MiB");
+    put("zeros", gzip_compress(std::string(4u << 20, '\0')));
+    rejects("zeros", "not a JSON object");
 }
 
 TEST_F(ProfileFile, RejectsMissingIllTypedAndAbsurdFields)

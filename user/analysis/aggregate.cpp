@@ -1,6 +1,7 @@
 // Aggregations over a Snapshot's (point, device, cpu) cells.
 #include <algorithm>
 #include <map>
+#include <set>
 #include <tuple>
 
 #include "iommuprof/model.hpp"
@@ -70,15 +71,21 @@ std::vector<PointDevice> by_device(const Snapshot &s)
     for (auto &c : s.cells)
         acc[{c.point, c.device}] += c.hist;
     auto order = point_order(s);
-    std::vector<PointDevice> out;
+    // Catalog order, then device: each entry's rank looked up once, not per comparison.
+    std::vector<std::pair<size_t, PointDevice>> ranked;
+    ranked.reserve(acc.size());
     for (auto &[k, h] : acc)
-        out.push_back({k.first, k.second, h});
-    std::stable_sort(out.begin(), out.end(), [&](auto &a, auto &b) {
-        auto ra = rank(order, a.point), rb = rank(order, b.point);
-        if (ra != rb)
-            return ra < rb;
-        return a.device < b.device;
+        ranked.push_back({rank(order, k.first), PointDevice{k.first, k.second, h}});
+    // (stable: points outside the catalog keep their name order)
+    std::stable_sort(ranked.begin(), ranked.end(), [](auto &a, auto &b) {
+        if (a.first != b.first)
+            return a.first < b.first;
+        return a.second.device < b.second.device;
     });
+    std::vector<PointDevice> out;
+    out.reserve(ranked.size());
+    for (auto &r : ranked)
+        out.push_back(std::move(r.second));
     return out;
 }
 
@@ -88,15 +95,19 @@ std::vector<PointCpu> by_cpu(const Snapshot &s)
     for (auto &c : s.cells)
         acc[{c.point, c.cpu}] += c.hist;
     auto order = point_order(s);
-    std::vector<PointCpu> out;
+    std::vector<std::pair<size_t, PointCpu>> ranked;
+    ranked.reserve(acc.size());
     for (auto &[k, h] : acc)
-        out.push_back({k.first, k.second, h});
-    std::stable_sort(out.begin(), out.end(), [&](auto &a, auto &b) {
-        auto ra = rank(order, a.point), rb = rank(order, b.point);
-        if (ra != rb)
-            return ra < rb;
-        return a.cpu < b.cpu;
+        ranked.push_back({rank(order, k.first), PointCpu{k.first, k.second, h}});
+    std::stable_sort(ranked.begin(), ranked.end(), [](auto &a, auto &b) {
+        if (a.first != b.first)
+            return a.first < b.first;
+        return a.second.cpu < b.second.cpu;
     });
+    std::vector<PointCpu> out;
+    out.reserve(ranked.size());
+    for (auto &r : ranked)
+        out.push_back(std::move(r.second));
     return out;
 }
 
@@ -110,38 +121,72 @@ std::map<std::string, Hist> by_point(const Snapshot &s)
 
 Hist sum_category(const Snapshot &s, Category cat)
 {
+    // The points of that category, looked up once (not a scan of the points per cell).
+    std::set<std::string, std::less<>> names;
+    for (auto &p : s.points)
+        if (p.category == cat)
+            names.insert(p.name);
     Hist h;
-    for (auto &c : s.cells) {
-        auto *p = s.point(c.point);
-        if (p && p->category == cat)
+    if (names.empty())
+        return h;
+    for (auto &c : s.cells)
+        if (names.count(c.point))
             h += c.hist;
-    }
     return h;
 }
 
-CpuShare cpu_share(const Snapshot &s, const std::string &point)
+namespace {
+// Share figures from the per-CPU time of one point (saturated sums).
+CpuShare share_of(const std::map<int, uint64_t> &per_cpu, uint64_t total, double dur_ns, int ncpus)
 {
     CpuShare r;
-    if (s.duration_s <= 0 || s.ncpus <= 0)
-        return r;
-    std::map<int, uint64_t> per_cpu;
-    uint64_t total = 0;
-    for (auto &c : s.cells) {
-        if (c.point != point)
-            continue;
-        per_cpu[c.cpu] += c.hist.sum_ns;
-        total += c.hist.sum_ns;
-    }
-    double dur_ns = s.duration_s * 1e9;
-    r.all_cpus = double(total) / (dur_ns * s.ncpus);
+    r.all_cpus = clamp_share(double(total) / (dur_ns * ncpus));
     for (auto &[cpu, ns] : per_cpu) {
-        double f = double(ns) / dur_ns;
+        double f = clamp_share(double(ns) / dur_ns);
         if (r.hottest < 0 || f > r.hottest_cpu) {
             r.hottest_cpu = f;
             r.hottest = cpu;
         }
     }
     return r;
+}
+}  // namespace
+
+CpuShare cpu_share(const Snapshot &s, const std::string &point)
+{
+    if (!(s.duration_s > 0) || s.ncpus <= 0)
+        return {};
+    std::map<int, uint64_t> per_cpu;
+    uint64_t total = 0;
+    for (auto &c : s.cells) {
+        if (c.point != point)
+            continue;
+        uint64_t &ns = per_cpu[c.cpu];
+        ns = sat_add(ns, c.hist.sum_ns);
+        total = sat_add(total, c.hist.sum_ns);
+    }
+    return share_of(per_cpu, total, s.duration_s * 1e9, s.ncpus);
+}
+
+std::map<std::string, CpuShare> cpu_share_by_point(const Snapshot &s)
+{
+    std::map<std::string, CpuShare> out;
+    if (!(s.duration_s > 0) || s.ncpus <= 0)
+        return out;
+    struct Acc {
+        std::map<int, uint64_t> per_cpu;
+        uint64_t total = 0;
+    };
+    std::map<std::string, Acc> acc;
+    for (auto &c : s.cells) {
+        Acc &a = acc[c.point];
+        uint64_t &ns = a.per_cpu[c.cpu];
+        ns = sat_add(ns, c.hist.sum_ns);
+        a.total = sat_add(a.total, c.hist.sum_ns);
+    }
+    for (auto &[point, a] : acc)
+        out.emplace(point, share_of(a.per_cpu, a.total, s.duration_s * 1e9, s.ncpus));
+    return out;
 }
 
 }  // namespace iommuprof

@@ -109,39 +109,58 @@ double per_s(uint64_t v, double dur) { return dur > 0 ? double(v) / dur : 0.0; }
 double share_of(const Hist &h, const Snapshot &s)
 {
     double denom = double(s.ncpus) * s.duration_s * 1e9;
-    return denom > 0 ? double(h.sum_ns) / denom : 0.0;
+    return denom > 0 ? clamp_share(double(h.sum_ns) / denom) : 0.0;
 }
 
-// A point is attached when some plan line for it attached. Points without
-// any plan line (the "total" pseudo point, plan-less synthetic profiles)
-// count as attached when the snapshot lists them.
-bool point_attached(const Profile &p, const std::string &point)
-{
-    bool planned = false;
-    for (const auto &a : p.plan) {
-        if (a.point != point)
-            continue;
-        planned = true;
-        if (a.attached)
-            return true;
+// What the rows need to know about a profile's points, looked up once: a row
+// per (point, device) must not scan the plan or the cells again.
+struct PointIndex {
+    const Profile &p;
+    std::map<std::string, const PointInfo *, std::less<>> info;
+    std::map<std::string, bool, std::less<>> planned;  // point -> some plan line attached
+    std::map<std::string, CpuShare> shares;           // cpu_share() of every point with cells
+
+    explicit PointIndex(const Profile &prof) : p(prof), shares(cpu_share_by_point(prof.snap))
+    {
+        for (const auto &pi : p.snap.points)
+            info.emplace(pi.name, &pi);
+        for (const auto &a : p.plan)
+            planned[a.point] = planned[a.point] || a.attached;
     }
-    return !planned && p.snap.point(point) != nullptr;
-}
+    const PointInfo *point(const std::string &name) const
+    {
+        auto it = info.find(name);
+        return it == info.end() ? nullptr : it->second;
+    }
+    // A point is attached when some plan line for it attached. Points without
+    // any plan line (the "total" pseudo point, plan-less synthetic profiles)
+    // count as attached when the snapshot lists them.
+    bool attached(const std::string &name) const
+    {
+        auto it = planned.find(name);
+        return it != planned.end() ? it->second : point(name) != nullptr;
+    }
+    double share_all(const std::string &name) const
+    {
+        auto it = shares.find(name);
+        return it == shares.end() ? 0.0 : it->second.all_cpus;
+    }
+};
 
-CompareSide side_of(const Profile &p, const std::string &point, const Hist &h, bool point_row)
+CompareSide side_of(const PointIndex &x, const std::string &point, const Hist &h, bool point_row)
 {
     CompareSide s;
-    const PointInfo *pi = p.snap.point(point);
-    s.attached = point_attached(p, point);
+    const PointInfo *pi = x.point(point);
+    s.attached = x.attached(point);
     s.timed = pi && pi->timed && s.attached;
-    double dur = p.snap.duration_s;
+    double dur = x.p.snap.duration_s;
     s.calls_per_s = per_s(h.count, dur);
     s.bytes_per_s = per_s(h.bytes, dur);
     s.errors_per_s = per_s(h.errors, dur);
     if (s.timed && h.timed()) {
         s.p50_ns = h.percentile_ns(0.50);
         s.p99_ns = h.percentile_ns(0.99);
-        s.cpu_share = point_row ? cpu_share(p.snap, point).all_cpus : share_of(h, p.snap);
+        s.cpu_share = point_row ? x.share_all(point) : share_of(h, x.p.snap);
     }
     s.hist = h;
     return s;
@@ -156,7 +175,10 @@ void fill_changes(CompareRow &r)
 
 uint64_t anomalies(const Counters &c)
 {
-    return c.hist_full + c.devname_full + c.ctx_full + c.depth_overflow + c.unmatched_exit + c.dropped_frames;
+    uint64_t n = 0;
+    for (uint64_t v : {c.hist_full, c.devname_full, c.ctx_full, c.depth_overflow, c.unmatched_exit, c.dropped_frames})
+        n = sat_add(n, v);
+    return n;
 }
 
 ProfileSummary summarize(const Profile &p)
@@ -290,6 +312,7 @@ Comparison compare_profiles(const Profile &bp, const Profile &ap)
                 points.push_back({cell.point, Category::DmaApi, false});
 
     auto bpt = by_point(bp.snap), apt = by_point(ap.snap);
+    const PointIndex bx(bp), ax(ap);
     std::map<std::string, std::map<std::string, std::pair<Hist, Hist>>> devs;
     for (const auto &pd : by_device(bp.snap))
         devs[pd.point][pd.device].first += pd.hist;
@@ -300,8 +323,8 @@ Comparison compare_profiles(const Profile &bp, const Profile &ap)
         CompareRow r;
         r.point = pi.name;
         r.category = pi.category;
-        r.before = side_of(bp, pi.name, bpt[pi.name], true);
-        r.after = side_of(ap, pi.name, apt[pi.name], true);
+        r.before = side_of(bx, pi.name, bpt[pi.name], true);
+        r.after = side_of(ax, pi.name, apt[pi.name], true);
         fill_changes(r);
         c.rows.push_back(r);
         std::vector<CompareRow> drows;
@@ -310,8 +333,8 @@ Comparison compare_profiles(const Profile &bp, const Profile &ap)
             d.point = pi.name;
             d.category = pi.category;
             d.device = dev;
-            d.before = side_of(bp, pi.name, hh.first, false);
-            d.after = side_of(ap, pi.name, hh.second, false);
+            d.before = side_of(bx, pi.name, hh.first, false);
+            d.after = side_of(ax, pi.name, hh.second, false);
             fill_changes(d);
             drows.push_back(d);
         }
@@ -364,7 +387,7 @@ Comparison compare_profiles(const Profile &bp, const Profile &ap)
     }
     std::vector<std::string> only_b, only_a;
     for (const auto &pi : points) {
-        bool ab = point_attached(bp, pi.name), aa = point_attached(ap, pi.name);
+        bool ab = bx.attached(pi.name), aa = ax.attached(pi.name);
         if (ab && !aa)
             only_b.push_back(pi.name);
         if (aa && !ab)

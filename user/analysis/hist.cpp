@@ -15,19 +15,29 @@ uint64_t bucket_hi(int i)
 
 Hist &Hist::operator+=(const Hist &o)
 {
-    count += o.count;
-    sum_ns += o.sum_ns;
-    bytes += o.bytes;
-    errors += o.errors;
+    count = sat_add(count, o.count);
+    sum_ns = sat_add(sum_ns, o.sum_ns);
+    bytes = sat_add(bytes, o.bytes);
+    errors = sat_add(errors, o.errors);
     max_ns = std::max(max_ns, o.max_ns);
-    comp_ns += o.comp_ns;
-    nested += o.nested;
-    intr_count += o.intr_count;
-    intr_sum_ns += o.intr_sum_ns;
+    comp_ns = sat_add(comp_ns, o.comp_ns);
+    nested = sat_add(nested, o.nested);
+    intr_count = sat_add(intr_count, o.intr_count);
+    intr_sum_ns = sat_add(intr_sum_ns, o.intr_sum_ns);
     for (int i = 0; i < kBuckets; i++)
-        buckets[i] += o.buckets[i];
+        buckets[i] = sat_add(buckets[i], o.buckets[i]);
     return *this;
 }
+
+uint64_t Hist::bucket_total() const
+{
+    uint64_t n = 0;
+    for (auto b : buckets)
+        n = sat_add(n, b);
+    return n;
+}
+
+uint64_t Hist::raw_sum_ns() const { return sat_add(sum_ns, comp_ns); }
 
 static constexpr auto sub = sat_sub;
 
@@ -50,9 +60,7 @@ Hist Hist::since(const Hist &e) const
 
 double Hist::clean_sum_ns() const
 {
-    uint64_t n = 0;
-    for (auto b : buckets)
-        n += b;
+    uint64_t n = bucket_total();
     if (!intr_count || intr_count >= n || intr_sum_ns > sum_ns)
         return double(sum_ns);
     return double(sum_ns - intr_sum_ns) / double(n - intr_count) * double(n);
@@ -68,17 +76,13 @@ bool Hist::timed() const
 
 double Hist::mean_ns() const
 {
-    uint64_t n = 0;
-    for (auto b : buckets)
-        n += b;
+    uint64_t n = bucket_total();
     return n ? double(sum_ns) / double(n) : 0.0;
 }
 
 double Hist::percentile_ns(double q) const
 {
-    uint64_t n = 0;
-    for (auto b : buckets)
-        n += b;
+    uint64_t n = bucket_total();
     if (n == 0)
         return 0.0;
     q = std::clamp(q, 0.0, 1.0);
@@ -89,16 +93,16 @@ double Hist::percentile_ns(double q) const
     for (int i = 0; i < kBuckets; i++) {
         if (!buckets[i])
             continue;
-        if (double(seen + buckets[i]) >= rank) {
+        if (double(sat_add(seen, buckets[i])) >= rank) {
             double lo = double(bucket_lo(i));
             double hi = i == kBuckets - 1 ? std::max(lo * 2, double(max_ns)) : double(bucket_hi(i));
             if (max_ns)
                 hi = std::min(hi, double(max_ns) + 1);  // the bucket cannot extend past the max seen
             hi = std::max(hi, lo);
-            double frac = (rank - double(seen)) / double(buckets[i]);
+            double frac = std::min(1.0, (rank - double(seen)) / double(buckets[i]));
             return lo + (hi - lo) * frac;
         }
-        seen += buckets[i];
+        seen = sat_add(seen, buckets[i]);
     }
     return double(max_ns);
 }

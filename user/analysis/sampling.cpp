@@ -138,12 +138,12 @@ SampleClass classify_stack(const std::vector<std::string> &frames, bool idle_tas
 
 SampleCounts &SampleCounts::operator+=(const SampleCounts &o)
 {
-    total += o.total;
-    translation += o.translation;
-    dma_api += o.dma_api;
-    profiler += o.profiler;
-    vfio += o.vfio;
-    idle += o.idle;
+    total = sat_add(total, o.total);
+    translation = sat_add(translation, o.translation);
+    dma_api = sat_add(dma_api, o.dma_api);
+    profiler = sat_add(profiler, o.profiler);
+    vfio = sat_add(vfio, o.vfio);
+    idle = sat_add(idle, o.idle);
     return *this;
 }
 
@@ -168,7 +168,9 @@ uint64_t SampleStats::cpu_denominator(int cpu, double duration_s) const
     auto it = cpus.find(cpu);
     uint64_t have = it == cpus.end() ? 0 : it->second.total;
     double expected = freq_hz > 0 && duration_s > 0 ? freq_hz * duration_s : 0;
-    return std::max(have, uint64_t(expected));
+    // (a double at or beyond 2^64 does not convert to uint64_t)
+    uint64_t want = expected < 18446744073709549568.0 ? uint64_t(expected) : UINT64_MAX;
+    return std::max(have, want);
 }
 
 uint64_t SampleStats::denominator(double duration_s, int ncpus) const
@@ -176,11 +178,11 @@ uint64_t SampleStats::denominator(double duration_s, int ncpus) const
     uint64_t d = 0;
     int seen = 0;
     for (auto &[cpu, c] : cpus) {
-        d += cpu_denominator(cpu, duration_s);
+        d = sat_add(d, cpu_denominator(cpu, duration_s));
         seen++;
     }
     for (; seen < ncpus; seen++)
-        d += cpu_denominator(-1, duration_s);
+        d = sat_add(d, cpu_denominator(-1, duration_s));
     return d;
 }
 

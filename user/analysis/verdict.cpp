@@ -37,6 +37,8 @@ bool is_fq_dev(const std::string &d) { return d == "[flush-queue]"; }
 
 std::string pct(double f)
 {
+    if (!std::isfinite(f))
+        return "-";
     double p = f * 100;
     if (p == 0)
         return "0%";
@@ -47,6 +49,8 @@ std::string pct(double f)
     return fmt::format("{:.1f}%", p);
 }
 std::string ms(double ns) { return fmt::format("{:.1f} ms", ns / 1e6); }
+// "CPU 3"; "no CPU" when no cell named one (the hottest CPU is -1 then).
+std::string cpu_name(int cpu) { return cpu < 0 ? std::string("no CPU") : fmt::format("CPU {}", cpu); }
 
 std::string join(const std::vector<std::string> &v, const char *sep = ", ", size_t max = 8)
 {
@@ -91,6 +95,8 @@ VerdictNumbers verdict_numbers(const Snapshot &s)
     n.measured = true;
     n.duration_s = s.duration_s;
     n.ncpus = s.ncpus;
+    // Shares of all CPUs' time (ns over ncpus x duration), within [0, 1].
+    const double all_ns = s.duration_s > 0 && s.ncpus > 0 ? s.duration_s * 1e9 * s.ncpus : 0;
 
     auto points = by_point(s);
     auto total_it = points.find(kTotalPoint);
@@ -109,7 +115,7 @@ VerdictNumbers verdict_numbers(const Snapshot &s)
     if (n.events == 0)
         for (auto &p : s.points)
             if (p.category == Category::DmaApi && points.count(p.name))
-                n.events += points[p.name].count;
+                n.events = sat_add(n.events, points[p.name].count);
     n.calls_per_s = s.duration_s > 0 ? double(n.events) / s.duration_s : 0;
 
     CpuShare cs = cpu_share(s);
@@ -122,6 +128,11 @@ VerdictNumbers verdict_numbers(const Snapshot &s)
         if (p.category == Category::DmaIommu && p.timed)
             dmaiommu_timed = true;
 
+    // The points by name, looked up once per cell (not a scan of the points).
+    std::map<std::string, const PointInfo *, std::less<>> info;
+    for (auto &p : s.points)
+        info.emplace(p.name, &p);
+
     std::map<std::pair<std::string, int>, Acc> acc;
     // Interrupted calls (another context's probed calls ran inside them on their
     // CPU) carry that context's unprobed work: the estimate replaces them by the
@@ -131,11 +142,12 @@ VerdictNumbers verdict_numbers(const Snapshot &s)
             acc[{c.device, c.cpu}].total += c.hist.clean_sum_ns();
             continue;
         }
-        const PointInfo *pi = s.point(c.point);
-        if (!pi)
+        auto pit = info.find(c.point);
+        if (pit == info.end())
             continue;
+        const PointInfo *pi = pit->second;
         if (pi->category == Category::Fault)
-            n.faults_seen += c.hist.count;
+            n.faults_seen = sat_add(n.faults_seen, c.hist.count);
         if (pi->category == Category::DmaIommu)
             acc[{c.device, c.cpu}].dmaiommu += c.hist.clean_sum_ns();
         else if (translation_only(pi->category))
@@ -163,11 +175,11 @@ VerdictNumbers verdict_numbers(const Snapshot &s)
         saving_cpu[key.second] += saved;
     }
     n.residual_ns = std::max(0.0, n.total_ns - n.saving_ns - n.vfio_ns);
-    if (s.duration_s > 0 && s.ncpus > 0) {
+    if (all_ns > 0) {
         double dur_ns = s.duration_s * 1e9;
-        n.saving_share_all = n.saving_ns / (dur_ns * s.ncpus);
+        n.saving_share_all = clamp_share(n.saving_ns / all_ns);
         for (auto &[cpu, ns] : saving_cpu) {
-            double f = ns / dur_ns;
+            double f = clamp_share(ns / dur_ns);
             if (n.saving_hottest_cpu < 0 || f > n.saving_share_hottest) {
                 n.saving_share_hottest = f;
                 n.saving_hottest_cpu = cpu;
@@ -192,12 +204,12 @@ VerdictNumbers verdict_numbers(const Snapshot &s)
         n.samples_translation = c.translation;
         n.samples_dma_api = c.dma_api;
         n.samples_profiler = c.profiler;
-        double p = double(c.translation) / double(denom);
+        double p = clamp_share(double(c.translation) / double(denom));
         n.sampled_share_all = p;
         n.sampled_ci95 = share_ci95(c.translation, denom);
         for (auto &[cpu, k] : ss.cpus) {
             uint64_t kd = ss.cpu_denominator(cpu, s.duration_s);
-            double f = kd ? double(k.translation) / double(kd) : 0;
+            double f = kd ? clamp_share(double(k.translation) / double(kd)) : 0;
             if (n.sampled_hottest_cpu < 0 || f > n.sampled_share_hottest) {
                 n.sampled_share_hottest = f;
                 n.sampled_hottest_cpu = cpu;
@@ -212,10 +224,10 @@ VerdictNumbers verdict_numbers(const Snapshot &s)
             n.saving_share_hottest = n.sampled_share_hottest;
             n.saving_hottest_cpu = n.sampled_hottest_cpu;
             n.saving_ns = p * s.duration_s * 1e9 * std::max(1, s.ncpus);
-            n.total_share_all = double(c.translation + c.dma_api) / double(denom);
+            n.total_share_all = clamp_share(double(sat_add(c.translation, c.dma_api)) / double(denom));
             n.total_ns = n.total_share_all * s.duration_s * 1e9 * std::max(1, s.ncpus);
             n.residual_ns = std::max(0.0, n.total_ns - n.saving_ns);
-            n.events = c.translation + c.dma_api;
+            n.events = sat_add(c.translation, c.dma_api);
             n.calls_per_s = 0;
         } else {
             n.disagree = std::abs(n.saving_share_all - n.sampled_share_all) > n.sampled_ci95 + 0.002;
@@ -251,48 +263,37 @@ void fill_evidence(Verdict &v, const HostFacts &h, const Snapshot &s)
         v.points.push_back(e);
     }
 
-    // Devices: outermost time, and the saving estimate per device.
-    std::map<std::string, DeviceEvidence> devs;
-    for (auto &r : by_device(s)) {
-        if (r.point != kTotalPoint)
-            continue;
-        auto &d = devs[r.device];
-        d.device = r.device;
-        d.calls += r.hist.count;
-        d.time_ns += double(r.hist.sum_ns);
-    }
+    // Devices: outermost time, and the saving estimate per device. One pass
+    // over the cells for the ranking; the saving and the host facts only for
+    // the devices shown (kTopDevices), so the work stays linear in the cells.
+    std::map<std::string, DeviceEvidence, std::less<>> devs;
+    auto add = [&](const Cell &c, bool timed) {
+        auto it = devs.find(c.device);
+        if (it == devs.end()) {
+            it = devs.emplace(c.device, DeviceEvidence{}).first;
+            it->second.device = c.device;
+        }
+        it->second.calls = sat_add(it->second.calls, c.hist.count);
+        if (timed)
+            it->second.time_ns += double(c.hist.sum_ns);
+    };
+    for (auto &c : s.cells)
+        if (c.point == kTotalPoint)
+            add(c, true);
     // When nothing is timed, rank devices by DMA-API calls instead.
-    if (devs.empty())
-        for (auto &r : by_device(s)) {
-            const PointInfo *pi = s.point(r.point);
-            if (!pi || pi->category != Category::DmaApi)
-                continue;
-            auto &d = devs[r.device];
-            d.device = r.device;
-            d.calls += r.hist.count;
-        }
-    // Per-device saving, with the same rule as verdict_numbers.
-    for (auto &[name, d] : devs) {
-        Snapshot one;
-        one.duration_s = s.duration_s;
-        one.ncpus = s.ncpus;
-        one.points = s.points;
+    if (devs.empty()) {
+        std::set<std::string, std::less<>> dma_api;
+        for (auto &p : s.points)
+            if (p.category == Category::DmaApi)
+                dma_api.insert(p.name);
         for (auto &c : s.cells)
-            if (c.device == name)
-                one.cells.push_back(c);
-        d.saving_ns = verdict_numbers(one).saving_ns;
-        if (const IommuGroup *g = h.group_of(name)) {
-            d.group_type = g->type;
-            for (auto &gd : g->devices)
-                if (gd.name == name) {
-                    d.driver = gd.driver;
-                    d.id = gd.id();
-                }
-        }
+            if (dma_api.count(c.point))
+                add(c, false);
     }
     std::vector<DeviceEvidence> list;
+    list.reserve(devs.size());
     for (auto &[name, d] : devs)
-        list.push_back(d);
+        list.push_back(std::move(d));
     std::stable_sort(list.begin(), list.end(), [](auto &a, auto &b) {
         if (a.time_ns != b.time_ns)
             return a.time_ns > b.time_ns;
@@ -300,6 +301,29 @@ void fill_evidence(Verdict &v, const HostFacts &h, const Snapshot &s)
     });
     if (list.size() > kTopDevices)
         list.resize(kTopDevices);
+    // Per-device saving, with the same rule as verdict_numbers: each shown
+    // device's cells, collected in one pass.
+    std::map<std::string, Snapshot, std::less<>> one;
+    for (auto &d : list) {
+        Snapshot &o = one[d.device];
+        o.duration_s = s.duration_s;
+        o.ncpus = s.ncpus;
+        o.points = s.points;
+    }
+    for (auto &c : s.cells)
+        if (auto it = one.find(c.device); it != one.end())
+            it->second.cells.push_back(c);
+    for (auto &d : list) {
+        d.saving_ns = verdict_numbers(one[d.device]).saving_ns;
+        if (const IommuGroup *g = h.group_of(d.device)) {
+            d.group_type = g->type;
+            for (auto &gd : g->devices)
+                if (gd.name == d.device) {
+                    d.driver = gd.driver;
+                    d.id = gd.id();
+                }
+        }
+    }
     v.top_devices = list;
 }
 
@@ -320,9 +344,9 @@ std::string measured_line(const VerdictNumbers &n)
                            "no function probe attached)",
                            n.duration_s, n.events, n.calls_per_s);
     return fmt::format("measured over {:.1f}s: {} outermost calls ({:.1f}/s) took {} of all {} CPUs, {} of the "
-                       "busiest (CPU {})",
+                       "busiest ({})",
                        n.duration_s, n.events, n.calls_per_s, pct(n.total_share_all), n.ncpus,
-                       pct(n.total_share_hottest), n.total_hottest_cpu);
+                       pct(n.total_share_hottest), cpu_name(n.total_hottest_cpu));
 }
 
 void add_cautions(Verdict &v, const HostFacts &h)
@@ -454,12 +478,17 @@ Verdict decide(const HostFacts &h, const Snapshot *s, const Thresholds &t, const
                                             devs.empty() ? "" : "; devices: " + join(devs)));
         if (n.faults_seen > 0) {
             std::vector<std::string> pdevs;
-            if (s)
-                for (auto &r : by_device(*s)) {
-                    const PointInfo *pi = s->point(r.point);
-                    if (pi && pi->category == Category::Fault)
-                        pdevs.push_back(describe(h, r.device) + fmt::format(": {}", r.hist.count));
-                }
+            if (s) {
+                std::set<std::string, std::less<>> fault_points;
+                for (auto &p : s->points)
+                    if (p.category == Category::Fault)
+                        fault_points.insert(p.name);
+                for (auto &r : by_device(*s))
+                    if (fault_points.count(r.point))
+                        // join() shows the first 8: only those need the host facts' description
+                        pdevs.push_back((pdevs.size() < 8 ? describe(h, r.device) : r.device) +
+                                        fmt::format(": {}", r.hist.count));
+            }
             v.reasons.push_back(fmt::format("{} io_page_fault event(s) during the profile{}", n.faults_seen,
                                             pdevs.empty() ? "" : " (" + join(pdevs) + ")"));
         }
@@ -505,13 +534,13 @@ Verdict decide(const HostFacts &h, const Snapshot *s, const Thresholds &t, const
             v.reasons.push_back("still translated: " + join(still, "; "));
         if (n.measured && n.timed) {
             v.reasons.push_back(fmt::format("their cost in the profile: VFIO map/unmap {} ({} of all CPUs), "
-                                            "translation work {} ({} of all CPUs, {} of CPU {})",
+                                            "translation work {} ({} of all CPUs, {} of {})",
                                             ms(n.vfio_ns),
                                             pct(n.duration_s > 0 && n.ncpus > 0
-                                                    ? n.vfio_ns / (n.duration_s * 1e9 * n.ncpus)
+                                                    ? clamp_share(n.vfio_ns / (n.duration_s * 1e9 * n.ncpus))
                                                     : 0),
                                             ms(n.saving_ns), pct(n.saving_share_all), pct(n.saving_share_hottest),
-                                            n.saving_hottest_cpu));
+                                            cpu_name(n.saving_hottest_cpu)));
         }
         if (!measured.empty())
             v.reasons.push_back(measured);
@@ -579,11 +608,13 @@ Verdict decide(const HostFacts &h, const Snapshot *s, const Thresholds &t, const
     std::string shares = fmt::format("estimated translation-only work (what iommu=pt would save): {} of all {} "
                                      "CPUs and {} of the busiest CPU ({}); thresholds {} / {}",
                                      pct(n.saving_share_all), n.ncpus, pct(n.saving_share_hottest),
-                                     n.saving_hottest_cpu, pct(t.min_share_all), pct(t.min_share_hottest));
+                                     n.saving_hottest_cpu < 0 ? std::string("none")
+                                                              : std::to_string(n.saving_hottest_cpu),
+                                     pct(t.min_share_all), pct(t.min_share_hottest));
     if (hit_all || hit_hot) {
         v.verdict = kWorthTrying;
-        v.summary = fmt::format("iommu=pt is worth trying: it would save about {} of all CPUs ({} of CPU {}).",
-                                pct(n.saving_share_all), pct(n.saving_share_hottest), n.saving_hottest_cpu);
+        v.summary = fmt::format("iommu=pt is worth trying: it would save about {} of all CPUs ({} of {}).",
+                                pct(n.saving_share_all), pct(n.saving_share_hottest), cpu_name(n.saving_hottest_cpu));
         v.reasons.push_back(host_mode);
         v.reasons.push_back(shares);
         v.reasons.push_back(measured);

@@ -193,7 +193,10 @@ Plan make_plan(const KernelView &k, const PlanOptions &o)
         // Counting fallback.
         info.timed = false;
         const TracepointSpec *tps = nullptr;
-        if (!o.no_tracepoints && k.raw_tp) {
+        // --no-tracepoints turns off the counting fallback of function
+        // points; points that are tracepoints by nature (io_page_fault) stay.
+        bool tp_allowed = !o.no_tracepoints || spec.groups.empty();
+        if (tp_allowed && k.raw_tp) {
             for (auto &t : spec.tracepoints)
                 if (have_tracepoint(k, t) && !used_tracepoints.count(t.full())) {
                     tps = &t;
@@ -236,7 +239,7 @@ Plan make_plan(const KernelView &k, const PlanOptions &o)
             std::vector<std::string> names;
             for (auto &t : spec.tracepoints)
                 names.push_back(t.full());
-            if (o.no_tracepoints)
+            if (!tp_allowed)
                 why.push_back("tracepoint fallback disabled");
             else if (!k.raw_tp)
                 why.push_back(k.raw_tp_why.empty() ? "raw tracepoints unavailable" : k.raw_tp_why);

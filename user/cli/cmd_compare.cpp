@@ -11,6 +11,7 @@
 #include "iommuprof/cli.hpp"
 #include "iommuprof/compare.hpp"
 #include "iommuprof/profile.hpp"
+#include "iommuprof/render.hpp"
 
 namespace iommuprof::cli {
 namespace {
@@ -44,14 +45,14 @@ void run(const CompareCmd &o)
         nlohmann::json j = compare_to_json(c);
         j["before"]["file"] = o.before;
         j["after"]["file"] = o.after;
-        print_out(j.dump(2) + "\n");
+        print_out(render_json(j));
         return;
     }
     CompareTextOptions t;
     t.devices = !o.no_devices;
     t.histograms = !o.no_hist;
     t.width = terminal_width();
-    print_out(render_compare_text(c, t));
+    print_text(render_compare_text(c, t));
 }
 
 Registrar reg(33, [](CLI::App &app) {

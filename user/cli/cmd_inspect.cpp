@@ -7,6 +7,7 @@
 #include "common.hpp"
 #include "iommuprof/cli.hpp"
 #include "iommuprof/hostfacts.hpp"
+#include "iommuprof/render.hpp"
 
 namespace iommuprof::cli {
 namespace {
@@ -26,9 +27,9 @@ void run(const InspectCmd &o)
     HostFacts h = read_host_facts(ho);
     if (o.json) {
         nlohmann::json j = h;
-        print_out(j.dump(2) + "\n");
+        print_out(render_json(j));
     } else {
-        print_out(render_hostfacts_text(h));
+        print_text(render_hostfacts_text(h));
     }
 }
 

@@ -37,7 +37,7 @@ void run(const ProbesCmd &o)
                            {"tracefs", f.tracefs}}},
                          {"attach_seconds", s->attach_seconds()},
                          {"attachments", plan_json(s->plan())}};
-        print_out(j.dump(2) + "\n");
+        print_out(render_json(j));
     } else {
         auto yn = [](bool b, const std::string &why) { return b ? std::string("yes") : "NO - " + why; };
         std::string out = fmt::format("kernel {}: BTF {}; fentry/fexit {}; kprobes {}; raw tracepoints {}\n", kernel,
@@ -51,7 +51,7 @@ void run(const ProbesCmd &o)
                    "which functions ftrace can hook (available_filter_functions) is not checked and tracepoints "
                    "are found from BTF; mount -t tracefs nodev /sys/kernel/tracing to check\n";
         out += render_plan_text(s->plan(), kernel);
-        print_out(out);
+        print_text(out);
     }
 }
 

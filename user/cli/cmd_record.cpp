@@ -37,7 +37,7 @@ uint64_t total_calls(const Snapshot &s)
 void run(const RecordCmd &o)
 {
     // Fail before a long recording, not after it.
-    check_writable(o.out);
+    check_writable(o.out, kExpectedProfileBytes);
     install_stop_handlers();
     HostOptions ho;
     ho.read_kmsg = true;
@@ -78,6 +78,10 @@ void run(const RecordCmd &o)
     p.plan = session->plan();
     p.snap = session->snapshot();
     session.reset();  // detach before the (possibly slow) write
+    // Stopped while still attaching: calls counted, next to no time. A reader
+    // refuses durations below kMinProfileDuration (they make rates absurd).
+    if (!p.snap.cells.empty() && p.snap.duration_s < kMinProfileDuration)
+        p.snap.duration_s = kMinProfileDuration;
     if (tty)
         fmt::print(stderr, "\r\033[K");
     write_profile(p, o.out);
@@ -90,7 +94,7 @@ Registrar reg(30, [](CLI::App &app) {
     auto o = std::make_shared<RecordCmd>();
     auto *c = app.add_subcommand("record", "Profile for a while and save a profile file (for report and compare)");
     c->add_option("-d,--duration", o->duration, "Seconds to record (default: until Ctrl-C or SIGTERM)")
-        ->check(CLI::Range(0.1, 1e7));
+        ->check(decimal_in(0.1, 1e7));
     c->add_option("-o,--output", o->out, "Profile file to write (gzip'd JSON, written atomically)")->required();
     c->add_option("--label", o->label, "Free text stored in the profile, e.g. \"strict, fio 4k randread\"");
     o->plan.add_to(c, true);

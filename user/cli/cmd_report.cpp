@@ -33,10 +33,10 @@ std::string header(const Profile &p, const std::string &file)
     std::string params;
     for (const auto &kv : p.host.kernel.iommu_params)
         params += (params.empty() ? "" : " ") + (kv.value.empty() ? kv.key : kv.key + "=" + kv.value);
-    std::string h = fmt::format("iommuprof report {}{}\n", file, p.label.empty() ? "" : "  \"" + p.label + "\"");
-    h += fmt::format("recorded {}  kernel {}  mode {}{}  {:.1f} s on {} CPUs  (iommuprof {})\n", p.created,
-                     p.host.kernel.release, iommu_mode(p.host), params.empty() ? "" : "  [" + params + "]",
-                     p.snap.duration_s, p.snap.ncpus, p.tool_version);
+    std::string h = fmt::format("iommuprof report {}{}\n", esc(file), p.label.empty() ? "" : "  \"" + esc(p.label) + "\"");
+    h += fmt::format("recorded {}  kernel {}  mode {}{}  {:.1f} s on {} CPUs  (iommuprof {})\n", esc(p.created),
+                     esc(p.host.kernel.release), esc(iommu_mode(p.host)), params.empty() ? "" : "  [" + esc(params) + "]",
+                     p.snap.duration_s, p.snap.ncpus, esc(p.tool_version));
     size_t attached = 0;
     for (const auto &a : p.plan)
         attached += a.attached;
@@ -55,7 +55,7 @@ void run(const ReportCmd &o)
         if (!p.snap.samples)
             throw Error(kExitUsage, o.file + ": no stack samples in this profile (recorded with --no-sample, or "
                                              "by an iommuprof without sampling)");
-        print_out(render_folded(*p.snap.samples));
+        print_text(render_folded(*p.snap.samples));
         return;
     }
     if (o.openmetrics) {
@@ -77,15 +77,14 @@ void run(const ReportCmd &o)
         j["kernel"] = p.host.kernel.release;
         j["mode"] = iommu_mode(p.host);
         j["plan"] = plan_json(p.plan);
-        print_out(j.dump(2) + "\n");
+        print_out(render_json(j));
         return;
     }
     std::string out = header(p, o.file);
     out += o.hist ? render_histograms(p.snap, o.per_cpu) : render_table(p.snap, TableOptions{o.rows, false});
-    out += render_counter_warnings(p.snap.counters);
     out += render_compensation_note(p.snap);
     out += render_samples_line(p.snap);
-    print_out(out);
+    print_text(out);
 }
 
 Registrar reg(32, [](CLI::App &app) {
@@ -101,7 +100,7 @@ Registrar reg(32, [](CLI::App &app) {
     c->add_flag("--no-cpu-label", o->no_cpu_label, "With --openmetrics: sum over CPUs (fewer series)");
     c->add_flag("-H,--histogram", o->hist, "Show log2 latency histograms instead of the table");
     c->add_flag("--per-cpu", o->per_cpu, "With -H: one histogram per CPU instead of per device");
-    c->add_option("-n,--rows", o->rows, "Show at most this many rows");
+    c->add_option("-n,--rows", o->rows, "Show at most this many rows")->check(integer_in(0, 1000000000));
     c->callback([o] { run(*o); });
 });
 

@@ -186,16 +186,15 @@ void print_summary(const RunCmd &o, const Profile &saved, const std::string &wha
         j["plan"] = plan_json(p.plan);
         if (o.verdict)
             j["verdict"] = verdict_json(decide(p.host, &p.snap, Thresholds{}));
-        out = j.dump(2) + "\n";
+        out = render_json(j);
     } else {
         out += render_table(p.snap);
-        out += render_counter_warnings(p.snap.counters);
         out += render_compensation_note(p.snap);
         out += render_samples_line(p.snap);
         if (o.verdict)
             out += "\n" + render_verdict_text(decide(p.host, &p.snap, Thresholds{}));
     }
-    fputs(out.c_str(), stderr);
+    fputs(terminal_safe(out).c_str(), stderr);
     fflush(stderr);
 }
 
@@ -217,7 +216,7 @@ void run(RunCmd &o)
             throw Error(kExitUsage, fmt::format("--pid {}: no such process", o.pid));
     }
     if (!o.out.empty())
-        check_writable(o.out);
+        check_writable(o.out, kExpectedProfileBytes);
     install_stop_handlers();
     HostOptions ho;
     ho.read_kmsg = true;
@@ -260,6 +259,9 @@ void run(RunCmd &o)
     p.host = std::move(host);
     p.plan = std::move(plan);
     p.snap = s1.since(s0);
+    // A command that ends within the attach (`run -- true`): see record.
+    if (!p.snap.cells.empty() && p.snap.duration_s < kMinProfileDuration)
+        p.snap.duration_s = kMinProfileDuration;
     if (!o.out.empty())
         write_profile(p, o.out);
 
@@ -314,9 +316,10 @@ Registrar reg(31, [](CLI::App &app) {
     c->add_option("-o,--output", o->out, "Also save the profile to this file");
     c->add_option("-d,--duration", o->max_duration,
                   "Profile at most this many seconds (the command keeps running; its exit status is still returned)")
-        ->check(CLI::Range(0.1, 1e7));
+        ->check(decimal_in(0.1, 1e7));
     c->add_option("--label", o->label, "Free text stored in the profile");
-    c->add_option("-p,--pid", o->pid, "Profile until this running process exits, instead of starting a command");
+    c->add_option("-p,--pid", o->pid, "Profile until this running process exits, instead of starting a command")
+        ->check(integer_in(1, 2147483647));
     c->add_flag("--verdict", o->verdict, "Also print the verdict: is iommu=pt worth trying here?");
     c->add_flag("--json", o->json, "Print the summary (and verdict) as one JSON document on stderr");
     add_raw_flag(c, o->raw);

@@ -25,6 +25,7 @@ struct TopCmd {
     bool json = false;
     size_t rows = 0;
     std::string om_file;
+    bool om_given = false;
     bool no_cpu_label = false;
     bool raw = false;
     PlanFlags plan;
@@ -40,7 +41,7 @@ public:
     {
         // Fail before attaching: an unwritable directory is exit 1 like
         // record -o, a directory given as the file is exit 2.
-        check_writable(path_);
+        check_writable(path_, 1u << 20);
         host_ = read_host_facts(HostOptions{});
         opts_.per_cpu = !o.no_cpu_label;
     }
@@ -72,7 +73,7 @@ private:
 void run(const TopCmd &o)
 {
     std::optional<OmExport> om;
-    if (!o.om_file.empty())
+    if (o.om_given)
         om.emplace(o);
     install_stop_handlers();
     auto s = Session::open(o.plan.options());
@@ -92,15 +93,13 @@ void run(const TopCmd &o)
             Snapshot win = now.since(prev);
             if (o.raw)
                 win = raw_times(win);
-            std::string out;
-            if (tty)
-                out += "\033[H\033[2J";
-            out += fmt::format("iommuprof top  kernel {}  interval {:.1f}s  elapsed {:.0f}s{}\n", kernel_release(),
+            std::string out = fmt::format("iommuprof top  kernel {}  interval {:.1f}s  elapsed {:.0f}s{}\n", kernel_release(),
                                win.duration_s, elapsed, tty ? "  (Ctrl-C to stop)" : "");
             out += o.hist ? render_histograms(win, o.per_cpu) : render_table(win, TableOptions{o.rows, false});
             if (!tty)
                 out += "\n";
-            print_out(out);
+            // Home and clear on a terminal, then the table with every string escaped.
+            print_out((tty ? "\033[H\033[2J" : "") + terminal_safe(out));
         }
         prev = std::move(now);
         if (o.duration > 0 && elapsed + 1e-3 >= o.duration)
@@ -116,24 +115,25 @@ void run(const TopCmd &o)
         j["kernel"] = kernel_release();
         j["attach_seconds"] = s->attach_seconds();
         j["plan"] = plan_json(s->plan());
-        print_out(j.dump(2) + "\n");
+        print_out(render_json(j));
     }
 }
 
 Registrar reg(20, [](CLI::App &app) {
     auto o = std::make_shared<TopCmd>();
     auto *c = app.add_subcommand("top", "Live per-device, per-point table of DMA-mapping cost");
-    c->add_option("-i,--interval", o->interval, "Refresh interval in seconds")->check(CLI::Range(0.1, 3600.0));
+    c->add_option("-i,--interval", o->interval, "Refresh interval in seconds")->check(decimal_in(0.1, 3600.0));
     c->add_option("-d,--duration", o->duration, "Stop after this many seconds (default: until Ctrl-C)")
-        ->check(CLI::Range(0.1, 1e7));
+        ->check(decimal_in(0.1, 1e7));
     c->add_flag("-H,--histogram", o->hist, "Show log2 latency histograms instead of the table");
     c->add_flag("--per-cpu", o->per_cpu, "With -H: one histogram per CPU instead of per device");
     c->add_flag("--json", o->json, "Print one JSON document for the whole run at the end");
     add_raw_flag(c, o->raw);
-    c->add_option("-n,--rows", o->rows, "Show at most this many rows");
+    c->add_option("-n,--rows", o->rows, "Show at most this many rows")->check(integer_in(0, 1000000000));
     auto *omf = c->add_option("--openmetrics-file", o->om_file,
                               "Also rewrite this node_exporter textfile (*.prom) atomically every interval and at "
-                              "the end: cumulative counters since attach (docs/openmetrics.md)");
+                              "the end: cumulative counters since attach (docs/openmetrics.md)")
+                    ->each([o](const std::string &) { o->om_given = true; });
     c->add_flag("--no-cpu-label", o->no_cpu_label, "With --openmetrics-file: sum over CPUs (fewer series)")
         ->needs(omf);
     o->plan.add_to(c);

@@ -13,6 +13,7 @@
 #include "iommuprof/error.hpp"
 #include "iommuprof/hostfacts.hpp"
 #include "iommuprof/profile.hpp"
+#include "iommuprof/render.hpp"
 #include "iommuprof/session.hpp"
 #include "iommuprof/verdict.hpp"
 
@@ -121,9 +122,9 @@ void run(const VerdictCmd &o)
     if (o.json) {
         nlohmann::json j = verdict_json(v);
         j["host_facts"] = host;
-        print_out(j.dump(2) + "\n");
+        print_out(render_json(j));
     } else {
-        print_out(render_verdict_text(v));
+        print_text(render_verdict_text(v));
     }
     // No profile where one was needed: the environment failed us.
     if (!snap && v.verdict == kInsufficientData)
@@ -134,7 +135,7 @@ Registrar reg(41, [](CLI::App &app) {
     auto o = std::make_shared<VerdictCmd>();
     auto *c = app.add_subcommand("verdict", "Profile, then say whether iommu=pt is worth trying here, and why");
     auto *d = c->add_option("-d,--duration", o->duration, "Seconds to profile (default 10)")
-                  ->check(CLI::Range(0.1, 1e7));
+                  ->check(decimal_in(0.1, 1e7));
     auto *f = c->add_option("--from", o->from, "Judge a saved profile (iommuprof record) instead of profiling");
     d->excludes(f);
     c->add_flag("--json", o->json, "Print the verdict as JSON (docs/verdict.md)");
@@ -145,15 +146,16 @@ Registrar reg(41, [](CLI::App &app) {
     c->add_option("--dmesg", o->dmesg, "Read the kernel log from this file instead of /dev/kmsg");
     c->add_option("--min-share-all", o->min_share_all_pct,
                   "worth-trying when the estimated saving is at least PCT % of all CPUs (default 2)")
-        ->check(CLI::Range(0.0, 100.0));
+        ->check(decimal_in(0.0, 100.0));
     c->add_option("--min-share-hottest", o->min_share_hottest_pct,
                   "... or at least PCT % of the busiest CPU (default 5)")
-        ->check(CLI::Range(0.0, 100.0));
+        ->check(decimal_in(0.0, 100.0));
     c->add_option("--min-events", o->min_events,
-                  fmt::format("Fewest outermost DMA-path calls to judge (default {})", Thresholds{}.min_events));
+                  fmt::format("Fewest outermost DMA-path calls to judge (default {})", Thresholds{}.min_events))
+        ->check(integer_in(0, 1000000000000000LL));
     c->add_option("--min-seconds", o->min_seconds,
                   fmt::format("Shortest profile to judge, seconds (default {:g})", Thresholds{}.min_seconds))
-        ->check(CLI::Range(0.0, 1e7));
+        ->check(decimal_in(0.0, 1e7));
     c->add_flag("--ignore-faults", o->ignore_faults,
                 "Give the tuning verdict even when IOMMU faults were seen (they become a caution)");
     o->plan.add_to(c, true);

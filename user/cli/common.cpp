@@ -3,12 +3,15 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include <fmt/core.h>
 
 #include "iommuprof/catalog.hpp"
 #include "iommuprof/error.hpp"
+#include "iommuprof/render.hpp"
 
 namespace iommuprof::cli {
 
@@ -58,6 +61,72 @@ void add_raw_flag(CLI::App *cmd, bool &raw)
                   "profiler's own probe cost (histograms and percentiles stay compensated)");
 }
 
+namespace {
+bool all_digits(const std::string &s, size_t b, size_t e)
+{
+    if (b >= e)
+        return false;
+    for (size_t i = b; i < e; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+// [+-]digits[.digits][e[+-]digits], or .digits
+bool plain_decimal(const std::string &s)
+{
+    size_t i = 0, n = s.size();
+    if (i < n && (s[i] == '+' || s[i] == '-'))
+        i++;
+    size_t e = s.find_first_of("eE", i);
+    size_t mant_end = e == std::string::npos ? n : e;
+    size_t dot = s.find('.', i);
+    bool mant_ok;
+    if (dot == std::string::npos || dot >= mant_end)
+        mant_ok = all_digits(s, i, mant_end);
+    else
+        mant_ok = (all_digits(s, i, dot) || dot == i) && (all_digits(s, dot + 1, mant_end) || dot + 1 == mant_end) &&
+                  mant_end - i > 1;
+    if (!mant_ok)
+        return false;
+    if (e == std::string::npos)
+        return true;
+    size_t j = e + 1;
+    if (j < n && (s[j] == '+' || s[j] == '-'))
+        j++;
+    return all_digits(s, j, n);
+}
+}  // namespace
+
+CLI::Validator decimal_in(double lo, double hi)
+{
+    return CLI::Validator(
+        [lo, hi](std::string &v) -> std::string {
+            if (!plain_decimal(v))
+                return fmt::format("'{}' is not a decimal number", v);
+            double d = strtod(v.c_str(), nullptr);
+            if (!std::isfinite(d) || d < lo || d > hi)
+                return fmt::format("{} is outside {:g} .. {:g}", v, lo, hi);
+            return "";
+        },
+        fmt::format("NUMBER in [{:g}, {:g}]", lo, hi));
+}
+
+CLI::Validator integer_in(long long lo, long long hi)
+{
+    return CLI::Validator(
+        [lo, hi](std::string &v) -> std::string {
+            size_t b = !v.empty() && (v[0] == '+' || v[0] == '-') ? 1 : 0;
+            if (!all_digits(v, b, v.size()) || v.size() > 19)
+                return fmt::format("'{}' is not a decimal integer", v);
+            long long x = strtoll(v.c_str(), nullptr, 10);
+            if (x < lo || x > hi)
+                return fmt::format("{} is outside {} .. {}", v, lo, hi);
+            return "";
+        },
+        fmt::format("INTEGER in [{}, {}]", lo, hi));
+}
+
 std::string kernel_release()
 {
     struct utsname u;
@@ -66,6 +135,8 @@ std::string kernel_release()
 
 bool stdout_is_tty() { return isatty(STDOUT_FILENO); }
 bool stderr_is_tty() { return isatty(STDERR_FILENO); }
+
+void print_text(const std::string &s) { print_out(terminal_safe(s)); }
 
 void print_out(const std::string &s)
 {

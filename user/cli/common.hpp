@@ -31,10 +31,19 @@ void warn_sampling(const Session &s);
 // --raw: report times as measured, without the probe-effect compensation.
 void add_raw_flag(CLI::App *cmd, bool &raw);
 
+// Strict numbers on the command line: plain decimal only (no hex, no "nan",
+// "inf" or a sign where none makes sense), within [lo, hi]; anything else is
+// a usage error naming the value.
+CLI::Validator decimal_in(double lo, double hi);
+CLI::Validator integer_in(long long lo, long long hi);
+
 std::string kernel_release();
 bool stdout_is_tty();
 bool stderr_is_tty();
 // Write text to stdout, failing loudly (exit 1) on a closed pipe or full disk.
 void print_out(const std::string &s);
+// Text for people (tables, verdicts): the same after terminal_safe(), so that
+// no string from a profile, sysfs or the kernel log reaches the terminal raw.
+void print_text(const std::string &s);
 
 }  // namespace iommuprof::cli

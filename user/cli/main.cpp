@@ -2,6 +2,8 @@
 // themselves; main parses, runs, and turns every failure into one line on
 // stderr and a documented exit code (docs/cli.md).
 #include <algorithm>
+#include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <vector>
@@ -23,6 +25,49 @@ std::vector<Entry> &registry()
     return r;
 }
 int g_exit = kExitOk;
+
+size_t edit_distance(const std::string &a, const std::string &b)
+{
+    std::vector<size_t> row(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); j++)
+        row[j] = j;
+    for (size_t i = 1; i <= a.size(); i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= b.size(); j++) {
+            size_t up = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            diag = up;
+        }
+    }
+    return row[b.size()];
+}
+
+// The first argument when it is meant as a subcommand but names none:
+// "unknown command 'reprot' (did you mean 'report'?)"; "" otherwise.
+std::string unknown_command(CLI::App &app, int argc, char **argv)
+{
+    if (argc < 2 || argv[1][0] == '-' || argv[1][0] == 0)
+        return argc >= 2 && argv[1][0] == 0 ? "empty command name" : "";
+    std::string arg = argv[1];
+    std::string best;
+    size_t best_d = SIZE_MAX;
+    for (auto *sub : app.get_subcommands([](CLI::App *) { return true; })) {
+        if (sub->check_name(arg))
+            return "";
+        size_t d = edit_distance(arg, sub->get_name());
+        if (d < best_d) {
+            best_d = d;
+            best = sub->get_name();
+        }
+    }
+    std::string shown;
+    for (unsigned char c : arg.substr(0, 64))
+        shown += c >= 0x20 && c < 0x7f ? std::string(1, char(c)) : fmt::format("\\x{:02x}", c);
+    if (best_d <= 2)
+        return fmt::format("unknown command '{}' (did you mean '{}'?)", shown, best);
+    return fmt::format("unknown command '{}'", shown);
+}
 }  // namespace
 
 Registrar::Registrar(int order, AddCommand add) { registry().push_back({order, std::move(add)}); }
@@ -41,6 +86,13 @@ int main(int argc, char **argv)
     std::stable_sort(reg.begin(), reg.end(), [](auto &a, auto &b) { return a.order < b.order; });
     for (auto &e : reg)
         e.add(app);
+    // A closed pipe (`iommuprof top | head -1`) is a failed write, exit 1, not
+    // death by SIGPIPE.
+    signal(SIGPIPE, SIG_IGN);
+    if (auto msg = cli::unknown_command(app, argc, argv); !msg.empty()) {
+        fmt::print(stderr, "iommuprof: {}\nRun with --help for the commands.\n", msg);
+        return kExitUsage;
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp &e) {

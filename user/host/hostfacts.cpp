@@ -1,6 +1,8 @@
 // Host facts from /proc, /sys and (optionally) the kernel log, below a root
 // directory. Only reads files; nothing here changes the system.
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +13,8 @@
 #include <regex>
 #include <set>
 #include <sstream>
+
+#include <fmt/core.h>
 
 #include "iommuprof/error.hpp"
 #include "iommuprof/hostfacts.hpp"
@@ -247,6 +251,31 @@ void read_swiotlb(const RootFs &fs, HostFacts &h)
         }
 }
 
+// --dmesg FILE: a file or a pipe (`--dmesg <(dmesg)`), never a device
+// (/dev/zero, /dev/kmsg would never end) or a directory.
+void read_log_file(const std::string &path, HostFacts &h)
+{
+    const std::string name = "--dmesg " + path;
+    struct stat st{};
+    if (::stat(path.c_str(), &st) != 0)
+        throw Error(kExitUsage, fmt::format("{}: {}", name, std::strerror(errno)));
+    if (S_ISDIR(st.st_mode))
+        throw Error(kExitUsage, name + ": is a directory, not a kernel log file");
+    if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
+        throw Error(kExitUsage, name + ": not a regular file or a pipe (save the log first: dmesg > FILE)");
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        throw Error(kExitUsage, fmt::format("{}: cannot open: {}", name, std::strerror(errno)));
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
+    struct stat fst{};
+    if (fstat(fd, &fst) != 0 || (!S_ISREG(fst.st_mode) && !S_ISFIFO(fst.st_mode)))
+        throw Error(kExitUsage, name + ": changed while being opened");
+    apply_log_fd(h, fd, name);
+}
+
 std::string read_kmsg(const RootFs &fs, HostFacts &h)
 {
     auto p = fs.resolve("dev/kmsg");
@@ -260,6 +289,13 @@ std::string read_kmsg(const RootFs &fs, HostFacts &h)
         if (text)
             h.log.source = "dev/kmsg";
         return text.value_or("");
+    }
+    struct stat st{};
+    if (::stat(p->c_str(), &st) != 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 11)) {
+        // Not the kernel's log device (1:11): a FIFO or /dev/zero planted in
+        // a --root tree would hang or never end.
+        h.warnings.push_back("kernel log not read: dev/kmsg is not the kernel log device; use --dmesg FILE");
+        return "";
     }
     int fd = ::open(p->c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
@@ -464,7 +500,9 @@ void summarize(HostFacts &h)
 HostFacts read_host_facts(const HostOptions &opts)
 {
     std::error_code ec;
-    std::string root = opts.root.empty() ? "/" : opts.root;
+    if (opts.root.empty())
+        throw Error(kExitUsage, "--root: empty directory name (use --root / for this host)");
+    const std::string &root = opts.root;
     if (!std::filesystem::is_directory(root, ec))
         throw Error(kExitUsage, "--root " + root + ": no such directory");
     RootFs fs(root);
@@ -508,7 +546,7 @@ HostFacts read_host_facts(const HostOptions &opts)
     // IOMMU groups, by number.
     std::vector<int> ids;
     for (auto &n : fs.list("sys/kernel/iommu_groups")) {
-        if (!n.empty() && std::all_of(n.begin(), n.end(), ::isdigit))
+        if (!n.empty() && n.size() <= 9 && std::all_of(n.begin(), n.end(), ::isdigit))
             ids.push_back(std::stoi(n));
     }
     std::sort(ids.begin(), ids.end());
@@ -545,13 +583,8 @@ HostFacts read_host_facts(const HostOptions &opts)
 
     // Kernel log.
     if (!opts.dmesg_file.empty()) {
-        std::ifstream in(opts.dmesg_file, std::ios::binary);
-        if (!in)
-            throw Error(kExitUsage, "--dmesg " + opts.dmesg_file + ": cannot open");
-        std::stringstream ss;
-        ss << in.rdbuf();
         h.log.source = opts.dmesg_file;
-        apply_log(h, ss.str());
+        host::read_log_file(opts.dmesg_file, h);
     } else if (opts.read_kmsg) {
         std::string text = host::read_kmsg(fs, h);
         if (!h.log.source.empty())

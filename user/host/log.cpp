@@ -4,10 +4,17 @@
 // `journalctl -k` lines ("... kernel: message").
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <regex>
 #include <set>
 #include <sstream>
 
+#include <unistd.h>
+
+#include <fmt/core.h>
+
+#include "iommuprof/error.hpp"
 #include "iommuprof/hostfacts.hpp"
 #include "summarize.hpp"
 
@@ -116,29 +123,27 @@ bool parse_fault(const std::string &m, FaultLine &f)
     return false;
 }
 
-}  // namespace
+// Scans a kernel log line by line, so that a log of any size is read in
+// memory proportional to what is kept (80 IOMMU lines, 64 fault lines).
+class LogScan {
+public:
+    explicit LogScan(HostFacts &h) : h(h)
+    {
+        h.log.lines = 0;
+        h.log.iommu_lines.clear();
+        h.faults.clear();
+        h.fault_count = 0;
+        h.iommu.log_default_domain.clear();
+        h.iommu.log_policy.clear();
+        h.iommu.strict_forced = false;
+    }
 
-void apply_log(HostFacts &h, const std::string &text)
-{
-    std::istringstream in(text);
-    std::string raw;
-    std::optional<bool> ir_log;
-    std::string ir_line;
-    std::optional<bool> swiotlb_log;
-    std::optional<uint64_t> swiotlb_size;
-    std::string swiotlb_line;
-    h.log.lines = 0;
-    h.log.iommu_lines.clear();
-    h.faults.clear();
-    h.fault_count = 0;
-    h.iommu.log_default_domain.clear();
-    h.iommu.log_policy.clear();
-    h.iommu.strict_forced = false;
-    static const std::regex mb(R"(\((\d+)MB\))");
-    while (std::getline(in, raw)) {
+    void line(const std::string &raw)
+    {
+        static const std::regex mb(R"(\((\d+)MB\))");
         std::string m = message_of(raw);
         if (m.empty())
-            continue;
+            return;
         h.log.lines++;
         FaultLine f;
         if (parse_fault(m, f)) {
@@ -147,7 +152,7 @@ void apply_log(HostFacts &h, const std::string &text)
                 f.line = m;
                 h.faults.push_back(f);
             }
-            continue;
+            return;
         }
         // arm-smmu-v3 (6.x) prints the faulting device on a follow-up line.
         if (!h.faults.empty() && h.faults.back().kind == "arm-smmu" && h.faults.back().device.empty() &&
@@ -158,7 +163,7 @@ void apply_log(HostFacts &h, const std::string &text)
                 h.faults.back().device = norm_bdf(sm[1]);
         }
         if (!iommu_related(m) || m.rfind("Command line:", 0) == 0 || m.rfind("Kernel command line:", 0) == 0)
-            continue;
+            return;
         if (h.log.iommu_lines.size() < kMaxIommuLines)
             h.log.iommu_lines.push_back(m);
 
@@ -187,7 +192,7 @@ void apply_log(HostFacts &h, const std::string &text)
             swiotlb_log = true;
             swiotlb_line = m;
             std::smatch sm;
-            if (std::regex_search(m, sm, mb))
+            if (std::regex_search(m, sm, mb) && sm[1].length() <= 9)
                 swiotlb_size = std::stoull(sm[1]) << 20;
         } else if (has(m, "Using software bounce buffering for IO (SWIOTLB)")) {
             if (!swiotlb_log) {
@@ -202,29 +207,91 @@ void apply_log(HostFacts &h, const std::string &text)
         }
     }
 
-    // Interrupt remapping: /proc/interrupts decides when it showed IR- chips;
-    // the log fills in when /proc could not tell or showed none.
-    if (ir_log && h.irq_remapping.enabled != true) {
-        if (*ir_log || !h.irq_remapping.enabled.has_value()) {
-            h.irq_remapping.enabled = *ir_log;
-            h.irq_remapping.source = "log";
-            h.irq_remapping.evidence = ir_line;
+    void finish()
+    {
+        // Interrupt remapping: /proc/interrupts decides when it showed IR- chips;
+        // the log fills in when /proc could not tell or showed none.
+        if (ir_log && h.irq_remapping.enabled != true) {
+            if (*ir_log || !h.irq_remapping.enabled.has_value()) {
+                h.irq_remapping.enabled = *ir_log;
+                h.irq_remapping.source = "log";
+                h.irq_remapping.evidence = ir_line;
+            }
         }
-    }
-    // swiotlb: debugfs numbers win; the log adds the size and the boot story.
-    if (swiotlb_log) {
-        auto &s = h.swiotlb;
-        if (s.source == "debugfs") {
-            s.source = "debugfs+log";
-        } else {
-            s.present = *swiotlb_log;
-            s.source = "log";
+        // swiotlb: debugfs numbers win; the log adds the size and the boot story.
+        if (swiotlb_log) {
+            auto &s = h.swiotlb;
+            if (s.source == "debugfs") {
+                s.source = "debugfs+log";
+            } else {
+                s.present = *swiotlb_log;
+                s.source = "log";
+            }
+            s.evidence = swiotlb_line;
+            if (swiotlb_size && *swiotlb_log && !s.size_bytes)
+                s.size_bytes = swiotlb_size;
         }
-        s.evidence = swiotlb_line;
-        if (swiotlb_size && *swiotlb_log && !s.size_bytes)
-            s.size_bytes = swiotlb_size;
+        host::summarize(h);
     }
-    host::summarize(h);
+
+private:
+    HostFacts &h;
+    std::optional<bool> ir_log;
+    std::string ir_line;
+    std::optional<bool> swiotlb_log;
+    std::optional<uint64_t> swiotlb_size;
+    std::string swiotlb_line;
+};
+
+}  // namespace
+
+void apply_log(HostFacts &h, const std::string &text)
+{
+    LogScan scan(h);
+    std::istringstream in(text);
+    std::string raw;
+    while (std::getline(in, raw)) {
+        if (raw.size() > kMaxLogLineBytes)
+            raw.resize(kMaxLogLineBytes);
+        scan.line(raw);
+    }
+    scan.finish();
 }
+
+void apply_log_fd(HostFacts &h, int fd, const std::string &name, uint64_t max_bytes)
+{
+    LogScan scan(h);
+    std::string line;
+    uint64_t total = 0;
+    std::vector<char> buf(1 << 16);
+    for (;;) {
+        ssize_t n = ::read(fd, buf.data(), buf.size());
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            throw Error(kExitUsage, fmt::format("{}: cannot read: {}", name, std::strerror(errno)));
+        }
+        if (n == 0)
+            break;
+        total += uint64_t(n);
+        if (total > max_bytes)
+            throw Error(kExitUsage, fmt::format("{}: more than {} MiB: not a kernel log (give dmesg or journalctl -k "
+                                                "output)",
+                                                name, max_bytes >> 20));
+        for (ssize_t i = 0; i < n; i++) {
+            char c = buf[size_t(i)];
+            if (c == '\n') {
+                scan.line(line);
+                line.clear();
+            } else if (line.size() < kMaxLogLineBytes) {
+                line += c;  // the rest of an absurdly long line is dropped
+            }
+        }
+    }
+    if (!line.empty())
+        scan.line(line);
+    scan.finish();
+}
+
 
 }  // namespace iommuprof

@@ -1,6 +1,7 @@
 // Chroot-like path resolution below a root directory (see rootfs.hpp).
 #include "rootfs.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -109,22 +110,32 @@ std::optional<std::string> RootFs::read(const std::string &rel, size_t max_bytes
     auto p = resolve(rel);
     if (!p)
         return std::nullopt;
-    std::error_code ec;
-    if (fs::is_directory(*p, ec))
+    // Regular files only (proc and sysfs files are): a FIFO or a device
+    // planted in a fixture tree must neither block nor stream forever.
+    // O_NONBLOCK: opening a FIFO does not wait for a writer.
+    int fd = ::open(p->c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
         return std::nullopt;
-    std::ifstream in(*p, std::ios::binary);
-    if (!in)
+    struct stat st{};
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
         return std::nullopt;
+    }
     std::string out;
     char buf[65536];
+    bool bad = false;
     while (out.size() < max_bytes) {
-        in.read(buf, std::streamsize(std::min(sizeof buf, max_bytes - out.size())));
-        auto n = in.gcount();
+        ssize_t n = ::read(fd, buf, std::min(sizeof buf, max_bytes - out.size()));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            bad = true;
         if (n <= 0)
             break;
         out.append(buf, size_t(n));
     }
-    if (in.bad())
+    ::close(fd);
+    if (bad)
         return std::nullopt;
     return out;
 }

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <tuple>
 #include <optional>
 
 #include "iommuprof.h"
@@ -134,6 +135,7 @@ public:
         read_hists(s);
         read_stats(s);
         std::erase_if(s.cells, [](const Cell &c) { return c.point.rfind("calib_", 0) == 0; });
+        merge_same_name(s);
         s.calibration = calibration_;
         if (sampler_)
             s.samples = sampler_->read();
@@ -359,6 +361,25 @@ private:
             e.att.method = Method::Unavailable;
         }
         (void)k;
+    }
+
+    // A device unplugged and plugged back is a new struct device with the
+    // same name (0000:01:00.0): two BPF keys, one device for the user. Their
+    // cells are added up, so that a profile never holds the same (point,
+    // device, CPU) twice (a reader rejects that).
+    static void merge_same_name(Snapshot &s)
+    {
+        std::map<std::tuple<std::string, std::string, int>, size_t> first;
+        std::vector<Cell> out;
+        out.reserve(s.cells.size());
+        for (auto &c : s.cells) {
+            auto [it, fresh] = first.try_emplace({c.point, c.device, c.cpu}, out.size());
+            if (fresh)
+                out.push_back(std::move(c));
+            else
+                out[it->second].hist += c.hist;
+        }
+        s.cells = std::move(out);
     }
 
     std::string device_name(__u64 dev)

@@ -222,8 +222,11 @@ void from_json(const json &j, Hist &h)
     if (j.contains("intr_count")) {
         r.intr_count = get_u64(j, "intr_count");
         r.intr_sum_ns = get_u64(j, "intr_sum_ns");
-        if (r.intr_count > r.count || r.intr_sum_ns > r.sum_ns)
-            fail("intr_count", "more interrupted calls (or time) than calls (or time)");
+        if (r.intr_count > r.count)
+            fail("intr_count", fmt::format("more interrupted calls ({}) than calls ({})", r.intr_count, r.count));
+        if (r.intr_sum_ns > r.sum_ns)
+            fail("intr_sum_ns", fmt::format("more time in interrupted calls ({} ns) than in all calls ({} ns)",
+                                            r.intr_sum_ns, r.sum_ns));
     }
     const json &b = get_array(j, "buckets");
     if (b.size() != static_cast<size_t>(kBuckets))
@@ -340,7 +343,11 @@ void from_json(const json &j, SampleCounts &c)
     r.profiler = get_u64(j, "profiler");
     r.vfio = get_u64(j, "vfio");
     r.idle = get_u64(j, "idle");
-    if (r.translation + r.dma_api + r.profiler + r.vfio + r.idle > r.total)
+    // (saturating: five counters near 2^64 must not wrap to a small sum)
+    uint64_t classes = 0;
+    for (uint64_t v : {r.translation, r.dma_api, r.profiler, r.vfio, r.idle})
+        classes = sat_add(classes, v);
+    if (classes > r.total)
         fail("total", "fewer samples in all than in its classes");
     c = r;
 }
@@ -378,7 +385,10 @@ void from_json(const json &j, SampleStats &s)
         });
     const json &f = get_array(j, "folded");
     for (size_t i = 0; i < f.size(); i++)
-        with_path(fmt::format("folded[{}]", i), [&] { r.folded[get_string(f[i], "stack")] += get_u64(f[i], "samples"); });
+        with_path(fmt::format("folded[{}]", i), [&] {
+            uint64_t &n = r.folded[get_string(f[i], "stack")];
+            n = sat_add(n, get_u64(f[i], "samples"));
+        });
     s = std::move(r);
 }
 

@@ -3,9 +3,11 @@
 #include "iommuprof/profile.hpp"
 
 #include <cerrno>
+#include <functional>
 #include <cmath>
 #include <cstring>
 #include <ctime>
+#include <map>
 #include <set>
 #include <tuple>
 
@@ -41,6 +43,67 @@ std::string now_iso8601_utc()
     return buf;
 }
 
+namespace {
+// A profile nests 6 levels deep; refuse pathological nesting early.
+constexpr int kMaxDepth = 64;
+// No string in a real profile comes near this (labels, command lines, log
+// lines of at most a few KiB, folded stacks of ~127 frames).
+constexpr size_t kMaxJsonString = 1u << 20;
+// Values (separators) in the document: a profile of 200k cells has ~12M. A
+// parsed value costs the parser ~16-50 bytes, whatever its text costs: an
+// array of 100M zeros is 200 MB of text and several GB parsed.
+constexpr size_t kMaxJsonValues = 32u << 20;
+
+// Checks the shape of the JSON text as it is decompressed, before the parser
+// builds anything, in one linear pass (brackets inside strings do not count):
+// nesting depth, the longest string, the number of values. Throws JsonError
+// naming the limit, at the first byte beyond it: a 500 MB label is refused
+// after 1 MiB of it. (nlohmann's parser with a callback, the former depth
+// check, rescans the enclosing array at every object's end, which made reading
+// a profile quadratic in its cells.)
+class JsonShape {
+public:
+    void feed(std::string_view text)
+    {
+        for (size_t i = 0; i < text.size(); i++, pos_++) {
+            char c = text[i];
+            if (in_string_) {
+                if (escaped_)
+                    escaped_ = false;
+                else if (c == '\\')
+                    escaped_ = true;
+                else if (c == '"')
+                    in_string_ = false;
+                if (pos_ - string_start_ > kMaxJsonString)
+                    throw JsonError("", fmt::format("a JSON string longer than {} MiB at byte {}: not a plausible "
+                                                    "profile",
+                                                    kMaxJsonString >> 20, string_start_));
+                continue;
+            }
+            if (c == '"') {
+                in_string_ = true;
+                string_start_ = pos_;
+            } else if (c == '[' || c == '{') {
+                if (++depth_ > kMaxDepth)
+                    throw JsonError("", fmt::format("JSON nested deeper than {} levels", kMaxDepth));
+            } else if (c == ']' || c == '}') {
+                if (depth_ > 0)
+                    depth_--;
+            } else if (c == ',' && ++values_ > kMaxJsonValues) {
+                throw JsonError("", fmt::format("more than {} million JSON values: not a plausible profile",
+                                                kMaxJsonValues >> 20));
+            }
+        }
+    }
+
+private:
+    int depth_ = 0;
+    bool in_string_ = false, escaped_ = false;
+    size_t pos_ = 0, string_start_ = 0, values_ = 0;
+};
+
+}  // namespace
+
 // ---------------------------------------------------------------- gzip ----
 
 std::string gzip_compress(std::string_view data)
@@ -64,7 +127,7 @@ std::string gzip_compress(std::string_view data)
     return out;
 }
 
-std::string gzip_decompress(std::string_view gz, size_t max_out)
+std::string gzip_decompress(std::string_view gz, size_t max_out, const std::function<void(std::string_view)> &on_chunk)
 {
     if (gz.empty())
         throw Error(kExitUsage, "empty file, not an iommuprof profile");
@@ -85,12 +148,35 @@ std::string gzip_decompress(std::string_view gz, size_t max_out)
     zs.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(gz.data()));
     zs.avail_in = static_cast<uInt>(gz.size());
     std::string out;
+    // The gzip trailer's ISIZE (length mod 2^32) sizes the buffer once, so that
+    // growing it does not double the peak; a lying ISIZE only costs doubling.
+    if (gz.size() >= 18) {
+        const auto *t = reinterpret_cast<const unsigned char *>(gz.data() + gz.size() - 4);
+        size_t isize = size_t(t[0]) | size_t(t[1]) << 8 | size_t(t[2]) << 16 | size_t(t[3]) << 24;
+        if (isize <= max_out)
+            out.reserve(isize);
+    }
+    bool looked = false;
     char buf[1 << 16];
     for (;;) {
         zs.next_out = reinterpret_cast<Bytef *>(buf);
         zs.avail_out = sizeof buf;
         int r = inflate(&zs, Z_NO_FLUSH);
         out.append(buf, sizeof buf - zs.avail_out);
+        if (on_chunk)
+            on_chunk(std::string_view(buf, sizeof buf - zs.avail_out));
+        if (!looked) {
+            // A profile is a JSON object: anything else (a gzip of zeros) is
+            // refused at its first byte, not after a GiB of it.
+            size_t k = out.find_first_not_of(" \t\r\n");
+            if (k != std::string::npos) {
+                looked = true;
+                if (out[k] != '{')
+                    throw Error(kExitUsage, "the gzip data is not a JSON object: not an iommuprof profile");
+            } else if (out.size() > (1u << 20)) {
+                throw Error(kExitUsage, "the gzip data starts with 1 MiB of white space: not an iommuprof profile");
+            }
+        }
         if (out.size() > max_out)
             throw Error(kExitUsage, fmt::format("decompresses to more than {} MiB: not a plausible profile", max_out >> 20));
         if (r == Z_STREAM_END)
@@ -107,96 +193,6 @@ std::string gzip_decompress(std::string_view gz, size_t max_out)
     if (zs.avail_in != 0)
         throw Error(kExitUsage, fmt::format("{} bytes of trailing data after the gzip stream", zs.avail_in));
     return out;
-}
-
-// --------------------------------------------------------- atomic write ----
-
-namespace {
-
-std::string dir_of(const std::string &path)
-{
-    auto slash = path.rfind('/');
-    if (slash == std::string::npos)
-        return ".";
-    if (slash == 0)
-        return "/";
-    return path.substr(0, slash);
-}
-
-std::string base_of(const std::string &path)
-{
-    auto slash = path.rfind('/');
-    return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-[[noreturn]] void io_fail(const std::string &path, const std::string &what, int err)
-{
-    throw Error(kExitRuntime, fmt::format("{}: {}: {}", path, what, strerror(err)));
-}
-
-// Creates the temp file next to `path`; returns fd, fills `tmp`.
-int make_temp(const std::string &path, std::string &tmp)
-{
-    if (path.empty() || path.back() == '/')
-        throw Error(kExitUsage, fmt::format("'{}': not a file name", path));
-    struct stat st{};
-    if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-        throw Error(kExitUsage, fmt::format("{}: is a directory", path));
-    tmp = dir_of(path) + "/." + base_of(path) + ".tmp.XXXXXX";
-    int fd = mkostemp(tmp.data(), O_CLOEXEC);
-    if (fd < 0)
-        io_fail(path, fmt::format("cannot create a file in {}", dir_of(path)), errno);
-    return fd;
-}
-
-}  // namespace
-
-void write_file_atomic(const std::string &path, std::string_view data)
-{
-    std::string tmp;
-    int fd = make_temp(path, tmp);
-    auto fail = [&](const char *what, int err) {
-        if (fd >= 0)
-            close(fd);
-        unlink(tmp.c_str());
-        io_fail(path, what, err);
-    };
-    mode_t mask = umask(0);
-    umask(mask);
-    if (fchmod(fd, 0666 & ~mask) != 0)
-        fail("chmod", errno);
-    size_t off = 0;
-    while (off < data.size()) {
-        ssize_t n = write(fd, data.data() + off, data.size() - off);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            fail("write", errno);
-        }
-        off += static_cast<size_t>(n);
-    }
-    if (fsync(fd) != 0)
-        fail("fsync", errno);
-    int c = close(fd);
-    fd = -1;
-    if (c != 0)
-        fail("close", errno);
-    if (rename(tmp.c_str(), path.c_str()) != 0)
-        fail("rename", errno);
-    // Make the rename itself durable; failure here does not undo the write.
-    int dfd = open(dir_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-}
-
-void check_writable(const std::string &path)
-{
-    std::string tmp;
-    int fd = make_temp(path, tmp);
-    close(fd);
-    unlink(tmp.c_str());
 }
 
 // ------------------------------------------------------------- JSON doc ----
@@ -217,31 +213,77 @@ json profile_to_json(const Profile &p)
 
 namespace {
 
+// The invariants the kernel side guarantees for one cell (bpf/iommuprof.bpf.c,
+// hist_add): every call increments count; a timed call also adds its time to
+// sum_ns and one bucket; a count-only event (tracepoint) touches count, bytes
+// and errors only. `path` is the cell's "snapshot.cells[i].hist".
+void validate_hist(const std::string &path, const Hist &h, const PointInfo &pi)
+{
+    auto bad = [&](const char *field, const std::string &what) { fail(path + "." + field, what); };
+    uint64_t n = h.bucket_total();
+    if (h.count == 0) {
+        // The writer leaves out cells without calls: nothing may be counted in one.
+        if (n)
+            bad("buckets", fmt::format("sum of buckets {} != count 0", n));
+        const std::pair<const char *, uint64_t> fields[] = {
+            {"sum_ns", h.sum_ns},   {"bytes", h.bytes},   {"errors", h.errors},         {"max_ns", h.max_ns},
+            {"comp_ns", h.comp_ns}, {"nested", h.nested}, {"intr_count", h.intr_count}, {"intr_sum_ns", h.intr_sum_ns}};
+        for (auto &[field, v] : fields)
+            if (v)
+                bad(field, fmt::format("{} in a cell with a count of 0", v));
+        return;
+    }
+    uint64_t slack = profile_race_slack(h.count);
+    if (pi.timed) {
+        // |count - sum of buckets| <= slack, without overflowing.
+        if ((n > h.count ? n - h.count : h.count - n) > slack)
+            bad("buckets", fmt::format("sum of buckets {} != count {}", n, h.count));
+    } else {
+        const std::pair<const char *, uint64_t> fields[] = {
+            {"buckets", n},         {"sum_ns", h.sum_ns}, {"max_ns", h.max_ns},         {"comp_ns", h.comp_ns},
+            {"nested", h.nested},   {"intr_count", h.intr_count}, {"intr_sum_ns", h.intr_sum_ns}};
+        for (auto &[field, v] : fields)
+            if (v)
+                bad(field, fmt::format("{} in a cell of the count-only point '{}' (it has no latency)", v, pi.name));
+    }
+    if (h.errors > h.count && h.errors - h.count > slack)
+        bad("errors", fmt::format("{} errors in {} calls", h.errors, h.count));
+    if (h.comp_ns > UINT64_MAX - h.sum_ns)
+        bad("comp_ns", fmt::format("sum_ns {} + comp_ns {} overflows 64 bits", h.sum_ns, h.comp_ns));
+}
+
 void validate_snapshot(const Snapshot &s)
 {
-    if (!(s.duration_s >= 0) || s.duration_s > kMaxProfileDuration)
+    bool has_data = !s.cells.empty() || (s.samples && (s.samples->sum().total > 0 || !s.samples->folded.empty()));
+    if (!std::isfinite(s.duration_s) || !(s.duration_s >= 0) || s.duration_s > kMaxProfileDuration)
         fail("snapshot.duration_s", fmt::format("{} s is not a plausible profile duration", s.duration_s));
+    if (has_data && s.duration_s < kMinProfileDuration)
+        fail("snapshot.duration_s", fmt::format("{} s is not a plausible profile duration (a profile with data "
+                                                "covers at least {} s)",
+                                                s.duration_s, kMinProfileDuration));
     if (s.ncpus < 1 || s.ncpus > kMaxProfileCpus)
         fail("snapshot.ncpus", fmt::format("{} is not a plausible CPU count", s.ncpus));
-    std::set<std::string> names;
+    std::map<std::string, const PointInfo *, std::less<>> points;
     for (size_t i = 0; i < s.points.size(); i++) {
         const auto &name = s.points[i].name;
         if (name.empty())
             fail(fmt::format("snapshot.points[{}].name", i), "empty point name");
-        if (!names.insert(name).second)
+        if (!points.emplace(name, &s.points[i]).second)
             fail(fmt::format("snapshot.points[{}].name", i), fmt::format("point '{}' listed twice", name));
     }
-    std::set<std::tuple<std::string, std::string, int>> seen;
+    std::set<std::tuple<std::string_view, std::string_view, int>> seen;
     for (size_t i = 0; i < s.cells.size(); i++) {
         const Cell &c = s.cells[i];
-        if (!names.count(c.point))
+        auto pit = points.find(c.point);
+        if (pit == points.end())
             fail(fmt::format("snapshot.cells[{}].point", i),
                  fmt::format("'{}' is not one of the profile's points", c.point));
-        if (c.cpu >= kMaxProfileCpus)
+        if (c.cpu < 0 || c.cpu >= kMaxProfileCpus)
             fail(fmt::format("snapshot.cells[{}].cpu", i), fmt::format("CPU number {} out of range", c.cpu));
         if (!seen.insert({c.point, c.device, c.cpu}).second)
             fail(fmt::format("snapshot.cells[{}]", i),
                  fmt::format("duplicate cell ({}, {}, CPU {})", c.point, c.device, c.cpu));
+        validate_hist(fmt::format("snapshot.cells[{}].hist", i), c.hist, *pit->second);
     }
 }
 
@@ -282,31 +324,23 @@ Profile profile_from_json(const json &j)
 
 // ------------------------------------------------------------ file I/O ----
 
-namespace {
-// A profile nests 6 levels deep; refuse pathological nesting early.
-constexpr int kMaxDepth = 64;
-}  // namespace
-
 void write_profile(const Profile &p, const std::string &path)
 {
     // Host strings (cmdline, log lines, label) may hold invalid UTF-8:
     // replace rather than fail after a long recording.
     std::string text = profile_to_json(p).dump(-1, ' ', false, json::error_handler_t::replace);
     text += '\n';
-    write_file_atomic(path, gzip_compress(text));
+    write_file_or_rescue(path, gzip_compress(text));
 }
 
 Profile parse_profile(std::string_view bytes, const std::string &name)
 {
     try {
-        std::string text = gzip_decompress(bytes);
+        JsonShape shape;
+        std::string text = gzip_decompress(bytes, kMaxProfileJsonBytes, [&](std::string_view c) { shape.feed(c); });
         json j;
         try {
-            j = json::parse(text, [](int depth, json::parse_event_t, json &) {
-                if (depth > kMaxDepth)
-                    throw JsonError("", fmt::format("JSON nested deeper than {} levels", kMaxDepth));
-                return true;
-            });
+            j = json::parse(text);
         } catch (const json::parse_error &e) {
             // e.what(): "[json.exception.parse_error.101] parse error at line 1, column 5: ..."
             std::string what = e.what();

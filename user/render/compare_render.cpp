@@ -7,6 +7,7 @@
 
 #include "iommuprof/compare.hpp"
 #include "iommuprof/json.hpp"
+#include "iommuprof/render.hpp"
 
 namespace iommuprof {
 
@@ -46,8 +47,10 @@ bool is_unit(const std::string &w)
 
 // Greedy word wrap with a prefix on every line; a number is never separated
 // from its unit ("30.7 %").
-std::string wrap(const std::string &text, size_t width, const std::string &prefix)
+std::string wrap(const std::string &raw, size_t width, const std::string &prefix)
 {
+    // Warnings quote labels and device names from the profiles.
+    const std::string text = esc(raw);
     std::vector<std::string> words;
     size_t pos = 0;
     while (pos < text.size()) {
@@ -140,7 +143,7 @@ std::string render_compare_text(const Comparison &c, const CompareTextOptions &o
 
     // ---- header: the two profiles side by side ----
     auto hdr = [&](const char *what, const std::string &x, const std::string &y) {
-        out += fmt::format("{:<17} {:<34} {}\n", what, x, y);
+        out += fmt::format("{:<17} {:<34} {}\n", what, esc(x), esc(y));
     };
     auto params = [](const std::vector<std::string> &v) {
         std::string s;
@@ -214,7 +217,7 @@ std::string render_compare_text(const Comparison &c, const CompareTextOptions &o
                 out += fmt::format("  ... {} more devices\n", hidden);
             hidden = 0;
             device_rows = 0;
-            name = r.point;
+            name = esc(r.point);
         } else {
             if (!o.devices)
                 continue;
@@ -222,7 +225,7 @@ std::string render_compare_text(const Comparison &c, const CompareTextOptions &o
                 hidden++;
                 continue;
             }
-            name = "  " + r.device;
+            name = "  " + esc(r.device);
         }
         if (name.size() > 22)
             name = name.substr(0, 21) + "~";
@@ -262,7 +265,9 @@ std::string render_compare_text(const Comparison &c, const CompareTextOptions &o
                 std::string stats = s.timed && s.hist.count ? fmt::format("p50 {}  p99 {}", cmpfmt::ns(s.p50_ns),
                                                                           cmpfmt::ns(s.p99_ns))
                                                             : "";
-                std::string name = r.point.size() > 22 ? r.point.substr(0, 21) + "~" : r.point;
+                std::string name = esc(r.point);
+                if (name.size() > 22)
+                    name = name.substr(0, 21) + "~";
                 out += rtrim(fmt::format("  {:<22} {:<6} |{:<{}}|  {}", tag == std::string("before") ? name : "",
                                          tag, bars, hi - lo + 1, stats)) +
                        "\n";

@@ -2,6 +2,7 @@
 #include <fmt/core.h>
 
 #include "iommuprof/hostfacts.hpp"
+#include "iommuprof/render.hpp"
 
 namespace iommuprof {
 
@@ -34,7 +35,8 @@ std::string mib(uint64_t b) { return fmt::format("{} MiB", b >> 20); }
 
 void line(std::string &out, const char *label, const std::string &value)
 {
-    out += fmt::format("{:<22}{}\n", label, value);
+    // Values come from sysfs, the command line and the kernel log: one line each.
+    out += fmt::format("{:<22}{}\n", label, esc(value));
 }
 
 }  // namespace
@@ -156,7 +158,7 @@ std::string render_hostfacts_text(const HostFacts &h)
             if (g.vfio_shared)
                 flags += " [VFIO device next to host-owned devices]";
             if (g.devices.empty())
-                out += fmt::format("{:<6} {:<10} (no devices){}\n", g.id, g.type.empty() ? "?" : g.type, flags);
+                out += fmt::format("{:<6} {:<10} (no devices){}\n", g.id, g.type.empty() ? "?" : esc(g.type), flags);
             for (auto &d : g.devices) {
                 std::string drv = d.driver.empty() ? "-" : d.driver;
                 if (d.driver == "vfio-pci")
@@ -165,8 +167,8 @@ std::string render_hostfacts_text(const HostFacts &h)
                     drv += " [external]";
                 std::string cls = d.class_name.empty() ? (d.class_code.empty() ? "-" : d.class_code) : d.class_name;
                 out += fmt::format("{:<6} {:<10} {:<14} {:<10} {:<32} {}\n", first ? std::to_string(g.id) : "",
-                                   first ? (g.type.empty() ? "?" : g.type) : "", d.name,
-                                   d.id().empty() ? "-" : d.id(), cls, drv);
+                                   first ? (g.type.empty() ? "?" : esc(g.type)) : "", esc(d.name),
+                                   d.id().empty() ? "-" : esc(d.id()), esc(cls), esc(drv));
                 first = false;
             }
             if (!flags.empty())
@@ -174,7 +176,7 @@ std::string render_hostfacts_text(const HostFacts &h)
         }
     }
     for (auto &w : h.warnings)
-        out += "warning: " + w + "\n";
+        out += "warning: " + esc(w) + "\n";
     return out;
 }
 

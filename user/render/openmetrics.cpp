@@ -1,6 +1,7 @@
 // Prometheus text format / OpenMetrics export; see include/iommuprof/openmetrics.hpp
 // and docs/openmetrics.md.
 #include "iommuprof/openmetrics.hpp"
+#include "iommuprof/render.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -15,40 +16,6 @@ namespace iommuprof {
 
 namespace {
 
-// Length of the valid UTF-8 sequence at s[i], 0 if invalid.
-size_t utf8_len(const std::string &s, size_t i)
-{
-    auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-    unsigned char c = b(i);
-    if (c < 0x80)
-        return 1;
-    size_t n;
-    uint32_t cp;
-    if ((c & 0xE0) == 0xC0) {
-        n = 2;
-        cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-        n = 3;
-        cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-        n = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (i + n > s.size())
-        return 0;
-    for (size_t k = 1; k < n; k++) {
-        if ((b(i + k) & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (b(i + k) & 0x3F);
-    }
-    // Overlong forms, surrogates, beyond U+10FFFF.
-    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return n;
-}
 
 // Double in the shortest form that reads back exactly; integers stay integers.
 std::string num(double v)
@@ -159,7 +126,7 @@ std::string om_escape_label(const std::string &v)
     std::string out;
     out.reserve(v.size());
     for (size_t i = 0; i < v.size();) {
-        size_t n = utf8_len(v, i);
+        size_t n = utf8_seq_len(v, i);
         if (n == 0) {
             out += '?';
             i++;
@@ -172,6 +139,9 @@ std::string om_escape_label(const std::string &v)
             out += "\\\"";
         else if (n == 1 && c == '\n')
             out += "\\n";
+        else if ((n == 1 && (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)) ||
+                 (n == 2 && static_cast<unsigned char>(c) == 0xc2 && static_cast<unsigned char>(v[i + 1]) < 0xa0))
+            out += '?';  // no control character reaches a textfile (or the terminal of report --openmetrics)
         else
             out.append(v, i, n);
         i += n;
@@ -216,7 +186,8 @@ std::string render_openmetrics(const Snapshot &snap, const HostFacts &host, cons
         l.emplace_back("le", "");
         uint64_t cum = 0;
         for (int i = 0; i < kBuckets; i++) {
-            cum += s.hist.buckets[i];
+            // Saturating (like the Hist sums): cumulative buckets never decrease.
+            cum = sat_add(cum, s.hist.buckets[i]);
             // Empty low buckets below the first sample add nothing; the
             // full set is kept so every series has the same le values.
             l.back().second = om_bucket_le(i);

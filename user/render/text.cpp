@@ -66,10 +66,10 @@ std::string render_compensation_note(const Snapshot &s)
     std::string parts;
     for (auto &c : s.calibration)
         parts += fmt::format("{}{} {} per probed call, {} of it inside the call's own time", parts.empty() ? "" : "; ",
-                             c.method, format_ns(c.pair_ns), format_ns(c.inner_ns));
+                             esc(c.method), format_ns(c.pair_ns), format_ns(c.inner_ns));
     return fmt::format("note: times exclude the profiler's own probe cost ({}; measured on {}); --raw shows them "
                        "as measured\n",
-                       parts, s.calibration.front().functions);
+                       parts, esc(s.calibration.front().functions));
 }
 
 std::string render_samples_line(const Snapshot &s)
@@ -85,7 +85,7 @@ std::string render_samples_line(const Snapshot &s)
     };
     return fmt::format("sampled ({} samples, {} at {:g} Hz per CPU): translation-only paths {} of all CPUs, DMA API "
                        "{}, the profiler's probes {}{}\n",
-                       c.total, s.samples->event, s.samples->freq_hz, share(c.translation), share(c.dma_api),
+                       c.total, esc(s.samples->event), s.samples->freq_hz, share(c.translation), share(c.dma_api),
                        share(c.profiler),
                        s.samples->lost ? fmt::format("; {} samples lost (maps full)", s.samples->lost) : "");
 }
@@ -94,7 +94,7 @@ std::string render_folded(const SampleStats &s)
 {
     std::string out;
     for (auto &[stack, n] : s.folded)
-        out += fmt::format("{} {}\n", stack, n);
+        out += fmt::format("{} {}\n", esc(stack), n);
     return out;
 }
 
@@ -136,12 +136,12 @@ std::string render_table(const Snapshot &s, const TableOptions &o)
         std::string p50 = timed ? format_ns(r.hist.percentile_ns(0.5)) : "-";
         std::string p99 = timed ? format_ns(r.hist.percentile_ns(0.99)) : "-";
         std::string mx = timed ? format_ns(double(r.hist.max_ns)) : "-";
-        std::string cpu = timed ? fmt::format("{:.2f}", r.hist.sum_ns / (dur * 1e9 * std::max(1, s.ncpus)) * 100)
+        std::string cpu = timed ? fmt::format("{:.2f}", clamp_share(r.hist.sum_ns / (dur * 1e9 * std::max(1, s.ncpus))) * 100)
                                 : "-";
-        std::string name = r.point == kTotalPoint ? "= total (outermost)" : r.point;
+        std::string name = r.point == kTotalPoint ? "= total (outermost)" : esc(r.point);
         if (pi && !pi->timed && r.point != kTotalPoint)
             name += " (count)";
-        out += fmt::format("{:<22} {:<26} {:>9} {:>8.2f} {:>8} {:>8} {:>8} {:>6}", r.device.substr(0, 22),
+        out += fmt::format("{:<22} {:<26} {:>9} {:>8.2f} {:>8} {:>8} {:>8} {:>6}", esc(r.device).substr(0, 22),
                            name.substr(0, 26), format_rate(r.hist.count / dur), r.hist.bytes / dur / 1e6, p50, p99,
                            mx, cpu);
         if (r.hist.errors)
@@ -192,12 +192,12 @@ std::string render_histograms(const Snapshot &s, bool per_cpu)
     std::string out;
     if (per_cpu) {
         for (auto &r : by_cpu(s)) {
-            out += fmt::format("\npoint = {}  cpu = {}\n", r.point, r.cpu);
+            out += fmt::format("\npoint = {}  cpu = {}\n", esc(r.point), r.cpu);
             hist_block(out, r.hist);
         }
     } else {
         for (auto &r : by_device(s)) {
-            out += fmt::format("\npoint = {}  device = {}\n", r.point, r.device);
+            out += fmt::format("\npoint = {}  device = {}\n", esc(r.point), esc(r.device));
             hist_block(out, r.hist);
         }
     }
@@ -209,15 +209,15 @@ std::string render_histograms(const Snapshot &s, bool per_cpu)
 
 std::string render_plan_text(const std::vector<Attachment> &plan, const std::string &kernel)
 {
-    std::string out = fmt::format("attach plan for kernel {}\n", kernel);
+    std::string out = fmt::format("attach plan for kernel {}\n", esc(kernel));
     out += fmt::format("{:<28} {:<12} {:<34} {:<11} {}\n", "POINT", "CATEGORY", "SYMBOL", "METHOD", "REASON");
     int n = 0, timed = 0;
     for (auto &a : plan) {
         std::string method = to_string(a.method);
         if (a.method != Method::Unavailable && !a.attached)
             method += "?";
-        out += fmt::format("{:<28} {:<12} {:<34} {:<11} {}\n", a.point, to_string(a.category),
-                           a.symbol.empty() ? "-" : a.symbol, method, a.reason);
+        out += fmt::format("{:<28} {:<12} {:<34} {:<11} {}\n", esc(a.point), to_string(a.category),
+                           a.symbol.empty() ? "-" : esc(a.symbol), method, esc(a.reason));
         n += a.attached;
         timed += a.attached && (a.method == Method::Fentry || a.method == Method::Kprobe);
     }

@@ -21,16 +21,17 @@ nlohmann::json str_or_null(const std::string &s) { return s.empty() ? nlohmann::
 std::string render_verdict_text(const Verdict &v)
 {
     std::string out;
-    out += fmt::format("Verdict: {}\n  {}\n", v.verdict, v.summary);
+    // Reasons, cautions and steps quote device names, drivers and log lines: one line each.
+    out += fmt::format("Verdict: {}\n  {}\n", v.verdict, esc(v.summary));
     if (!v.reasons.empty()) {
         out += "\nWhy:\n";
         for (auto &r : v.reasons)
-            out += "  - " + r + "\n";
+            out += "  - " + esc(r) + "\n";
     }
     const auto &n = v.numbers;
     if (n.measured) {
         out += "\nEvidence";
-        out += v.profile_source.empty() ? ":\n" : " (" + v.profile_source + "):\n";
+        out += v.profile_source.empty() ? ":\n" : " (" + esc(v.profile_source) + "):\n";
         if (n.saving_from_samples)
             out += fmt::format("  profile          {:.1f}s on {} CPUs, {} samples in DMA paths (no function probe)\n",
                                n.duration_s, n.ncpus, n.events);
@@ -38,10 +39,11 @@ std::string render_verdict_text(const Verdict &v)
             out += fmt::format("  profile          {:.1f}s on {} CPUs, {} {} ({}/s)\n", n.duration_s, n.ncpus, n.events,
                                n.timed ? "outermost calls" : "DMA-API calls (counted)", format_rate(n.calls_per_s));
         if (n.timed && !n.saving_from_samples) {
-            out += fmt::format("  in DMA paths     {} of all CPUs, {} of the busiest (CPU {})\n",
-                               pct(n.total_share_all), pct(n.total_share_hottest), n.total_hottest_cpu);
-            out += fmt::format("  saving under pt  {} of all CPUs, {} of the busiest (CPU {}){}\n",
-                               pct(n.saving_share_all), pct(n.saving_share_hottest), n.saving_hottest_cpu,
+            auto cpu = [](int c) { return c < 0 ? std::string("no CPU") : fmt::format("CPU {}", c); };
+            out += fmt::format("  in DMA paths     {} of all CPUs, {} of the busiest ({})\n",
+                               pct(n.total_share_all), pct(n.total_share_hottest), cpu(n.total_hottest_cpu));
+            out += fmt::format("  saving under pt  {} of all CPUs, {} of the busiest ({}){}\n",
+                               pct(n.saving_share_all), pct(n.saving_share_hottest), cpu(n.saving_hottest_cpu),
                                n.saving_lower_bound ? "  (lower bound)" : "");
             out += fmt::format("  split            translation-only {}, DMA API (remains) {}, VFIO {}\n",
                                format_ns(n.saving_ns), format_ns(n.residual_ns), format_ns(n.vfio_ns));
@@ -52,7 +54,7 @@ std::string render_verdict_text(const Verdict &v)
         if (n.sampled)
             out += fmt::format("  sampled          {} +/- {} of all CPUs in translation-only paths ({} samples, {}; "
                                "{} in the DMA API, {} in the profiler's probes){}\n",
-                               pct(n.sampled_share_all), pct(n.sampled_ci95), n.samples, n.sample_event,
+                               pct(n.sampled_share_all), pct(n.sampled_ci95), n.samples, esc(n.sample_event),
                                n.samples_dma_api, n.samples_profiler,
                                n.disagree ? "  DISAGREES with the probes" : "");
         if (n.faults_seen)
@@ -61,7 +63,7 @@ std::string render_verdict_text(const Verdict &v)
             out += fmt::format("\n  {:<26} {:<12} {:>10} {:>10} {:>8} {:>8} {:>9}\n", "POINT", "CATEGORY", "CALLS",
                                "CALLS/s", "P50", "P99", "TIME");
             for (auto &p : v.points)
-                out += fmt::format("  {:<26} {:<12} {:>10} {:>10} {:>8} {:>8} {:>9}\n", p.point,
+                out += fmt::format("  {:<26} {:<12} {:>10} {:>10} {:>8} {:>8} {:>9}\n", esc(p.point),
                                    to_string(p.category), p.calls, format_rate(p.calls_per_s),
                                    p.timed ? format_ns(p.p50_ns) : "-", p.timed ? format_ns(p.p99_ns) : "-",
                                    p.timed ? format_ns(p.time_ns) : "-");
@@ -72,25 +74,25 @@ std::string render_verdict_text(const Verdict &v)
             for (auto &d : v.top_devices) {
                 std::string who = d.driver.empty() && d.id.empty() && d.group_type.empty()
                                       ? "-"
-                                      : fmt::format("{} {} {}", d.driver.empty() ? "-" : d.driver,
-                                                    d.id.empty() ? "-" : d.id,
-                                                    d.group_type.empty() ? "-" : d.group_type);
-                out += fmt::format("  {:<20} {:>10} {:>9} {:>11}  {}\n", d.device, d.calls,
+                                      : fmt::format("{} {} {}", d.driver.empty() ? "-" : esc(d.driver),
+                                                    d.id.empty() ? "-" : esc(d.id),
+                                                    d.group_type.empty() ? "-" : esc(d.group_type));
+                out += fmt::format("  {:<20} {:>10} {:>9} {:>11}  {}\n", esc(d.device), d.calls,
                                    n.timed ? format_ns(d.time_ns) : "-", n.timed ? format_ns(d.saving_ns) : "-", who);
             }
         }
     } else if (!v.profile_error.empty()) {
-        out += "\nEvidence: no profile (" + v.profile_error + ")\n";
+        out += "\nEvidence: no profile (" + esc(v.profile_error) + ")\n";
     }
     if (!v.next_steps.empty()) {
         out += "\nNext steps:\n";
         for (size_t i = 0; i < v.next_steps.size(); i++)
-            out += fmt::format("  {}. {}\n", i + 1, v.next_steps[i]);
+            out += fmt::format("  {}. {}\n", i + 1, esc(v.next_steps[i]));
     }
     if (!v.cautions.empty()) {
         out += "\nCautions:\n";
         for (auto &c : v.cautions)
-            out += "  ! " + c + "\n";
+            out += "  ! " + esc(c) + "\n";
     }
     return out;
 }
