@@ -1,6 +1,8 @@
 // JSON mapping of HostFacts (docs/inspect.md). `inspect --json` prints it and
 // profile files embed it. from_json is strict like json.hpp: a missing or
 // ill-typed field throws JsonError (Error(kExitUsage)) naming its path.
+#include <cstdint>
+
 #include <nlohmann/json.hpp>
 
 #include "iommuprof/hostfacts.hpp"
@@ -199,7 +201,14 @@ void from_json(const json &j, HostFacts &h)
             fail("dma_policy", "unknown value \"" + io.dma_policy + "\"");
         const json &gt = get_object(o, "group_types");
         for (auto it = gt.begin(); it != gt.end(); ++it)
-            with_path("group_types", [&] { io.group_types[it.key()] = int(get_u64(gt, it.key().c_str())); });
+            with_path("group_types", [&] {
+                // The value itself, not a lookup by c_str(): a group type read
+                // from sysfs may hold a NUL ("DMA\0x"), which c_str() cuts.
+                const auto &v = it.value();
+                if (!v.is_number_unsigned() || v.get<uint64_t>() > uint64_t(INT32_MAX))
+                    fail(it.key(), "expected a group count");
+                io.group_types[it.key()] = int(v.get<uint64_t>());
+            });
         io.log_default_domain = get_str_or_null(o, "log_default_domain");
         io.log_policy = get_str_or_null(o, "log_policy");
         io.strict_forced = get_bool(o, "strict_forced");

@@ -153,7 +153,8 @@ std::string gzip_decompress(std::string_view gz, size_t max_out, const std::func
     if (gz.size() >= 18) {
         const auto *t = reinterpret_cast<const unsigned char *>(gz.data() + gz.size() - 4);
         size_t isize = size_t(t[0]) | size_t(t[1]) << 8 | size_t(t[2]) << 16 | size_t(t[3]) << 24;
-        if (isize <= max_out)
+        // deflate expands at most ~1032:1: a larger ISIZE is a lie.
+        if (isize <= max_out && isize / 1032 <= gz.size())
             out.reserve(isize);
     }
     bool looked = false;
