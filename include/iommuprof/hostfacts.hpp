@@ -198,6 +198,9 @@ void apply_log(HostFacts &facts, const std::string &log_text);
 inline constexpr size_t kMaxLogLineBytes = 4096;
 inline constexpr uint64_t kMaxLogBytes = 512ull << 20;
 void apply_log_fd(HostFacts &facts, int fd, const std::string &name, uint64_t max_bytes = kMaxLogBytes);
+// --dmesg PATH: a regular file or a pipe, read as above; a device or a
+// directory is Error(kExitUsage) (never opened).
+void apply_log_file(HostFacts &facts, const std::string &path);
 
 // `inspect` text (user/render/hostfacts_render.cpp); `inspect --json` is to_json.
 std::string render_hostfacts_text(const HostFacts &h);

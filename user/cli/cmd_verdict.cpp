@@ -94,15 +94,8 @@ void run(const VerdictCmd &o)
             host = read_host_facts(ho);
         } else {
             host = p.host;  // the facts of the profiled machine
-            if (!o.dmesg.empty()) {
-                std::ifstream in(o.dmesg, std::ios::binary);
-                if (!in)
-                    throw Error(kExitUsage, "--dmesg " + o.dmesg + ": cannot open");
-                std::stringstream ss;
-                ss << in.rdbuf();
-                host.log.source = o.dmesg;
-                apply_log(host, ss.str());
-            }
+            if (!o.dmesg.empty())
+                apply_log_file(host, o.dmesg);
         }
     } else {
         // Host facts first: they do not depend on the profile, and a --root

@@ -12,6 +12,7 @@
 
 #include "iommuprof/cli.hpp"
 #include "iommuprof/error.hpp"
+#include "iommuprof/render.hpp"
 
 namespace iommuprof::cli {
 namespace {
@@ -106,13 +107,13 @@ int main(int argc, char **argv)
         std::string what = e.what();
         if (what.empty())
             what = "invalid command line";
-        fmt::print(stderr, "iommuprof: {}\nRun with --help for usage.\n", what);
+        fmt::print(stderr, "iommuprof: {}\nRun with --help for usage.\n", esc(what));
         return kExitUsage;
     } catch (const Error &e) {
-        fmt::print(stderr, "iommuprof: {}\n", e.what());
+        fmt::print(stderr, "iommuprof: {}\n", esc(e.what()));
         return e.code;
     } catch (const std::exception &e) {
-        fmt::print(stderr, "iommuprof: internal error: {}\n", e.what());
+        fmt::print(stderr, "iommuprof: internal error: {}\n", esc(e.what()));
         return kExitRuntime;
     }
     return cli::g_exit;

@@ -256,23 +256,27 @@ void read_swiotlb(const RootFs &fs, HostFacts &h)
 void read_log_file(const std::string &path, HostFacts &h)
 {
     const std::string name = "--dmesg " + path;
-    struct stat st{};
-    if (::stat(path.c_str(), &st) != 0)
+    // O_PATH first: a device is refused without being opened.
+    int pfd = ::open(path.c_str(), O_PATH | O_CLOEXEC);
+    if (pfd < 0)
         throw Error(kExitUsage, fmt::format("{}: {}", name, std::strerror(errno)));
-    if (S_ISDIR(st.st_mode))
+    struct stat st{};
+    int r = fstat(pfd, &st);
+    std::string via = "/proc/self/fd/" + std::to_string(pfd);
+    int fd = r == 0 && (S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode)) ? ::open(via.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY)
+                                                                      : -1;
+    int open_errno = errno;
+    ::close(pfd);
+    if (r == 0 && S_ISDIR(st.st_mode))
         throw Error(kExitUsage, name + ": is a directory, not a kernel log file");
-    if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
+    if (r != 0 || (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)))
         throw Error(kExitUsage, name + ": not a regular file or a pipe (save the log first: dmesg > FILE)");
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
-        throw Error(kExitUsage, fmt::format("{}: cannot open: {}", name, std::strerror(errno)));
+        throw Error(kExitUsage, fmt::format("{}: cannot open: {}", name, std::strerror(open_errno)));
     struct Closer {
         int fd;
         ~Closer() { ::close(fd); }
     } closer{fd};
-    struct stat fst{};
-    if (fstat(fd, &fst) != 0 || (!S_ISREG(fst.st_mode) && !S_ISFIFO(fst.st_mode)))
-        throw Error(kExitUsage, name + ": changed while being opened");
     apply_log_fd(h, fd, name);
 }
 
@@ -593,6 +597,12 @@ HostFacts read_host_facts(const HostOptions &opts)
         h.warnings.push_back("kernel log not read (use --dmesg FILE): faults and boot messages unknown");
     }
     return h;
+}
+
+void apply_log_file(HostFacts &h, const std::string &path)
+{
+    host::read_log_file(path, h);
+    h.log.source = path;
 }
 
 }  // namespace iommuprof

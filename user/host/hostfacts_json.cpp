@@ -205,7 +205,8 @@ void from_json(const json &j, HostFacts &h)
                 // The value itself, not a lookup by c_str(): a group type read
                 // from sysfs may hold a NUL ("DMA\0x"), which c_str() cuts.
                 const auto &v = it.value();
-                if (!v.is_number_unsigned() || v.get<uint64_t>() > uint64_t(INT32_MAX))
+                bool count = v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0);
+                if (!count || v.get<uint64_t>() > uint64_t(INT32_MAX))
                     fail(it.key(), "expected a group count");
                 io.group_types[it.key()] = int(v.get<uint64_t>());
             });

@@ -111,16 +111,21 @@ std::optional<std::string> RootFs::read(const std::string &rel, size_t max_bytes
     if (!p)
         return std::nullopt;
     // Regular files only (proc and sysfs files are): a FIFO or a device
-    // planted in a fixture tree must neither block nor stream forever.
-    // O_NONBLOCK: opening a FIFO does not wait for a writer.
-    int fd = ::open(p->c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0)
+    // planted in a fixture tree must neither block nor stream forever, and is
+    // never even opened (opening a watchdog node arms it): O_PATH, check,
+    // then open for reading through the descriptor.
+    int pfd = ::open(p->c_str(), O_PATH | O_CLOEXEC);
+    if (pfd < 0)
         return std::nullopt;
     struct stat st{};
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        ::close(fd);
+    if (fstat(pfd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(pfd);
         return std::nullopt;
     }
+    int fd = ::open(("/proc/self/fd/" + std::to_string(pfd)).c_str(), O_RDONLY | O_NOCTTY | O_CLOEXEC);
+    ::close(pfd);
+    if (fd < 0)
+        return std::nullopt;
     std::string out;
     char buf[65536];
     bool bad = false;

@@ -72,13 +72,18 @@ std::optional<int> fd_path(const std::string &path)
 }
 
 // Character devices that take any bytes harmlessly: /dev/null, /dev/zero,
-// /dev/full (which fails every write) and terminals.
+// /dev/full (which fails every write), /dev/tty, virtual consoles and
+// pseudo-terminals. Not serial ports (4:64+), /dev/ptmx, ttyprintk.
 bool harmless_chardev(dev_t rdev)
 {
     unsigned ma = major(rdev), mi = minor(rdev);
     if (ma == 1)
         return mi == 3 || mi == 5 || mi == 7;
-    return ma == 4 || ma == 5 || (ma >= 136 && ma <= 143);
+    if (ma == 4)
+        return mi < 64;
+    if (ma == 5)
+        return mi == 0;
+    return ma >= 136 && ma <= 143;
 }
 
 // Why a stat'ed target (not a regular file, not a directory) is refused; ""
@@ -156,6 +161,15 @@ Target classify(const std::string &path)
         throw Error(kExitUsage, fmt::format("{}: is a directory", path));
     struct stat st = lst;
     if (S_ISLNK(lst.st_mode)) {
+        // A link to an open descriptor (/dev/stdout spelt /dev//stdout, a
+        // link to /proc/self/fd/1): that descriptor.
+        char target[PATH_MAX];
+        ssize_t n = readlink(path.c_str(), target, sizeof target - 1);
+        if (n > 0) {
+            target[n] = 0;
+            if (fd_path(target))
+                return classify(target);
+        }
         // A link to a regular file, or a dangling one, is replaced (never
         // written through); a link to a pipe or terminal is written into.
         if (stat(path.c_str(), &st) != 0 || S_ISREG(st.st_mode))
@@ -289,8 +303,9 @@ void write_file_or_rescue(const std::string &path, std::string_view data)
         write_file_atomic(path, data);
         return;
     } catch (const Error &e) {
-        if (e.code == kExitUsage)
-            throw;
+        // Whatever went wrong (the target turned into a directory during a
+        // long recording, the disk filled), the data is kept.
+        const int code = e.code;
         std::string first = e.what();
         std::string base = base_of(path);
         if (base.size() > 100)
@@ -320,9 +335,9 @@ void write_file_or_rescue(const std::string &path, std::string_view data)
             std::string named = tmp + "-" + base;
             if (rename(tmp.c_str(), named.c_str()) == 0)
                 tmp = named;
-            throw Error(kExitRuntime, fmt::format("{}; what was recorded is saved in {}", first, tmp));
+            throw Error(code, fmt::format("{}; what was recorded is saved in {}", first, tmp));
         }
-        throw Error(kExitRuntime, fmt::format("{}; no rescue copy could be written either", first));
+        throw Error(code, fmt::format("{}; no rescue copy could be written either", first));
     }
 }
 

@@ -52,7 +52,8 @@ constexpr size_t kMaxJsonString = 1u << 20;
 // Values (separators) in the document: a profile of 200k cells has ~12M. A
 // parsed value costs the parser ~16-50 bytes, whatever its text costs: an
 // array of 100M zeros is 200 MB of text and several GB parsed.
-constexpr size_t kMaxJsonValues = 32u << 20;
+// (Per-CPU cells: a many-CPU host with busy devices may reach a few million.)
+constexpr size_t kMaxJsonValues = 64u << 20;
 
 // Checks the shape of the JSON text as it is decompressed, before the parser
 // builds anything, in one linear pass (brackets inside strings do not count):
