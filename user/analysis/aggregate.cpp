@@ -22,6 +22,26 @@ size_t rank(const std::map<std::string, size_t> &order, const std::string &p)
     auto it = order.find(p);
     return it == order.end() ? order.size() : it->second;
 }
+
+// The rows of `acc` (keyed by point name, then K) in the catalog order of their
+// point, then by K. Each point's rank is looked up once per row, not per
+// comparison; the sort is stable, so rows keep the map's (name, K) order within
+// a rank (points outside the catalog stay in name order).
+template <class Row, class K>
+std::vector<Row> ranked_rows(const Snapshot &s, const std::map<std::pair<std::string, K>, Hist> &acc)
+{
+    auto order = point_order(s);
+    std::vector<std::pair<size_t, Row>> ranked;
+    ranked.reserve(acc.size());
+    for (auto &[k, h] : acc)
+        ranked.push_back({rank(order, k.first), Row{k.first, k.second, h}});
+    std::stable_sort(ranked.begin(), ranked.end(), [](auto &a, auto &b) { return a.first < b.first; });
+    std::vector<Row> out;
+    out.reserve(ranked.size());
+    for (auto &r : ranked)
+        out.push_back(std::move(r.second));
+    return out;
+}
 }  // namespace
 
 const PointInfo *Snapshot::point(const std::string &name) const
@@ -70,23 +90,7 @@ std::vector<PointDevice> by_device(const Snapshot &s)
     std::map<std::pair<std::string, std::string>, Hist> acc;
     for (auto &c : s.cells)
         acc[{c.point, c.device}] += c.hist;
-    auto order = point_order(s);
-    // Catalog order, then device: each entry's rank looked up once, not per comparison.
-    std::vector<std::pair<size_t, PointDevice>> ranked;
-    ranked.reserve(acc.size());
-    for (auto &[k, h] : acc)
-        ranked.push_back({rank(order, k.first), PointDevice{k.first, k.second, h}});
-    // (stable: points outside the catalog keep their name order)
-    std::stable_sort(ranked.begin(), ranked.end(), [](auto &a, auto &b) {
-        if (a.first != b.first)
-            return a.first < b.first;
-        return a.second.device < b.second.device;
-    });
-    std::vector<PointDevice> out;
-    out.reserve(ranked.size());
-    for (auto &r : ranked)
-        out.push_back(std::move(r.second));
-    return out;
+    return ranked_rows<PointDevice>(s, acc);
 }
 
 std::vector<PointCpu> by_cpu(const Snapshot &s)
@@ -94,21 +98,7 @@ std::vector<PointCpu> by_cpu(const Snapshot &s)
     std::map<std::pair<std::string, int>, Hist> acc;
     for (auto &c : s.cells)
         acc[{c.point, c.cpu}] += c.hist;
-    auto order = point_order(s);
-    std::vector<std::pair<size_t, PointCpu>> ranked;
-    ranked.reserve(acc.size());
-    for (auto &[k, h] : acc)
-        ranked.push_back({rank(order, k.first), PointCpu{k.first, k.second, h}});
-    std::stable_sort(ranked.begin(), ranked.end(), [](auto &a, auto &b) {
-        if (a.first != b.first)
-            return a.first < b.first;
-        return a.second.cpu < b.second.cpu;
-    });
-    std::vector<PointCpu> out;
-    out.reserve(ranked.size());
-    for (auto &r : ranked)
-        out.push_back(std::move(r.second));
-    return out;
+    return ranked_rows<PointCpu>(s, acc);
 }
 
 std::map<std::string, Hist> by_point(const Snapshot &s)
