@@ -70,7 +70,8 @@ maps_of() {  # entries of the hists/devnames/devrows maps of one process, "h/d/r
         [[ $ids == *" $id "* ]] || continue
         c=$(bpftool map dump id "$id" 2>/dev/null | grep -c '"key":')
         case $name in hists) h=${c:-0} ;; devnames) d=${c:-0} ;; devrows) r=${c:-0} ;; esac
-    done < <(printf '%s\n' "$maplist" | awk '$2 == "hists" || $2 == "devnames" || $2 == "devrows"')
+    done <<<"$(printf '%s\n' "$maplist" | awk '$2 == "hists" || $2 == "devnames" || $2 == "devrows"')"
+    # (a here-string: the lab guest's devtmpfs has no /dev/fd for process substitution)
     echo "$h/$d/$r"
 }
 # VmRSS/RssAnon: the anonymous part is what a leak grows; file pages of the binary come and go.
