@@ -256,23 +256,19 @@ void read_swiotlb(const RootFs &fs, HostFacts &h)
 void read_log_file(const std::string &path, HostFacts &h)
 {
     const std::string name = "--dmesg " + path;
-    // O_PATH first: a device is refused without being opened.
-    int pfd = ::open(path.c_str(), O_PATH | O_CLOEXEC);
-    if (pfd < 0)
-        throw Error(kExitUsage, fmt::format("{}: {}", name, std::strerror(errno)));
+    // A device is refused without being opened.
+    auto file_or_pipe = [](mode_t m) { return S_ISREG(m) || S_ISFIFO(m); };
     struct stat st{};
-    int r = fstat(pfd, &st);
-    std::string via = "/proc/self/fd/" + std::to_string(pfd);
-    int fd = r == 0 && (S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode)) ? ::open(via.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY)
-                                                                      : -1;
-    int open_errno = errno;
-    ::close(pfd);
-    if (r == 0 && S_ISDIR(st.st_mode))
-        throw Error(kExitUsage, name + ": is a directory, not a kernel log file");
-    if (r != 0 || (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)))
-        throw Error(kExitUsage, name + ": not a regular file or a pipe (save the log first: dmesg > FILE)");
-    if (fd < 0)
-        throw Error(kExitUsage, fmt::format("{}: cannot open: {}", name, std::strerror(open_errno)));
+    int fd = open_for_reading(path, file_or_pipe, st);
+    if (fd < 0) {
+        if (st.st_mode == 0 && errno != EINVAL)
+            throw Error(kExitUsage, fmt::format("{}: {}", name, std::strerror(errno)));
+        if (S_ISDIR(st.st_mode))
+            throw Error(kExitUsage, name + ": is a directory, not a kernel log file");
+        if (!file_or_pipe(st.st_mode))
+            throw Error(kExitUsage, name + ": not a regular file or a pipe (save the log first: dmesg > FILE)");
+        throw Error(kExitUsage, fmt::format("{}: cannot open: {}", name, std::strerror(errno)));
+    }
     struct Closer {
         int fd;
         ~Closer() { ::close(fd); }

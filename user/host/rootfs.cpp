@@ -57,6 +57,26 @@ std::string trim(const std::string &s)
     return s.substr(b, e - b);
 }
 
+int open_for_reading(const std::string &path, bool (*accept)(mode_t), struct stat &st)
+{
+    st = {};
+    int pfd = ::open(path.c_str(), O_PATH | O_CLOEXEC);
+    if (pfd < 0)
+        return -1;
+    int fd = -1;
+    if (fstat(pfd, &st) != 0) {
+        st = {};
+    } else if (!accept(st.st_mode)) {
+        errno = EINVAL;
+    } else {
+        fd = ::open(("/proc/self/fd/" + std::to_string(pfd)).c_str(), O_RDONLY | O_NOCTTY | O_CLOEXEC);
+    }
+    int e = errno;
+    ::close(pfd);
+    errno = e;
+    return fd;
+}
+
 RootFs::RootFs(const std::string &root)
 {
     std::error_code ec;
@@ -112,18 +132,9 @@ std::optional<std::string> RootFs::read(const std::string &rel, size_t max_bytes
         return std::nullopt;
     // Regular files only (proc and sysfs files are): a FIFO or a device
     // planted in a fixture tree must neither block nor stream forever, and is
-    // never even opened (opening a watchdog node arms it): O_PATH, check,
-    // then open for reading through the descriptor.
-    int pfd = ::open(p->c_str(), O_PATH | O_CLOEXEC);
-    if (pfd < 0)
-        return std::nullopt;
+    // never even opened.
     struct stat st{};
-    if (fstat(pfd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        ::close(pfd);
-        return std::nullopt;
-    }
-    int fd = ::open(("/proc/self/fd/" + std::to_string(pfd)).c_str(), O_RDONLY | O_NOCTTY | O_CLOEXEC);
-    ::close(pfd);
+    int fd = open_for_reading(p->string(), [](mode_t m) { return S_ISREG(m); }, st);
     if (fd < 0)
         return std::nullopt;
     std::string out;

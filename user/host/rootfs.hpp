@@ -4,6 +4,8 @@
 // trees that mimic them).
 #pragma once
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -43,5 +45,11 @@ private:
 };
 
 std::string trim(const std::string &s);
+
+// Opens `path` for reading only when accept(its mode) says so, checked through
+// an O_PATH descriptor before any real open (opening a device can have effects:
+// a watchdog node arms it). Returns the descriptor, or -1 with errno set; `st`
+// is filled when the file was found (st_mode 0 when it was not).
+int open_for_reading(const std::string &path, bool (*accept)(mode_t), struct stat &st);
 
 }  // namespace iommuprof::host
