@@ -164,6 +164,10 @@ struct HostFacts {
     Hugepages hugepages;
     std::vector<FaultLine> faults;  // bounded (kMaxFaultLines); fault_count has them all
     uint64_t fault_count = 0;
+    // Fault lines per device over the whole log ("" = no device named), at
+    // most kMaxFaultDevices keys: further devices are counted under
+    // kOtherFaultDevices.
+    std::map<std::string, uint64_t> fault_counts;
     LogFacts log;
     std::vector<std::string> warnings;  // what could not be read and why
     bool operator==(const HostFacts &o) const = default;
@@ -174,6 +178,8 @@ struct HostFacts {
 };
 
 inline constexpr size_t kMaxFaultLines = 64;
+inline constexpr size_t kMaxFaultDevices = 256;
+inline constexpr const char *kOtherFaultDevices = "[other]";
 
 struct HostOptions {
     std::string root = "/";

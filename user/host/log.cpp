@@ -133,6 +133,7 @@ public:
         h.log.iommu_lines.clear();
         h.faults.clear();
         h.fault_count = 0;
+        h.fault_counts.clear();
         h.iommu.log_default_domain.clear();
         h.iommu.log_policy.clear();
         h.iommu.strict_forced = false;
@@ -148,6 +149,8 @@ public:
         FaultLine f;
         if (parse_fault(m, f)) {
             h.fault_count++;
+            count_fault(f.device);
+            last_fault_unnamed_arm = f.kind == "arm-smmu" && f.device.empty() && h.faults.size() < kMaxFaultLines;
             if (h.faults.size() < kMaxFaultLines) {
                 f.line = m;
                 h.faults.push_back(f);
@@ -159,9 +162,16 @@ public:
             has(m, "client: ")) {
             static const std::regex client(R"(client: (\S+))");
             std::smatch sm;
-            if (std::regex_search(m, sm, client))
+            if (std::regex_search(m, sm, client)) {
                 h.faults.back().device = norm_bdf(sm[1]);
+                if (last_fault_unnamed_arm) {  // the count moves from "" to the device
+                    if (auto it = h.fault_counts.find(""); it != h.fault_counts.end() && --it->second == 0)
+                        h.fault_counts.erase(it);
+                    count_fault(h.faults.back().device);
+                }
+            }
         }
+        last_fault_unnamed_arm = false;
         if (!iommu_related(m) || m.rfind("Command line:", 0) == 0 || m.rfind("Kernel command line:", 0) == 0)
             return;
         if (h.log.iommu_lines.size() < kMaxIommuLines)
@@ -235,6 +245,16 @@ public:
     }
 
 private:
+    void count_fault(const std::string &device)
+    {
+        auto it = h.fault_counts.find(device);
+        if (it == h.fault_counts.end() && h.fault_counts.size() >= kMaxFaultDevices)
+            it = h.fault_counts.try_emplace(kOtherFaultDevices, 0).first;
+        else if (it == h.fault_counts.end())
+            it = h.fault_counts.emplace(device, 0).first;
+        it->second++;
+    }
+    bool last_fault_unnamed_arm = false;
     HostFacts &h;
     std::optional<bool> ir_log;
     std::string ir_line;
