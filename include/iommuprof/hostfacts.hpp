@@ -195,6 +195,9 @@ HostFacts read_host_facts(const HostOptions &opts);
 
 // Pieces, exposed for tests.
 KernelFacts parse_cmdline(const std::string &cmdline);
+// Every parameter of a command line (not only the IOMMU ones), split like the
+// kernel does (quotes group, parsing stops at "--"), names with '-' as '_'.
+std::vector<CmdlineParam> cmdline_params(const std::string &cmdline);
 // Apply kernel log text (dmesg or /dev/kmsg records) to facts already read
 // from /proc and /sys.
 void apply_log(HostFacts &facts, const std::string &log_text);

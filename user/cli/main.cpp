@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <map>
 #include <vector>
 
 #include <fmt/core.h>
@@ -26,6 +27,25 @@ std::vector<Entry> &registry()
     return r;
 }
 int g_exit = kExitOk;
+std::map<const CLI::App *, UsageErrorPolicy> &usage_policies()
+{
+    static std::map<const CLI::App *, UsageErrorPolicy> m;
+    return m;
+}
+// The policy of the subcommand being parsed when a usage error came up
+// (CLI11 lists a subcommand as parsed before parsing its arguments).
+int usage_error(const CLI::App &app, const std::string &what)
+{
+    for (const CLI::App *sub : app.get_subcommands()) {
+        auto it = usage_policies().find(sub);
+        if (it == usage_policies().end())
+            continue;
+        if (it->second.report)
+            it->second.report(*sub, what);
+        return it->second.exit_code;
+    }
+    return kExitUsage;
+}
 
 size_t edit_distance(const std::string &a, const std::string &b)
 {
@@ -73,6 +93,7 @@ std::string unknown_command(CLI::App &app, int argc, char **argv)
 
 Registrar::Registrar(int order, AddCommand add) { registry().push_back({order, std::move(add)}); }
 void set_exit_code(int code) { g_exit = code; }
+void set_usage_error_policy(const CLI::App *sub, UsageErrorPolicy policy) { usage_policies()[sub] = std::move(policy); }
 
 }  // namespace iommuprof::cli
 
@@ -103,12 +124,13 @@ int main(int argc, char **argv)
     } catch (const CLI::CallForVersion &e) {
         return app.exit(e);
     } catch (const CLI::ParseError &e) {
-        // One line, then a hint; usage errors exit 2.
+        // One line, then a hint; usage errors exit 2 (check: 3, its UNKNOWN).
         std::string what = e.what();
         if (what.empty())
             what = "invalid command line";
+        int code = cli::usage_error(app, what);
         fmt::print(stderr, "iommuprof: {}\nRun with --help for usage.\n", esc(what));
-        return kExitUsage;
+        return code;
     } catch (const Error &e) {
         fmt::print(stderr, "iommuprof: {}\n", esc(e.what()));
         return e.code;

@@ -134,6 +134,17 @@ void check_agree(const std::vector<Setting> &v, const char *what, std::vector<st
 
 }  // namespace
 
+std::vector<CmdlineParam> cmdline_params(const std::string &cmdline)
+{
+    std::vector<CmdlineParam> out;
+    for (auto &tok : tokenize(cmdline)) {
+        auto eq = tok.find('=');
+        out.push_back({norm_key(eq == std::string::npos ? tok : tok.substr(0, eq)),
+                       eq == std::string::npos ? "" : tok.substr(eq + 1)});
+    }
+    return out;
+}
+
 KernelFacts parse_cmdline(const std::string &cmdline)
 {
     KernelFacts k;
