@@ -12,6 +12,7 @@
 
 #include "iommuprof/cli.hpp"
 #include "iommuprof/error.hpp"
+#include "iommuprof/profile.hpp"
 #include "iommuprof/render.hpp"
 
 namespace iommuprof::cli {
@@ -80,7 +81,7 @@ int main(int argc, char **argv)
 {
     using namespace iommuprof;
     CLI::App app{"iommuprof: profile the Linux IOMMU and DMA-mapping hot paths, and tell whether iommu=pt is worth trying"};
-    app.set_version_flag("--version", "iommuprof 0.1.0");
+    app.set_version_flag("--version", std::string("iommuprof ") + tool_version());
     app.require_subcommand(1);
     app.fallthrough(false);
     auto &reg = cli::registry();
