@@ -36,9 +36,11 @@ void run(const InspectCmd &o)
 Registrar reg(40, [](CLI::App &app) {
     auto o = std::make_shared<InspectCmd>();
     auto *c = app.add_subcommand("inspect", "Show the host's IOMMU setup (mode, groups, devices, VFIO, faults)");
-    c->add_option("--root", o->root, "Read /proc, /sys and /dev/kmsg below this directory (default /)");
+    c->add_option("--root", o->root, "Read /proc, /sys and /dev/kmsg below this directory (default /)")
+        ->type_name("DIR");
     c->add_option("--dmesg", o->dmesg, "Read the kernel log from this file (dmesg, journalctl -k or /dev/kmsg "
-                                       "format) instead of /dev/kmsg");
+                                       "format) instead of /dev/kmsg")
+        ->type_name("FILE");
     c->add_flag("--json", o->json, "Print the host facts as JSON (docs/inspect.md)");
     c->callback([o] { run(*o); });
 });
