@@ -57,6 +57,8 @@ std::string unknown_command(CLI::App &app, int argc, char **argv)
     for (auto *sub : app.get_subcommands([](CLI::App *) { return true; })) {
         if (sub->check_name(arg))
             return "";
+        if (sub->get_group().empty())  // hidden (__generate): never suggested
+            continue;
         size_t d = edit_distance(arg, sub->get_name());
         if (d < best_d) {
             best_d = d;
