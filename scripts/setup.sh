@@ -23,6 +23,8 @@ pkgs=(
     libclang-rt-14-dev              # libFuzzer runtime (tests/fuzz)
     prometheus                      # promtool: checks the OpenMetrics output in tests
     python3 jq
+    dpkg-dev file bash-completion   # packaging: cpack -G DEB (dpkg-shlibdeps), tests/pkg
+    man-db groff-base systemd       # tests/pkg: man, groff -ww, systemd-analyze verify
 )
 [[ $bench == 1 ]] && pkgs+=(bpftrace fio time)
 missing=()
