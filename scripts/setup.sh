@@ -25,6 +25,8 @@ pkgs=(
                                     # prometheus itself: tests/prometheus/e2e_test.sh
     prometheus-node-exporter curl   # the end-to-end test's node_exporter (textfile collector)
     python3 jq
+    dpkg-dev file bash-completion   # packaging: cpack -G DEB (dpkg-shlibdeps), tests/pkg
+    man-db groff-base systemd       # tests/pkg: man, groff -ww, systemd-analyze verify
 )
 [[ $bench == 1 ]] && pkgs+=(bpftrace fio time)
 missing=()

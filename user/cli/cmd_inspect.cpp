@@ -47,15 +47,18 @@ void run(const InspectCmd &o)
 Registrar reg(40, [](CLI::App &app) {
     auto o = std::make_shared<InspectCmd>();
     auto *c = app.add_subcommand("inspect", "Show the host's IOMMU setup (mode, groups, devices, VFIO, faults)");
-    c->add_option("--root", o->root, "Read /proc, /sys and /dev/kmsg below this directory (default /)");
+    c->add_option("--root", o->root, "Read /proc, /sys and /dev/kmsg below this directory (default /)")
+        ->type_name("DIR");
     c->add_option("--dmesg", o->dmesg, "Read the kernel log from this file (dmesg, journalctl -k or /dev/kmsg "
-                                       "format) instead of /dev/kmsg");
+                                       "format) instead of /dev/kmsg")
+        ->type_name("FILE");
     auto *js = c->add_flag("--json", o->json, "Print the host facts as JSON (docs/inspect.md)");
     auto *om = c->add_flag("--openmetrics", o->openmetrics,
                            "Print the host facts as metrics for node_exporter's textfile collector "
                            "(iommuprof_facts_*, docs/openmetrics.md)");
     auto *omf = c->add_option("--openmetrics-file", o->om_file,
                               "Write those metrics to this file (*.prom), replaced atomically")
+                    ->type_name("FILE")
                     ->each([o](const std::string &) { o->om_given = true; });
     js->excludes(om)->excludes(omf);
     om->excludes(omf);

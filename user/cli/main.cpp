@@ -13,6 +13,7 @@
 
 #include "iommuprof/cli.hpp"
 #include "iommuprof/error.hpp"
+#include "iommuprof/profile.hpp"
 #include "iommuprof/render.hpp"
 
 namespace iommuprof::cli {
@@ -76,6 +77,8 @@ std::string unknown_command(CLI::App &app, int argc, char **argv)
     for (auto *sub : app.get_subcommands([](CLI::App *) { return true; })) {
         if (sub->check_name(arg))
             return "";
+        if (sub->get_group().empty())  // hidden (__generate): never suggested
+            continue;
         size_t d = edit_distance(arg, sub->get_name());
         if (d < best_d) {
             best_d = d;
@@ -101,7 +104,7 @@ int main(int argc, char **argv)
 {
     using namespace iommuprof;
     CLI::App app{"iommuprof: profile the Linux IOMMU and DMA-mapping hot paths, and tell whether iommu=pt is worth trying"};
-    app.set_version_flag("--version", "iommuprof 0.1.0");
+    app.set_version_flag("--version", std::string("iommuprof ") + tool_version());
     app.require_subcommand(1);
     app.fallthrough(false);
     auto &reg = cli::registry();
