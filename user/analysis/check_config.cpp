@@ -6,6 +6,7 @@
 #include <fmt/core.h>
 
 #include "iommuprof/check.hpp"
+#include "iommuprof/strings.hpp"
 
 namespace iommuprof {
 
@@ -58,20 +59,7 @@ uint64_t count(const std::string &key, const std::string &v)
 // Items separated by white space (and commas when `commas`).
 std::vector<std::string> items(const std::string &v, bool commas)
 {
-    std::vector<std::string> out;
-    std::string cur;
-    for (char c : v) {
-        if (c == ' ' || c == '\t' || (commas && c == ',')) {
-            if (!cur.empty())
-                out.push_back(cur);
-            cur.clear();
-        } else {
-            cur += c;
-        }
-    }
-    if (!cur.empty())
-        out.push_back(cur);
-    return out;
+    return split_nonempty(v, [commas](char c) { return c == ' ' || c == '\t' || (commas && c == ','); });
 }
 
 // "iommu=pt", "intel_iommu", "intel-iommu=on,sm_on" -> key normalized like
@@ -106,22 +94,6 @@ bool has_control(std::string_view s)
     });
 }
 
-size_t edit_distance(const std::string &a, const std::string &b)
-{
-    std::vector<size_t> row(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); j++)
-        row[j] = j;
-    for (size_t i = 1; i <= a.size(); i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= b.size(); j++) {
-            size_t up = row[j];
-            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-            diag = up;
-        }
-    }
-    return row[b.size()];
-}
 
 std::string trim(std::string_view s)
 {

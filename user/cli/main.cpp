@@ -15,6 +15,7 @@
 #include "iommuprof/error.hpp"
 #include "iommuprof/profile.hpp"
 #include "iommuprof/render.hpp"
+#include "iommuprof/strings.hpp"
 
 namespace iommuprof::cli {
 namespace {
@@ -48,22 +49,6 @@ int usage_error(const CLI::App &app, const std::string &what)
     return kExitUsage;
 }
 
-size_t edit_distance(const std::string &a, const std::string &b)
-{
-    std::vector<size_t> row(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); j++)
-        row[j] = j;
-    for (size_t i = 1; i <= a.size(); i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= b.size(); j++) {
-            size_t up = row[j];
-            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-            diag = up;
-        }
-    }
-    return row[b.size()];
-}
 
 // The first argument when it is meant as a subcommand but names none:
 // "unknown command 'reprot' (did you mean 'report'?)"; "" otherwise.
