@@ -204,6 +204,17 @@ TEST(KernelLog, FaultsCountedPerDevice)
                  "arm-smmu-v3 arm-smmu-v3.0.auto: event 0x10 received:\n"
                  "some other line\n");
     EXPECT_EQ(a.fault_counts, (std::map<std::string, uint64_t>{{"", 1}, {"0000:01:00.0", 1}}));
+    // ... also beyond the 64 lines kept (a fault storm).
+    HostFacts storm;
+    std::string st;
+    for (int i = 0; i < 100; i++)
+        st += "arm-smmu-v3 arm-smmu-v3.0.auto: event 0x10 received:\n"
+              "arm-smmu-v3 arm-smmu-v3.0.auto: \tevent: F_TRANSLATION client: 0000:01:00.0 sid: 0x100\n";
+    apply_log(storm, st);
+    EXPECT_EQ(storm.fault_count, 100u);
+    EXPECT_EQ(storm.faults.size(), kMaxFaultLines);
+    EXPECT_EQ(storm.faults.back().device, "0000:01:00.0");
+    EXPECT_EQ(storm.fault_counts, (std::map<std::string, uint64_t>{{"0000:01:00.0", 100}}));
     // Bounded: devices beyond kMaxFaultDevices are counted together.
     HostFacts b;
     std::string text;

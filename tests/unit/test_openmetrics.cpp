@@ -563,6 +563,15 @@ TEST(HostOpenMetrics, PassthroughVfioAndUnknowns)
     EXPECT_EQ(p.count("iommuprof_facts_device_faults"), 0u);
 }
 
+TEST(HostOpenMetrics, RepeatedCmdlineParameterIsOneSeries)
+{
+    HostFacts h = fixture_host("amd-strict", "dmesg-faults.txt");
+    h.kernel.iommu_params.push_back(h.kernel.iommu_params.at(0));  // given twice on the command line
+    Parsed p = check_exposition(render_host_openmetrics(h));
+    EXPECT_TRUE(p.errors.empty()) << joined(p.errors);  // the strict parser refuses duplicated series
+    EXPECT_EQ(p.count("iommuprof_facts_cmdline_param"), h.kernel.iommu_params.size() - 1);
+}
+
 // Both files go to one textfile directory: node_exporter refuses a series
 // that two files define, so the two exports share no family.
 TEST(HostOpenMetrics, SharesNoFamilyWithTheProfileExport)

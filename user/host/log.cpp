@@ -150,25 +150,28 @@ public:
         if (parse_fault(m, f)) {
             h.fault_count++;
             count_fault(f.device);
-            last_fault_unnamed_arm = f.kind == "arm-smmu" && f.device.empty() && h.faults.size() < kMaxFaultLines;
-            if (h.faults.size() < kMaxFaultLines) {
+            // Whether or not its line is kept (64 at most), an unnamed arm-smmu
+            // fault may get its device from the next line.
+            last_fault_unnamed_arm = f.kind == "arm-smmu" && f.device.empty();
+            last_fault_kept = h.faults.size() < kMaxFaultLines;
+            if (last_fault_kept) {
                 f.line = m;
                 h.faults.push_back(f);
             }
             return;
         }
         // arm-smmu-v3 (6.x) prints the faulting device on a follow-up line.
-        if (!h.faults.empty() && h.faults.back().kind == "arm-smmu" && h.faults.back().device.empty() &&
-            has(m, "client: ")) {
+        if (last_fault_unnamed_arm && has(m, "client: ")) {
             static const std::regex client(R"(client: (\S+))");
             std::smatch sm;
             if (std::regex_search(m, sm, client)) {
-                h.faults.back().device = norm_bdf(sm[1]);
-                if (last_fault_unnamed_arm) {  // the count moves from "" to the device
-                    if (auto it = h.fault_counts.find(""); it != h.fault_counts.end() && --it->second == 0)
-                        h.fault_counts.erase(it);
-                    count_fault(h.faults.back().device);
-                }
+                std::string dev = norm_bdf(sm[1]);
+                if (last_fault_kept)
+                    h.faults.back().device = dev;
+                // the count moves from "" to the device
+                if (auto it = h.fault_counts.find(""); it != h.fault_counts.end() && --it->second == 0)
+                    h.fault_counts.erase(it);
+                count_fault(dev);
             }
         }
         last_fault_unnamed_arm = false;
@@ -255,6 +258,7 @@ private:
         it->second++;
     }
     bool last_fault_unnamed_arm = false;
+    bool last_fault_kept = false;
     HostFacts &h;
     std::optional<bool> ir_log;
     std::string ir_line;

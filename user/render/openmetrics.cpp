@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 #include <tuple>
 
 #include <fmt/core.h>
@@ -280,8 +281,12 @@ std::string render_host_openmetrics(const HostFacts &h)
                  b(h.iommu.dma_policy == p || (h.iommu.dma_policy.empty() && std::string(p) == "none")));
     w.family("iommuprof_facts_cmdline_param", "gauge",
              "An IOMMU-related kernel command-line parameter as written; the value is always 1.");
+    // A parameter given twice (two GRUB variables both adding intel_iommu=on)
+    // is one series: node_exporter drops duplicated series.
+    std::set<std::pair<std::string, std::string>> params;
     for (auto &p : h.kernel.iommu_params)
-        w.sample("iommuprof_facts_cmdline_param", {{"key", p.key}, {"value", p.value}}, 1);
+        if (params.emplace(p.key, p.value).second)
+            w.sample("iommuprof_facts_cmdline_param", {{"key", p.key}, {"value", p.value}}, 1);
     w.family("iommuprof_facts_iommu_active", "gauge", "1 when an IOMMU unit is registered and groups have a default domain.");
     w.sample("iommuprof_facts_iommu_active", {}, b(h.iommu.active));
     std::map<std::string, uint64_t> units;
