@@ -127,6 +127,7 @@ nlohmann::json verdict_json(const Verdict &v)
         {"saving_share_hottest", n.saving_share_hottest},
         {"saving_hottest_cpu", null_if_neg(n.saving_hottest_cpu)},
         {"saving_lower_bound", n.saving_lower_bound},
+        {"saving_sg_ns", n.saving_sg_ns},
         {"residual_ns", n.residual_ns},
         {"vfio_ns", n.vfio_ns},
         {"flush_ns", n.flush_ns},
