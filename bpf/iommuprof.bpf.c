@@ -362,7 +362,13 @@ static __noinline int do_enter(struct scratch *s, __u32 slot, __u64 dev, __u64 b
 	if (d > 0 && d <= IP_MAX_DEPTH)
 		top = frame_at(c, d - 1);
 	if (d >= IP_MAX_DEPTH) {
-		if (top && bpf_ktime_get_ns() - top->ts > stale_ns) {
+		/* Full: recover when the deepest real frame is stale (its exits, and
+		 * those of the overflow frames above it, were lost); with d beyond
+		 * the frames there is no top, so look at the last frame itself, or
+		 * a context that lost one overflow exit would stay full for good. */
+		struct ip_frame *last = frame_at(c, IP_MAX_DEPTH - 1);
+
+		if (last && bpf_ktime_get_ns() - last->ts > stale_ns) {
 			stat_inc(IP_STAT_DROPPED_FRAMES, d);
 			d = 0;
 			top = NULL;

@@ -21,8 +21,12 @@ pkgs=(
     libfmt-dev libcli11-dev nlohmann-json3-dev
     googletest libgtest-dev
     libclang-rt-14-dev              # libFuzzer runtime (tests/fuzz)
-    prometheus                      # promtool: checks the OpenMetrics output in tests
+    prometheus                      # promtool: checks the OpenMetrics output and the rules in tests;
+                                    # prometheus itself: tests/prometheus/e2e_test.sh
+    prometheus-node-exporter curl   # the end-to-end test's node_exporter (textfile collector)
     python3 jq
+    dpkg-dev file bash-completion   # packaging: cpack -G DEB (dpkg-shlibdeps), tests/pkg
+    man-db groff-base systemd       # tests/pkg: man, groff -ww, systemd-analyze verify
 )
 [[ $bench == 1 ]] && pkgs+=(bpftrace fio time)
 missing=()

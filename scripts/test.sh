@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # scripts/test.sh: install, build, and run every test: unit (no privileges),
-# host-kernel BPF tests and CLI tests (root), the VM lab (QEMU guests with real
-# 6.1/6.12 kernels and emulated IOMMUs) and the benchmark smoke run.
+# host-kernel BPF tests and CLI tests (root), the package (built, installed and
+# purged on this machine), the VM lab (QEMU guests with real 6.1/6.12 kernels and
+# emulated IOMMUs) and the benchmark smoke run.
 #   scripts/test.sh            everything
-#   scripts/test.sh -L unit    only some labels (unit, host, cli, lab, bench, fuzz), passed to ctest
+#   scripts/test.sh -L unit    only some labels (unit, host, cli, pkg, lab, bench, fuzz), passed to ctest
 #   scripts/test.sh --wide     also the wide matrix (label wide: the 5-minute soak, ...)
 set -euo pipefail
 wide=(-LE wide)

@@ -164,6 +164,10 @@ struct HostFacts {
     Hugepages hugepages;
     std::vector<FaultLine> faults;  // bounded (kMaxFaultLines); fault_count has them all
     uint64_t fault_count = 0;
+    // Fault lines per device over the whole log ("" = no device named), at
+    // most kMaxFaultDevices keys: further devices are counted under
+    // kOtherFaultDevices.
+    std::map<std::string, uint64_t> fault_counts;
     LogFacts log;
     std::vector<std::string> warnings;  // what could not be read and why
     bool operator==(const HostFacts &o) const = default;
@@ -174,6 +178,8 @@ struct HostFacts {
 };
 
 inline constexpr size_t kMaxFaultLines = 64;
+inline constexpr size_t kMaxFaultDevices = 256;
+inline constexpr const char *kOtherFaultDevices = "[other]";
 
 struct HostOptions {
     std::string root = "/";
@@ -189,6 +195,9 @@ HostFacts read_host_facts(const HostOptions &opts);
 
 // Pieces, exposed for tests.
 KernelFacts parse_cmdline(const std::string &cmdline);
+// Every parameter of a command line (not only the IOMMU ones), split like the
+// kernel does (quotes group, parsing stops at "--"), names with '-' as '_'.
+std::vector<CmdlineParam> cmdline_params(const std::string &cmdline);
 // Apply kernel log text (dmesg or /dev/kmsg records) to facts already read
 // from /proc and /sys.
 void apply_log(HostFacts &facts, const std::string &log_text);

@@ -32,6 +32,11 @@ std::string render_openmetrics(const Snapshot &snap, const HostFacts &host, cons
 void write_openmetrics_file(const std::string &path, const Snapshot &snap, const HostFacts &host,
                             const OpenMetricsOptions &opts = {});
 
+// Host facts alone (`inspect --openmetrics`): the iommuprof_facts_* families
+// (docs/openmetrics.md). No family is shared with render_openmetrics, so both
+// files can sit in one textfile directory.
+std::string render_host_openmetrics(const HostFacts &host);
+
 // Pieces, exposed for tests.
 // Label value escaping: backslash, double quote and newline; invalid UTF-8
 // bytes become '?'.

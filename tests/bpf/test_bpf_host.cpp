@@ -23,6 +23,8 @@ namespace {
 
 // Run every accounting test twice: histograms in the hash map only (nrows = 0),
 // and in device rows (the hot path) with the hash map for devices beyond them.
+constexpr uint64_t kStaleNs = 300'000'000;
+
 class BpfLogic : public ::testing::TestWithParam<bool> {
 protected:
     void SetUp() override
@@ -68,6 +70,9 @@ protected:
             skel->rodata->nrows = kRows;
             bpf_map__set_max_entries(skel->maps.rows, kRows * unsigned(col));
         }
+        // Frames older than this lost their exits (5 s in the tool; short here so that a
+        // test can wait for it, long enough for every other test's calls).
+        skel->rodata->stale_ns = kStaleNs;
         ASSERT_EQ(iommuprof_bpf__load(skel), 0) << "verifier rejected a program (IOMMUPROF_DEBUG=1 for the log)";
         ncpu = libbpf_num_possible_cpus();
     }
@@ -372,6 +377,24 @@ TEST_P(BpfLogic, DepthOverflowIsBoundedAndCounted)
         exit_(1, 0);
     EXPECT_EQ(hist(point_index("iommu_map"), IP_PSEUDO_NODEV).count, uint64_t(IP_MAX_DEPTH));
     EXPECT_EQ(stat(IP_STAT_UNMATCHED_EXIT), 0u);
+    EXPECT_EQ(hist(IP_POINT_TOPLEVEL, IP_PSEUDO_NODEV).count, 1u);
+}
+
+// A context that lost exits beyond the full stack (overflow frames) is not
+// stuck: once its frames are stale, the next call starts over. Before, the
+// stale check needed a top frame, which an overflowed stack has not, and every
+// later call of that context was counted as a depth overflow and never timed.
+TEST_P(BpfLogic, OverflowedStackRecoversWhenStale)
+{
+    for (int i = 0; i < IP_MAX_DEPTH + 3; i++)
+        enter(1);  // exits never seen
+    EXPECT_EQ(stat(IP_STAT_DEPTH_OVERFLOW), 3u);
+    usleep(kStaleNs / 1000 + 100'000);
+    enter(0, 0, 4096);
+    exit_(0, 0x1000);
+    EXPECT_EQ(stat(IP_STAT_DEPTH_OVERFLOW), 3u) << "the stale stack was not dropped";
+    EXPECT_EQ(stat(IP_STAT_DROPPED_FRAMES), uint64_t(IP_MAX_DEPTH + 3));
+    EXPECT_EQ(hist(point_index("dma_map"), IP_PSEUDO_NODEV).count, 1u);
     EXPECT_EQ(hist(IP_POINT_TOPLEVEL, IP_PSEUDO_NODEV).count, 1u);
 }
 

@@ -24,6 +24,24 @@ expect_exit 2 "no such pid" -- "$IP" run --pid 999999
 expect_exit 2 "record without -o" -- "$IP" record
 expect_exit 2 "run without command or pid" -- "$IP" run
 expect_exit 2 "inspect with a missing root" -- "$IP" inspect --root /nonexistent
+# inspect --openmetrics / --openmetrics-file (host facts as metrics)
+fx=${IOMMUPROF_SRC:?}/tests/fixtures/hosts
+omt=$(mktemp -d)
+expect_exit 0 "inspect --openmetrics" -- "$IP" inspect --root "$fx/intel-lazy" --openmetrics
+[[ $out == *'iommuprof_facts_dma_policy{policy="lazy"} 1'* && $out == *"# EOF" ]] && ok "inspect --openmetrics: the lazy policy" ||
+    bad "inspect --openmetrics: $out"
+expect_exit 0 "inspect --openmetrics-file" -- "$IP" inspect --root "$fx/intel-lazy" --openmetrics-file "$omt/h.prom"
+[[ -z $out ]] && grep -q '^iommuprof_facts_default_domain{domain="translated"} 1$' "$omt/h.prom" &&
+    ok "inspect --openmetrics-file: written, nothing on stdout" || bad "inspect --openmetrics-file: $out"
+[[ $(ls -A "$omt") == h.prom ]] && ok "inspect --openmetrics-file: no temp file left" || bad "left: $(ls -A "$omt")"
+expect_exit 2 "inspect --openmetrics-file ''" -- "$IP" inspect --root "$fx/intel-lazy" --openmetrics-file ''
+one_line_error "inspect --openmetrics-file ''"
+expect_exit 2 "inspect --openmetrics-file a directory" -- "$IP" inspect --root "$fx/intel-lazy" --openmetrics-file "$omt"
+expect_exit 1 "inspect --openmetrics-file in a missing directory" -- "$IP" inspect --root "$fx/intel-lazy" \
+    --openmetrics-file "$omt/no/h.prom"
+one_line_error "inspect --openmetrics-file in a missing directory"
+expect_exit 2 "inspect --openmetrics with --json" -- "$IP" inspect --root "$fx/intel-lazy" --openmetrics --json
+rm -rf "$omt"
 expect_exit 0 "--help" -- "$IP" --help
 [[ $out == *probes* && $out == *top* ]] && ok "help lists commands" || bad "help: $out"
 

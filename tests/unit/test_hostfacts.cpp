@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "../../user/host/rootfs.hpp"
+#include <fmt/core.h>
+
 #include "iommuprof/error.hpp"
 #include "iommuprof/hostfacts.hpp"
 
@@ -189,6 +191,40 @@ TEST(HostFacts, AmdFaultsInLog)
     EXPECT_EQ(h.faults[2].device, "0000:42:00.1");  // from "device=42:00.1"
     EXPECT_EQ(h.fault_devices(), (std::vector<std::string>{"0000:41:00.0", "0000:42:00.1"}));
     EXPECT_NE(h.faults[1].line.find("address=0xfffc1000"), std::string::npos);
+}
+
+TEST(KernelLog, FaultsCountedPerDevice)
+{
+    HostFacts h = read_fixture("amd-strict", "dmesg-faults.txt");
+    EXPECT_EQ(h.fault_counts, (std::map<std::string, uint64_t>{{"0000:41:00.0", 2}, {"0000:42:00.1", 1}}));
+    // arm-smmu names the device on the next line: the count follows it.
+    HostFacts a;
+    apply_log(a, "arm-smmu-v3 arm-smmu-v3.0.auto: event 0x10 received:\n"
+                 "arm-smmu-v3 arm-smmu-v3.0.auto: \tevent: F_TRANSLATION client: 0000:01:00.0 sid: 0x100\n"
+                 "arm-smmu-v3 arm-smmu-v3.0.auto: event 0x10 received:\n"
+                 "some other line\n");
+    EXPECT_EQ(a.fault_counts, (std::map<std::string, uint64_t>{{"", 1}, {"0000:01:00.0", 1}}));
+    // ... also beyond the 64 lines kept (a fault storm).
+    HostFacts storm;
+    std::string st;
+    for (int i = 0; i < 100; i++)
+        st += "arm-smmu-v3 arm-smmu-v3.0.auto: event 0x10 received:\n"
+              "arm-smmu-v3 arm-smmu-v3.0.auto: \tevent: F_TRANSLATION client: 0000:01:00.0 sid: 0x100\n";
+    apply_log(storm, st);
+    EXPECT_EQ(storm.fault_count, 100u);
+    EXPECT_EQ(storm.faults.size(), kMaxFaultLines);
+    EXPECT_EQ(storm.faults.back().device, "0000:01:00.0");
+    EXPECT_EQ(storm.fault_counts, (std::map<std::string, uint64_t>{{"0000:01:00.0", 100}}));
+    // Bounded: devices beyond kMaxFaultDevices are counted together.
+    HostFacts b;
+    std::string text;
+    for (size_t i = 0; i < kMaxFaultDevices + 20; i++)
+        text += fmt::format("AMD-Vi: Event logged [IO_PAGE_FAULT device=0000:{:02x}:{:02x}.0 domain=0x1 "
+                            "address=0x1000 flags=0x0]\n", i / 32, i % 32);
+    apply_log(b, text);
+    EXPECT_EQ(b.fault_count, kMaxFaultDevices + 20);
+    EXPECT_EQ(b.fault_counts.size(), kMaxFaultDevices + 1);
+    EXPECT_EQ(b.fault_counts[kOtherFaultDevices], 20u);
 }
 
 // ---- translated lazy ----
@@ -399,6 +435,25 @@ TEST_P(HostJson, RoundTripsAndHasDocumentedKeys)
 INSTANTIATE_TEST_SUITE_P(Fixtures, HostJson,
                          ::testing::Values("intel-pt-vfio", "amd-strict", "intel-lazy", "no-iommu",
                                            "conflicting-cmdline"));
+
+TEST(HostJson, PerDeviceFaults)
+{
+    HostFacts h = read_fixture("amd-strict", "dmesg-faults.txt");
+    nlohmann::json j = h;
+    EXPECT_EQ(j["faults"]["per_device"].size(), 2u);
+    EXPECT_EQ(j["faults"]["per_device"][0], (nlohmann::json{{"device", "0000:41:00.0"}, {"count", 2}}));
+    EXPECT_EQ(nlohmann::json::parse(j.dump()).get<HostFacts>(), h);
+    // Files written before per-device counts: counted from the lines, the rest unattributed.
+    j["faults"].erase("per_device");
+    j["faults"]["count"] = 5;
+    HostFacts old = j.get<HostFacts>();
+    EXPECT_EQ(old.fault_counts,
+              (std::map<std::string, uint64_t>{{"0000:41:00.0", 2}, {"0000:42:00.1", 1}, {kOtherFaultDevices, 2}}));
+    // Counts that do not add up are refused.
+    nlohmann::json bad = h;
+    bad["faults"]["per_device"][0]["count"] = 7;
+    EXPECT_THROW((void)bad.get<HostFacts>(), Error);
+}
 
 TEST(HostJson, NullsForUnknowns)
 {

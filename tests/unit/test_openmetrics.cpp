@@ -17,6 +17,7 @@
 
 #include "iommuprof/error.hpp"
 #include "iommuprof/openmetrics.hpp"
+#include "iommuprof/output_file.hpp"
 
 using namespace iommuprof;
 
@@ -498,6 +499,91 @@ TEST(OpenMetrics, AtomicFileWrite)
     std::filesystem::remove_all(dir);
 }
 
+// ---- inspect --openmetrics: host facts alone ----
+
+HostFacts fixture_host(const std::string &name, const std::string &dmesg)
+{
+    HostOptions o;
+    o.root = std::string(IOMMUPROF_FIXTURES) + "/hosts/" + name;
+    o.dmesg_file = o.root + "/" + dmesg;
+    return read_host_facts(o);
+}
+
+TEST(HostOpenMetrics, ParsesStrictlyAndHoldsTheFacts)
+{
+    HostFacts h = fixture_host("amd-strict", "dmesg-faults.txt");
+    std::string text = render_host_openmetrics(h);
+    Parsed p = check_exposition(text);
+    ASSERT_TRUE(p.errors.empty()) << joined(p.errors) << text;
+    EXPECT_EQ(p.get("iommuprof_facts_default_domain", {{"domain", "translated"}}), 1);
+    EXPECT_EQ(p.get("iommuprof_facts_default_domain", {{"domain", "passthrough"}}), 0);
+    EXPECT_EQ(p.count("iommuprof_facts_default_domain"), 4u);  // a state set: every state, always
+    EXPECT_EQ(p.get("iommuprof_facts_dma_policy", {{"policy", "strict"}}), 1);
+    EXPECT_EQ(p.get("iommuprof_facts_dma_policy", {{"policy", "lazy"}}), 0);
+    EXPECT_EQ(p.get("iommuprof_facts_iommu_active", {}), 1);
+    EXPECT_EQ(p.get("iommuprof_facts_kernel_log_read", {}), 1);
+    EXPECT_EQ(p.get("iommuprof_facts_faults", {}), 3);
+    EXPECT_EQ(p.get("iommuprof_facts_device_faults", {{"device", "0000:41:00.0"}}), 2);
+    EXPECT_EQ(p.get("iommuprof_facts_device_faults", {{"device", "0000:42:00.1"}}), 1);
+    double groups = 0;
+    for (auto &[t, n] : h.iommu.group_types) {
+        EXPECT_EQ(p.get("iommuprof_facts_groups", {{"type", t}}), n) << t;
+        groups += n;
+    }
+    EXPECT_GT(groups, 0);
+    ASSERT_TRUE(h.irq_remapping.enabled.has_value());
+    EXPECT_EQ(p.get("iommuprof_facts_irq_remapping", {}), *h.irq_remapping.enabled ? 1 : 0);
+    for (auto &c : h.kernel.iommu_params)
+        EXPECT_EQ(p.get("iommuprof_facts_cmdline_param", {{"key", c.key}, {"value", c.value}}), 1) << c.key;
+    EXPECT_EQ(p.get("iommuprof_facts_info", {{"kernel", h.kernel.release},
+                                             {"vendor", "amd"},
+                                             {"default_domain", "translated"},
+                                             {"dma_policy", "strict"},
+                                             {"passthrough_requested", "unknown"},
+                                             {"strict_requested", "true"},
+                                             {"strict_forced", "false"}}),
+              1);
+}
+
+TEST(HostOpenMetrics, PassthroughVfioAndUnknowns)
+{
+    HostOptions o;
+    o.root = std::string(IOMMUPROF_FIXTURES) + "/hosts/intel-pt-vfio";
+    HostFacts h = read_host_facts(o);  // no kernel log: faults unknown, not 0
+    Parsed p = check_exposition(render_host_openmetrics(h));
+    ASSERT_TRUE(p.errors.empty()) << joined(p.errors);
+    EXPECT_EQ(p.get("iommuprof_facts_default_domain", {{"domain", "passthrough"}}), 1);
+    EXPECT_EQ(p.get("iommuprof_facts_default_domain", {{"domain", "translated"}}), 0);
+    EXPECT_EQ(p.get("iommuprof_facts_dma_policy", {{"policy", "none"}}), 1);
+    EXPECT_EQ(p.get("iommuprof_facts_vfio_devices", {}), 1);
+    EXPECT_EQ(p.get("iommuprof_facts_vfio_shared_groups", {}), 1);
+    EXPECT_EQ(p.get("iommuprof_facts_mixed_groups", {}), 1);
+    EXPECT_EQ(p.get("iommuprof_facts_kernel_log_read", {}), 0);
+    EXPECT_EQ(p.count("iommuprof_facts_faults"), 0u);
+    EXPECT_EQ(p.count("iommuprof_facts_device_faults"), 0u);
+}
+
+TEST(HostOpenMetrics, RepeatedCmdlineParameterIsOneSeries)
+{
+    HostFacts h = fixture_host("amd-strict", "dmesg-faults.txt");
+    h.kernel.iommu_params.push_back(h.kernel.iommu_params.at(0));  // given twice on the command line
+    Parsed p = check_exposition(render_host_openmetrics(h));
+    EXPECT_TRUE(p.errors.empty()) << joined(p.errors);  // the strict parser refuses duplicated series
+    EXPECT_EQ(p.count("iommuprof_facts_cmdline_param"), h.kernel.iommu_params.size() - 1);
+}
+
+// Both files go to one textfile directory: node_exporter refuses a series
+// that two files define, so the two exports share no family.
+TEST(HostOpenMetrics, SharesNoFamilyWithTheProfileExport)
+{
+    Parsed a = check_exposition(render_openmetrics(snapshot(), host()));
+    Parsed b = check_exposition(render_host_openmetrics(fixture_host("amd-strict", "dmesg-faults.txt")));
+    ASSERT_FALSE(a.types.empty());
+    ASSERT_FALSE(b.types.empty());
+    for (auto &[name, type] : b.types)
+        EXPECT_EQ(a.types.count(name), 0u) << name;
+}
+
 // promtool (Debian package "prometheus") parses with the same library as
 // node_exporter's textfile collector and lints the names.
 TEST(OpenMetrics, PromtoolAccepts)
@@ -525,6 +611,17 @@ TEST(OpenMetrics, PromtoolAccepts)
         ss << f.rdbuf();
         EXPECT_EQ(rc, 0) << "per_cpu=" << per_cpu << ":\n" << ss.str();
         EXPECT_EQ(ss.str(), "") << "promtool lint findings";
+    }
+    for (const char *fx : {"amd-strict", "intel-pt-vfio"}) {
+        std::string path = dir + "/host.prom";
+        write_file_atomic(path, render_host_openmetrics(fixture_host(fx, "dmesg.txt")));
+        std::string cmd = promtool + " check metrics < " + path + " > " + dir + "/out 2>&1";
+        int rc = system(cmd.c_str());
+        std::ifstream f(dir + "/out");
+        std::stringstream ss;
+        ss << f.rdbuf();
+        EXPECT_EQ(rc, 0) << fx << ":\n" << ss.str();
+        EXPECT_EQ(ss.str(), "") << fx << ": promtool lint findings";
     }
     std::filesystem::remove_all(dir);
 }

@@ -58,8 +58,12 @@ void run(const CompareCmd &o)
 Registrar reg(33, [](CLI::App &app) {
     auto o = std::make_shared<CompareCmd>();
     auto *c = app.add_subcommand("compare", "Compare two saved profiles side by side (e.g. strict vs iommu=pt)");
-    c->add_option("before", o->before, "Profile recorded first (e.g. under the translated mode)")->required();
-    c->add_option("after", o->after, "Profile recorded after the change (e.g. with iommu=pt)")->required();
+    c->add_option("before", o->before, "Profile recorded first (e.g. under the translated mode)")
+        ->type_name("FILE")
+        ->required();
+    c->add_option("after", o->after, "Profile recorded after the change (e.g. with iommu=pt)")
+        ->type_name("FILE")
+        ->required();
     c->add_flag("--json", o->json, "One JSON document (docs/compare.md)");
     add_raw_flag(c, o->raw);
     c->add_flag("--no-devices", o->no_devices, "Only one row per probe point");

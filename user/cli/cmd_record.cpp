@@ -95,7 +95,9 @@ Registrar reg(30, [](CLI::App &app) {
     auto *c = app.add_subcommand("record", "Profile for a while and save a profile file (for report and compare)");
     c->add_option("-d,--duration", o->duration, "Seconds to record (default: until Ctrl-C or SIGTERM)")
         ->check(decimal_in(0.1, 1e7));
-    c->add_option("-o,--output", o->out, "Profile file to write (gzip'd JSON, written atomically)")->required();
+    c->add_option("-o,--output", o->out, "Profile file to write (gzip'd JSON, written atomically)")
+        ->type_name("FILE")
+        ->required();
     c->add_option("--label", o->label, "Free text stored in the profile, e.g. \"strict, fio 4k randread\"");
     o->plan.add_to(c, true);
     c->callback([o] { run(*o); });

@@ -90,7 +90,7 @@ void run(const ReportCmd &o)
 Registrar reg(32, [](CLI::App &app) {
     auto o = std::make_shared<ReportCmd>();
     auto *c = app.add_subcommand("report", "Show a saved profile like top, as JSON, or as OpenMetrics for Prometheus");
-    c->add_option("file", o->file, "Profile file written by record or run")->required();
+    c->add_option("file", o->file, "Profile file written by record or run")->type_name("FILE")->required();
     c->add_flag("--json", o->json, "One JSON document (the same summary as top --json)");
     add_raw_flag(c, o->raw);
     c->add_flag("--folded", o->folded,

@@ -313,7 +313,7 @@ void run(RunCmd &o)
 Registrar reg(31, [](CLI::App &app) {
     auto o = std::make_shared<RunCmd>();
     auto *c = app.add_subcommand("run", "Run a benchmark and profile exactly while it runs (or --pid: until a process exits)");
-    c->add_option("-o,--output", o->out, "Also save the profile to this file");
+    c->add_option("-o,--output", o->out, "Also save the profile to this file")->type_name("FILE");
     c->add_option("-d,--duration", o->max_duration,
                   "Profile at most this many seconds (the command keeps running; its exit status is still returned)")
         ->check(decimal_in(0.1, 1e7));
@@ -323,7 +323,7 @@ Registrar reg(31, [](CLI::App &app) {
     c->add_flag("--verdict", o->verdict, "Also print the verdict: is iommu=pt worth trying here?");
     c->add_flag("--json", o->json, "Print the summary (and verdict) as one JSON document on stderr");
     add_raw_flag(c, o->raw);
-    c->add_option("command", o->command, "The benchmark and its arguments, after --");
+    c->add_option("command", o->command, "The benchmark and its arguments, after --")->type_name("COMMAND");
     o->plan.add_to(c, true);
     c->positionals_at_end(true);
     c->footer("Example: iommuprof run -o strict.iprof -- fio --name=t --rw=randread --bs=4k --filename=/dev/nvme0n1\n"

@@ -133,6 +133,7 @@ Registrar reg(20, [](CLI::App &app) {
     auto *omf = c->add_option("--openmetrics-file", o->om_file,
                               "Also rewrite this node_exporter textfile (*.prom) atomically every interval and at "
                               "the end: cumulative counters since attach (docs/openmetrics.md)")
+                    ->type_name("FILE")
                     ->each([o](const std::string &) { o->om_given = true; });
     c->add_flag("--no-cpu-label", o->no_cpu_label, "With --openmetrics-file: sum over CPUs (fewer series)")
         ->needs(omf);

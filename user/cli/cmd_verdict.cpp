@@ -129,14 +129,17 @@ Registrar reg(41, [](CLI::App &app) {
     auto *c = app.add_subcommand("verdict", "Profile, then say whether iommu=pt is worth trying here, and why");
     auto *d = c->add_option("-d,--duration", o->duration, "Seconds to profile (default 10)")
                   ->check(decimal_in(0.1, 1e7));
-    auto *f = c->add_option("--from", o->from, "Judge a saved profile (iommuprof record) instead of profiling");
+    auto *f = c->add_option("--from", o->from, "Judge a saved profile (iommuprof record) instead of profiling")
+                  ->type_name("FILE");
     d->excludes(f);
     c->add_flag("--json", o->json, "Print the verdict as JSON (docs/verdict.md)");
     add_raw_flag(c, o->raw);
     c->add_option("--root", o->root, "Read host facts below this directory (default /; with --from: the facts "
                                      "stored in the profile)")
+        ->type_name("DIR")
         ->each([o](const std::string &) { o->root_given = true; });
-    c->add_option("--dmesg", o->dmesg, "Read the kernel log from this file instead of /dev/kmsg");
+    c->add_option("--dmesg", o->dmesg, "Read the kernel log from this file instead of /dev/kmsg")
+        ->type_name("FILE");
     c->add_option("--min-share-all", o->min_share_all_pct,
                   "worth-trying when the estimated saving is at least PCT % of all CPUs (default 2)")
         ->check(decimal_in(0.0, 100.0));

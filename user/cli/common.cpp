@@ -30,6 +30,7 @@ void PlanFlags::add_to(CLI::App *cmd, bool verdict_default_)
     cmd->add_flag("--kprobe", force_kprobe, "Never use fentry/fexit: attach kprobes/kretprobes");
     cmd->add_flag("--no-tracepoints", no_tracepoints, "Do not fall back to counting tracepoints");
     cmd->add_option("--points", points, "Only these probe points (see `iommuprof probes`)")
+        ->type_name("POINT")
         ->delimiter(',')
         ->check([](const std::string &p) {
             return find_probe(p) ? std::string() : "unknown probe point '" + p + "' (see `iommuprof probes`)";

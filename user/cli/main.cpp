@@ -6,13 +6,16 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <map>
 #include <vector>
 
 #include <fmt/core.h>
 
 #include "iommuprof/cli.hpp"
 #include "iommuprof/error.hpp"
+#include "iommuprof/profile.hpp"
 #include "iommuprof/render.hpp"
+#include "iommuprof/strings.hpp"
 
 namespace iommuprof::cli {
 namespace {
@@ -26,23 +29,26 @@ std::vector<Entry> &registry()
     return r;
 }
 int g_exit = kExitOk;
-
-size_t edit_distance(const std::string &a, const std::string &b)
+std::map<const CLI::App *, UsageErrorPolicy> &usage_policies()
 {
-    std::vector<size_t> row(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); j++)
-        row[j] = j;
-    for (size_t i = 1; i <= a.size(); i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= b.size(); j++) {
-            size_t up = row[j];
-            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-            diag = up;
-        }
-    }
-    return row[b.size()];
+    static std::map<const CLI::App *, UsageErrorPolicy> m;
+    return m;
 }
+// The policy of the subcommand being parsed when a usage error came up
+// (CLI11 lists a subcommand as parsed before parsing its arguments).
+int usage_error(const CLI::App &app, const std::string &what)
+{
+    for (const CLI::App *sub : app.get_subcommands()) {
+        auto it = usage_policies().find(sub);
+        if (it == usage_policies().end())
+            continue;
+        if (it->second.report)
+            it->second.report(*sub, what);
+        return it->second.exit_code;
+    }
+    return kExitUsage;
+}
+
 
 // The first argument when it is meant as a subcommand but names none:
 // "unknown command 'reprot' (did you mean 'report'?)"; "" otherwise.
@@ -56,6 +62,8 @@ std::string unknown_command(CLI::App &app, int argc, char **argv)
     for (auto *sub : app.get_subcommands([](CLI::App *) { return true; })) {
         if (sub->check_name(arg))
             return "";
+        if (sub->get_group().empty())  // hidden (__generate): never suggested
+            continue;
         size_t d = edit_distance(arg, sub->get_name());
         if (d < best_d) {
             best_d = d;
@@ -73,6 +81,7 @@ std::string unknown_command(CLI::App &app, int argc, char **argv)
 
 Registrar::Registrar(int order, AddCommand add) { registry().push_back({order, std::move(add)}); }
 void set_exit_code(int code) { g_exit = code; }
+void set_usage_error_policy(const CLI::App *sub, UsageErrorPolicy policy) { usage_policies()[sub] = std::move(policy); }
 
 }  // namespace iommuprof::cli
 
@@ -80,7 +89,7 @@ int main(int argc, char **argv)
 {
     using namespace iommuprof;
     CLI::App app{"iommuprof: profile the Linux IOMMU and DMA-mapping hot paths, and tell whether iommu=pt is worth trying"};
-    app.set_version_flag("--version", "iommuprof 0.1.0");
+    app.set_version_flag("--version", std::string("iommuprof ") + tool_version());
     app.require_subcommand(1);
     app.fallthrough(false);
     auto &reg = cli::registry();
@@ -103,12 +112,13 @@ int main(int argc, char **argv)
     } catch (const CLI::CallForVersion &e) {
         return app.exit(e);
     } catch (const CLI::ParseError &e) {
-        // One line, then a hint; usage errors exit 2.
+        // One line, then a hint; usage errors exit 2 (check: 3, its UNKNOWN).
         std::string what = e.what();
         if (what.empty())
             what = "invalid command line";
+        int code = cli::usage_error(app, what);
         fmt::print(stderr, "iommuprof: {}\nRun with --help for usage.\n", esc(what));
-        return kExitUsage;
+        return code;
     } catch (const Error &e) {
         fmt::print(stderr, "iommuprof: {}\n", esc(e.what()));
         return e.code;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "iommuprof/hostfacts.hpp"
+#include "iommuprof/strings.hpp"
 
 namespace iommuprof {
 
@@ -48,20 +49,7 @@ std::vector<std::string> tokenize(const std::string &s)
 
 std::vector<std::string> split_commas(const std::string &v)
 {
-    std::vector<std::string> out;
-    std::string cur;
-    for (char c : v) {
-        if (c == ',') {
-            if (!cur.empty())
-                out.push_back(cur);
-            cur.clear();
-        } else {
-            cur += c;
-        }
-    }
-    if (!cur.empty())
-        out.push_back(cur);
-    return out;
+    return split_nonempty(v, [](char c) { return c == ','; });
 }
 
 // kstrtobool(): 1/y/t/on -> true, 0/n/f/off -> false.
@@ -133,6 +121,17 @@ void check_agree(const std::vector<Setting> &v, const char *what, std::vector<st
 }
 
 }  // namespace
+
+std::vector<CmdlineParam> cmdline_params(const std::string &cmdline)
+{
+    std::vector<CmdlineParam> out;
+    for (auto &tok : tokenize(cmdline)) {
+        auto eq = tok.find('=');
+        out.push_back({norm_key(eq == std::string::npos ? tok : tok.substr(0, eq)),
+                       eq == std::string::npos ? "" : tok.substr(eq + 1)});
+    }
+    return out;
+}
 
 KernelFacts parse_cmdline(const std::string &cmdline)
 {

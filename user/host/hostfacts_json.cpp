@@ -156,7 +156,10 @@ void to_json(json &j, const HostFacts &h)
     json lines = json::array();
     for (auto &f : h.faults)
         lines.push_back({{"kind", f.kind}, {"device", str_or_null(f.device)}, {"line", f.line}});
-    j["faults"] = {{"count", h.fault_count}, {"devices", h.fault_devices()}, {"lines", lines}};
+    json per_device = json::array();
+    for (auto &[dev, n] : h.fault_counts)
+        per_device.push_back({{"device", str_or_null(dev)}, {"count", n}});
+    j["faults"] = {{"count", h.fault_count}, {"devices", h.fault_devices()}, {"per_device", per_device}, {"lines", lines}};
     j["log"] = {{"source", str_or_null(h.log.source)}, {"lines", h.log.lines}, {"iommu_lines", h.log.iommu_lines}};
     j["warnings"] = h.warnings;
 }
@@ -270,6 +273,31 @@ void from_json(const json &j, HostFacts &h)
         });
         if (h.faults.size() > h.fault_count)
             fail("count", "smaller than the number of fault lines");
+        h.fault_counts.clear();
+        if (o.contains("per_device")) {
+            uint64_t sum = 0;
+            for (auto &[dev, n] : get_list<std::pair<std::string, uint64_t>>(
+                     o, "per_device", [](const json &f, std::pair<std::string, uint64_t> &x) {
+                         x.first = get_str_or_null(f, "device");
+                         x.second = get_u64(f, "count");
+                     })) {
+                if (h.fault_counts.size() >= kMaxFaultDevices + 1 || h.fault_counts.count(dev))
+                    fail("per_device", "too many or repeated devices");
+                h.fault_counts[dev] = n;
+                if (n > h.fault_count - sum)
+                    fail("per_device", "counts add up to more than count");
+                sum += n;
+            }
+            if (sum != h.fault_count)
+                fail("per_device", "counts do not add up to count");
+        } else {
+            // Files written before per-device counts: the lines kept, the
+            // rest unattributed.
+            for (auto &f : h.faults)
+                h.fault_counts[f.device]++;
+            if (h.fault_count > h.faults.size())
+                h.fault_counts[kOtherFaultDevices] += h.fault_count - h.faults.size();
+        }
     });
     sub(j, "log", [&](const json &o) {
         h.log.source = get_str_or_null(o, "source");

@@ -133,6 +133,7 @@ public:
         h.log.iommu_lines.clear();
         h.faults.clear();
         h.fault_count = 0;
+        h.fault_counts.clear();
         h.iommu.log_default_domain.clear();
         h.iommu.log_policy.clear();
         h.iommu.strict_forced = false;
@@ -148,20 +149,32 @@ public:
         FaultLine f;
         if (parse_fault(m, f)) {
             h.fault_count++;
-            if (h.faults.size() < kMaxFaultLines) {
+            count_fault(f.device);
+            // Whether or not its line is kept (64 at most), an unnamed arm-smmu
+            // fault may get its device from the next line.
+            last_fault_unnamed_arm = f.kind == "arm-smmu" && f.device.empty();
+            last_fault_kept = h.faults.size() < kMaxFaultLines;
+            if (last_fault_kept) {
                 f.line = m;
                 h.faults.push_back(f);
             }
             return;
         }
         // arm-smmu-v3 (6.x) prints the faulting device on a follow-up line.
-        if (!h.faults.empty() && h.faults.back().kind == "arm-smmu" && h.faults.back().device.empty() &&
-            has(m, "client: ")) {
+        if (last_fault_unnamed_arm && has(m, "client: ")) {
             static const std::regex client(R"(client: (\S+))");
             std::smatch sm;
-            if (std::regex_search(m, sm, client))
-                h.faults.back().device = norm_bdf(sm[1]);
+            if (std::regex_search(m, sm, client)) {
+                std::string dev = norm_bdf(sm[1]);
+                if (last_fault_kept)
+                    h.faults.back().device = dev;
+                // the count moves from "" to the device
+                if (auto it = h.fault_counts.find(""); it != h.fault_counts.end() && --it->second == 0)
+                    h.fault_counts.erase(it);
+                count_fault(dev);
+            }
         }
+        last_fault_unnamed_arm = false;
         if (!iommu_related(m) || m.rfind("Command line:", 0) == 0 || m.rfind("Kernel command line:", 0) == 0)
             return;
         if (h.log.iommu_lines.size() < kMaxIommuLines)
@@ -235,6 +248,17 @@ public:
     }
 
 private:
+    void count_fault(const std::string &device)
+    {
+        auto it = h.fault_counts.find(device);
+        if (it == h.fault_counts.end() && h.fault_counts.size() >= kMaxFaultDevices)
+            it = h.fault_counts.try_emplace(kOtherFaultDevices, 0).first;
+        else if (it == h.fault_counts.end())
+            it = h.fault_counts.emplace(device, 0).first;
+        it->second++;
+    }
+    bool last_fault_unnamed_arm = false;
+    bool last_fault_kept = false;
     HostFacts &h;
     std::optional<bool> ir_log;
     std::string ir_line;

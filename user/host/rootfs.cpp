@@ -1,5 +1,6 @@
 // Chroot-like path resolution below a root directory (see rootfs.hpp).
 #include "rootfs.hpp"
+#include "iommuprof/strings.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -21,20 +22,7 @@ constexpr int kMaxLinks = 40;  // like the kernel's MAXSYMLINKS
 
 std::deque<std::string> split(const std::string &p)
 {
-    std::deque<std::string> out;
-    std::string cur;
-    for (char c : p) {
-        if (c == '/') {
-            if (!cur.empty())
-                out.push_back(cur);
-            cur.clear();
-        } else {
-            cur += c;
-        }
-    }
-    if (!cur.empty())
-        out.push_back(cur);
-    return out;
+    return split_nonempty<std::deque<std::string>>(p, [](char c) { return c == '/'; });
 }
 
 fs::path join(const fs::path &root, const std::vector<std::string> &parts)

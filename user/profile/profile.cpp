@@ -27,8 +27,9 @@ namespace iommuprof {
 using nlohmann::json;
 using namespace json_detail;
 
+// The project VERSION in CMakeLists.txt: --version, profiles, the man page and the package agree.
 #ifndef IOMMUPROF_VERSION
-#define IOMMUPROF_VERSION "0.1.0"
+#error "IOMMUPROF_VERSION comes from CMakeLists.txt (project VERSION)"
 #endif
 
 const char *tool_version() { return IOMMUPROF_VERSION; }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 #include <tuple>
 
 #include <fmt/core.h>
@@ -248,6 +249,103 @@ std::string render_openmetrics(const Snapshot &snap, const HostFacts &host, cons
         w.family("iommuprof_profile_info", "gauge", "Label of the saved profile; the value is always 1.");
         w.sample("iommuprof_profile_info", {{"label", opts.label}}, 1);
     }
+    w.out += "# EOF\n";
+    return std::move(w.out);
+}
+
+std::string render_host_openmetrics(const HostFacts &h)
+{
+    Writer w;
+    auto b = [](bool v) -> uint64_t { return v ? 1 : 0; };
+    w.family("iommuprof_facts_info", "gauge", "IOMMU setup of the host (iommuprof inspect); the value is always 1.");
+    w.sample("iommuprof_facts_info",
+             {{"kernel", h.kernel.release},
+              {"vendor", h.iommu.vendor},
+              {"default_domain", h.iommu.default_domain},
+              {"dma_policy", h.iommu.dma_policy},
+              {"passthrough_requested", tri(h.kernel.wants_passthrough)},
+              {"strict_requested", tri(h.kernel.wants_strict)},
+              {"strict_forced", h.iommu.strict_forced ? "true" : "false"}},
+             1);
+    // State sets: every state is always present, 1 for the current one, so
+    // that a change is a change of value (changes(), == 0) and not a series
+    // appearing.
+    w.family("iommuprof_facts_default_domain", "gauge",
+             "1 for the host's default domain (translated, passthrough, mixed, none), 0 for the others.");
+    for (const char *d : {"translated", "passthrough", "mixed", "none"})
+        w.sample("iommuprof_facts_default_domain", {{"domain", d}}, b(h.iommu.default_domain == d));
+    w.family("iommuprof_facts_dma_policy", "gauge",
+             "1 for the invalidation policy of the translated groups (strict, lazy; none: nothing translated or groups differ), 0 for the others.");
+    for (const char *p : {"strict", "lazy", "none"})
+        w.sample("iommuprof_facts_dma_policy", {{"policy", p}},
+                 b(h.iommu.dma_policy == p || (h.iommu.dma_policy.empty() && std::string(p) == "none")));
+    w.family("iommuprof_facts_cmdline_param", "gauge",
+             "An IOMMU-related kernel command-line parameter as written; the value is always 1.");
+    // A parameter given twice (two GRUB variables both adding intel_iommu=on)
+    // is one series: node_exporter drops duplicated series.
+    std::set<std::pair<std::string, std::string>> params;
+    for (auto &p : h.kernel.iommu_params)
+        if (params.emplace(p.key, p.value).second)
+            w.sample("iommuprof_facts_cmdline_param", {{"key", p.key}, {"value", p.value}}, 1);
+    w.family("iommuprof_facts_iommu_active", "gauge", "1 when an IOMMU unit is registered and groups have a default domain.");
+    w.sample("iommuprof_facts_iommu_active", {}, b(h.iommu.active));
+    std::map<std::string, uint64_t> units;
+    for (auto &u : h.iommu.units)
+        units[u.vendor]++;
+    w.family("iommuprof_facts_iommu_units", "gauge", "IOMMU units in /sys/class/iommu, by vendor.");
+    for (auto &[v, n] : units)
+        w.sample("iommuprof_facts_iommu_units", {{"vendor", v}}, n);
+    w.family("iommuprof_facts_groups", "gauge", "IOMMU groups by default-domain type (DMA, DMA-FQ, identity, ...).");
+    for (auto &[t, n] : h.iommu.group_types)
+        w.sample("iommuprof_facts_groups", {{"type", t}}, static_cast<uint64_t>(std::max(n, 0)));
+    uint64_t mixed = 0, shared = 0;
+    for (auto &g : h.groups) {
+        mixed += b(g.mixed);
+        shared += b(g.vfio_shared);
+    }
+    w.family("iommuprof_facts_mixed_groups", "gauge", "Groups whose devices cannot be isolated from each other.");
+    w.sample("iommuprof_facts_mixed_groups", {}, mixed);
+    w.family("iommuprof_facts_vfio_devices", "gauge", "Devices bound to vfio-pci.");
+    w.sample("iommuprof_facts_vfio_devices", {}, static_cast<uint64_t>(h.vfio_devices.size()));
+    w.family("iommuprof_facts_vfio_shared_groups", "gauge",
+             "Groups where a vfio-pci device shares the group with a device bound to a host driver (not viable).");
+    w.sample("iommuprof_facts_vfio_shared_groups", {}, shared);
+    w.family("iommuprof_facts_external_devices", "gauge", "PCI devices behind external-facing (removable) ports.");
+    w.sample("iommuprof_facts_external_devices", {}, static_cast<uint64_t>(h.external_devices.size()));
+    // Unknown facts are left out rather than given a made-up value.
+    w.family("iommuprof_facts_irq_remapping", "gauge", "1 when interrupt remapping is enabled, 0 when not (absent: unknown).");
+    if (h.irq_remapping.enabled)
+        w.sample("iommuprof_facts_irq_remapping", {}, b(*h.irq_remapping.enabled));
+    w.family("iommuprof_facts_swiotlb_present", "gauge", "1 when a swiotlb bounce-buffer pool exists (absent: unknown).");
+    if (h.swiotlb.present)
+        w.sample("iommuprof_facts_swiotlb_present", {}, b(*h.swiotlb.present));
+    w.family("iommuprof_facts_swiotlb_size_bytes", "gauge", "Size of the default swiotlb pool.");
+    if (h.swiotlb.size_bytes)
+        w.sample("iommuprof_facts_swiotlb_size_bytes", {}, *h.swiotlb.size_bytes);
+    w.family("iommuprof_facts_swiotlb_used_slabs", "gauge", "swiotlb slabs in use (debugfs io_tlb_used).");
+    if (h.swiotlb.used_slabs)
+        w.sample("iommuprof_facts_swiotlb_used_slabs", {}, *h.swiotlb.used_slabs);
+    w.family("iommuprof_facts_swiotlb_slabs", "gauge", "swiotlb slabs in all (debugfs io_tlb_nslabs).");
+    if (h.swiotlb.total_slabs)
+        w.sample("iommuprof_facts_swiotlb_slabs", {}, *h.swiotlb.total_slabs);
+    w.family("iommuprof_facts_thunderbolt_dma_protection", "gauge",
+             "1 when the Thunderbolt/USB4 domains rely on the IOMMU for DMA protection (absent: no domain or unknown).");
+    if (h.thunderbolt.iommu_dma_protection)
+        w.sample("iommuprof_facts_thunderbolt_dma_protection", {}, b(*h.thunderbolt.iommu_dma_protection));
+    bool log_read = !h.log.source.empty();
+    w.family("iommuprof_facts_kernel_log_read", "gauge",
+             "1 when the kernel log was read; without it the fault counts are absent.");
+    w.sample("iommuprof_facts_kernel_log_read", {}, b(log_read));
+    w.family("iommuprof_facts_faults", "gauge", "IOMMU fault messages in the kernel log (since boot, as far as the log reaches).");
+    if (log_read)
+        w.sample("iommuprof_facts_faults", {}, h.fault_count);
+    w.family("iommuprof_facts_device_faults", "gauge",
+             "IOMMU fault messages in the kernel log per device ([unknown]: no device named; [other]: beyond 256 devices).");
+    if (log_read)
+        for (auto &[dev, n] : h.fault_counts)
+            w.sample("iommuprof_facts_device_faults", {{"device", dev.empty() ? "[unknown]" : dev}}, n);
+    w.family("iommuprof_facts_warnings", "gauge", "Facts that could not be read (iommuprof inspect lists them).");
+    w.sample("iommuprof_facts_warnings", {}, static_cast<uint64_t>(h.warnings.size()));
     w.out += "# EOF\n";
     return std::move(w.out);
 }
