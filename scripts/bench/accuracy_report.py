@@ -7,6 +7,8 @@ document.
 DIR/<iommu>-<mode>-translated/lab/out and DIR/<iommu>-<mode>-pt/lab/out are the guests' outputs
 (scripts/bench/guest-overhead.sh: samples.jsonl, profiles/). Per cell and shape:
   real saving / I/O      median CPU/I/O with nothing attached, translated - the same booted with pt
+  real saving, in boot   the same, translated - the disk switched to an identity domain at run time
+                         in the translated guest (variant none-identity; "id" columns)
   estimate / I/O         `iommuprof verdict --from PROFILE --json` saving_ns / the run's I/Os
                          (median over repeats), and the same with --raw (uncompensated)
   ratio                  estimate / real (target 0.85-1.15, never above 1.15)
@@ -82,11 +84,18 @@ def main():
             nominal = med([s.get("seconds") for s in tr + pt if s.get("ok")])
             stalled = [s["tag"] for s in tr + pt if s.get("ok") and cpu_per_io_k(s) is not None
                        and cpu_per_io_k(s, nominal) is None]
-            none_tr = med([cpu_per_io_k(s, nominal) for s in sel(tr, "none")])
-            none_pt = med([cpu_per_io_k(s, nominal) for s in sel(pt, "none")])
+            runs_tr = [cpu_per_io_k(s, nominal) for s in sel(tr, "none")]
+            runs_pt = [cpu_per_io_k(s, nominal) for s in sel(pt, "none")]
+            runs_id = [cpu_per_io_k(s, nominal) for s in sel(tr, "none-identity")]
+            none_tr, none_pt, none_id = med(runs_tr), med(runs_pt), med(runs_id)
             r = {"cell": cell, "shape": shape, "none_translated_k": none_tr, "none_pt_k": none_pt,
+                 "none_identity_k": none_id,
+                 # every run, to show the spread (None: stalled, left out)
+                 "none_translated_runs_k": runs_tr, "none_pt_runs_k": runs_pt, "none_identity_runs_k": runs_id,
                  "stalled_runs_left_out": stalled,
-                 "real_saving_k": None if none_tr is None or none_pt is None else none_tr - none_pt}
+                 "real_saving_k": None if none_tr is None or none_pt is None else none_tr - none_pt,
+                 # the same boot: translated runs against the disk switched to identity at run time
+                 "real_saving_inboot_k": None if none_tr is None or none_id is None else none_tr - none_id}
             for v in ("iommuprof", "iommuprof-detail"):
                 runs = []
                 for s in sel(tr, v):
@@ -123,6 +132,8 @@ def main():
                 r[key + "dma_paths_k"] = med([x["dma_paths_k"] for x in runs])
                 r[key + "ratio"] = est / real if real and real > 0 else None
                 r[key + "ratio_raw"] = raw / real if real and real > 0 else None
+                rib = r["real_saving_inboot_k"]
+                r[key + "ratio_inboot"] = est / rib if rib and rib > 0 else None
                 r[key + "overhead"] = cpu / none_tr if cpu and none_tr else None
                 sk = [x["sampled_k"] for x in runs if "sampled_k" in x]
                 if sk:
@@ -133,10 +144,22 @@ def main():
                     r[key + "sampled_ratio"] = r[key + "sampled_k"] / real if real and real > 0 else None
                     r[key + "sampled_within"] = (real is not None and
                                                  abs(r[key + "sampled_k"] - real) <= r[key + "sampled_ci95_k"])
+            # --direct: the DMA API's time per I/O with the disk on the direct path (identity), from
+            # a profile: what dma-direct costs where the verdict counts the dma-iommu layer as saved
+            dk = []
+            for s in sel(tr, "iommuprof-identity"):
+                prof = os.path.join(base + "-translated", "lab", "out", "profiles", s["tag"] + ".iprof")
+                if os.path.exists(prof) and cpu_per_io_k(s, nominal) is not None:
+                    n = verdict_numbers(a.iommuprof, prof, False)
+                    dk.append(n["total_ns"] / s["ios"] / 1e3)
+            if dk:
+                r["direct_dma_api_k"] = med(dk)
+                r["direct_dma_api_runs_k"] = dk
             rows.append(r)
 
     hdr = (f"{'cell':<20} {'shape':<9} {'none k/IO':>9} {'pt k/IO':>8} {'real':>7} {'estimate':>8} "
-           f"{'ratio':>6} {'raw est':>8} {'raw ratio':>9} {'overhead':>8} {'sampled':>14} {'s.ratio':>7}")
+           f"{'ratio':>6} {'raw est':>8} {'raw ratio':>9} {'overhead':>8} {'sampled':>14} {'s.ratio':>7} "
+           f"{'id k/IO':>8} {'real id':>7} {'ratio id':>8}")
     print("CPU per I/O in thousands of guest instructions (-icount) or guest ns; estimate = "
           "iommuprof verdict saving / I/O")
     print(hdr)
@@ -145,11 +168,22 @@ def main():
         print(f"{r['cell']:<20} {r['shape']:<9} {fmt(r['none_translated_k']):>9} {fmt(r['none_pt_k']):>8} "
               f"{fmt(r['real_saving_k']):>7} {fmt(r.get('estimate_k')):>8} {fmt(r.get('ratio')):>6} "
               f"{fmt(r.get('estimate_raw_k')):>8} {fmt(r.get('ratio_raw')):>9} {fmt(r.get('overhead')):>8} "
-              f"{fmt(r.get('sampled_k')) + ' +/- ' + fmt(r.get('sampled_ci95_k')):>14} {fmt(r.get('sampled_ratio')):>7}")
+              f"{fmt(r.get('sampled_k')) + ' +/- ' + fmt(r.get('sampled_ci95_k')):>14} {fmt(r.get('sampled_ratio')):>7} "
+              f"{fmt(r.get('none_identity_k')):>8} {fmt(r.get('real_saving_inboot_k')):>7} {fmt(r.get('ratio_inboot')):>8}")
         if r.get("detail_estimate_k") is not None:
             print(f"{'  --detail':<30} {'':>9} {'':>8} {'':>7} {fmt(r['detail_estimate_k']):>8} "
                   f"{fmt(r.get('detail_ratio')):>6} {fmt(r.get('detail_estimate_raw_k')):>8} "
                   f"{fmt(r.get('detail_ratio_raw')):>9} {fmt(r.get('detail_overhead')):>8}")
+    spread = [r for r in rows if r.get("none_identity_k") is not None or r.get("direct_dma_api_k") is not None]
+    if spread:
+        print("\nrun by run (k/IO, nothing attached): translated | booted pt | identity in the translated boot;"
+              " DMA API: translated total, of it the dma-iommu estimate, the rest; on the direct path (--direct)")
+        for r in spread:
+            runs = lambda k: " ".join(fmt(x) for x in r.get(k, []))
+            own = (r["dma_paths_k"] - r["estimate_k"]) if r.get("dma_paths_k") is not None and r.get("estimate_k") is not None else None
+            print(f"{r['cell']:<20} {r['shape']:<13} {runs('none_translated_runs_k'):<16} | {runs('none_pt_runs_k'):<16} | "
+                  f"{runs('none_identity_runs_k'):<16}; DMA API {fmt(r.get('dma_paths_k'))} = {fmt(r.get('estimate_k'))} + "
+                  f"{fmt(own)}; direct {fmt(r.get('direct_dma_api_k'))}")
     ok_rows = [r for r in rows if r.get("ratio") is not None]
     inside = [r for r in ok_rows if 0.85 <= r["ratio"] <= 1.15]
     print(f"\nestimate within 0.85-1.15 of the real saving: {len(inside)} of {len(rows)} cell x shape "

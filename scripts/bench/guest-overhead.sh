@@ -10,6 +10,12 @@
 #   iommuprof         `iommuprof record` with its defaults
 #   iommuprof-kprobe  `iommuprof record --kprobe` (like for like with empty-kprobe and bpftrace)
 #   bpftrace          kprobe/kretprobe latency histogram per function (same functions)
+#   none-identity     no probes, the NVMe disk's IOMMU group switched to an identity domain at run
+#                     time (unbind, /sys/kernel/iommu_groups/N/type, bind): what iommu=pt gives
+#                     this device, measured in the same boot as the translated runs; the other
+#                     variants switch it back to the group's boot-time type first
+#   iommuprof-identity `iommuprof record` with the disk switched to identity: what the DMA API
+#                     costs this device on the direct path (dma-direct), i.e. under pt
 #
 # Every tracer is started and waited for until all of its probes are attached; then the workload
 # runs, and scripts/bench/mark.sh (run by fio right before the first and after the last I/O)
@@ -150,6 +156,34 @@ workload_result() {
     fi
 }
 
+# ---- the NVMe disk's default domain (variant none-identity) -----------------------------------
+nvme_bdf=${LAB_NVME_BDF:-}
+nvme_group=
+boot_type=
+if [[ -n $nvme_bdf && -e /sys/bus/pci/devices/$nvme_bdf/iommu_group ]]; then
+    nvme_group=$(readlink -f "/sys/bus/pci/devices/$nvme_bdf/iommu_group")
+    boot_type=$(cat "$nvme_group/type" 2>/dev/null)
+fi
+set_nvme_domain() { # TYPE: rebinds the disk in a group of that type (0 when it already is)
+    local want=$1 i
+    [[ -n $nvme_group && -n $boot_type ]] || { log "the NVMe disk has no IOMMU group"; return 1; }
+    [[ $(cat "$nvme_group/type") == "$want" ]] && return 0
+    echo "$nvme_bdf" >/sys/bus/pci/drivers/nvme/unbind || return 1
+    if ! echo "$want" >"$nvme_group/type"; then
+        log "cannot set $nvme_group/type to $want"
+        echo "$nvme_bdf" >/sys/bus/pci/drivers/nvme/bind
+        return 1
+    fi
+    echo "$nvme_bdf" >/sys/bus/pci/drivers/nvme/bind || return 1
+    for ((i = 0; i < 300; i++)); do
+        [[ -b $dev ]] && dd if="$dev" of=/dev/null bs=4k count=1 iflag=direct status=none 2>/dev/null && break
+        sleep 0.1
+    done
+    [[ -b $dev ]] || { log "$dev did not come back after the switch to $want"; return 1; }
+    log "NVMe group $(basename "$nvme_group"): $want"
+    run_workload 1 # warm-up in the new domain (IOVA caches, first mappings), not measured
+}
+
 # ---- tracers ----------------------------------------------------------------------------
 tracer_pid=
 ready_s=
@@ -159,8 +193,15 @@ start_tracer() { # VARIANT TAG: sets tracer_pid and ready_s (start -> all probes
     t0=$(now)
     ready_s=0
     tracer_pid=
+    if [[ $v == *-identity ]]; then
+        set_nvme_domain identity || return 1
+        switched_once=1
+    elif [[ -n $boot_type && -n ${switched_once:-} ]]; then
+        set_nvme_domain "$boot_type" || return 1
+    fi
     case $v in
-        none) return 0 ;;
+        none | none-identity) return 0 ;;
+        iommuprof-identity) "$IOMMUPROF" record ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
         empty-fentry) "$EMPTY" --plan "$out/plan.json" >"$lg" 2>&1 & ;;
         empty-kprobe) "$EMPTY" --plan "$out/plan.json" --kprobe >"$lg" 2>&1 & ;;
         iommuprof) "$IOMMUPROF" record ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
