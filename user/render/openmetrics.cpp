@@ -120,6 +120,17 @@ const char *tri(const std::optional<bool> &b)
     return *b ? "true" : "false";
 }
 
+// The labels of iommuprof_host_info (top, report) and iommuprof_facts_info (inspect).
+std::vector<std::pair<const char *, std::string>> setup_labels(const HostFacts &h)
+{
+    return {{"kernel", h.kernel.release},
+            {"vendor", h.iommu.vendor},
+            {"default_domain", h.iommu.default_domain},
+            {"dma_policy", h.iommu.dma_policy},
+            {"passthrough_requested", tri(h.kernel.wants_passthrough)},
+            {"strict_requested", tri(h.kernel.wants_strict)}};
+}
+
 }  // namespace
 
 std::string om_escape_label(const std::string &v)
@@ -234,14 +245,7 @@ std::string render_openmetrics(const Snapshot &snap, const HostFacts &host, cons
     w.sample("iommuprof_cpus", {}, static_cast<uint64_t>(std::max(snap.ncpus, 0)));
 
     w.family("iommuprof_host_info", "gauge", "IOMMU setup of the host; the value is always 1.");
-    w.sample("iommuprof_host_info",
-             {{"kernel", host.kernel.release},
-              {"vendor", host.iommu.vendor},
-              {"default_domain", host.iommu.default_domain},
-              {"dma_policy", host.iommu.dma_policy},
-              {"passthrough_requested", tri(host.kernel.wants_passthrough)},
-              {"strict_requested", tri(host.kernel.wants_strict)}},
-             1);
+    w.sample("iommuprof_host_info", setup_labels(host), 1);
     w.family("iommuprof_vfio_devices", "gauge", "Devices bound to vfio-pci.");
     w.sample("iommuprof_vfio_devices", {}, static_cast<uint64_t>(host.vfio_devices.size()));
 
@@ -258,15 +262,9 @@ std::string render_host_openmetrics(const HostFacts &h)
     Writer w;
     auto b = [](bool v) -> uint64_t { return v ? 1 : 0; };
     w.family("iommuprof_facts_info", "gauge", "IOMMU setup of the host (iommuprof inspect); the value is always 1.");
-    w.sample("iommuprof_facts_info",
-             {{"kernel", h.kernel.release},
-              {"vendor", h.iommu.vendor},
-              {"default_domain", h.iommu.default_domain},
-              {"dma_policy", h.iommu.dma_policy},
-              {"passthrough_requested", tri(h.kernel.wants_passthrough)},
-              {"strict_requested", tri(h.kernel.wants_strict)},
-              {"strict_forced", h.iommu.strict_forced ? "true" : "false"}},
-             1);
+    auto info = setup_labels(h);
+    info.emplace_back("strict_forced", h.iommu.strict_forced ? "true" : "false");
+    w.sample("iommuprof_facts_info", info, 1);
     // State sets: every state is always present, 1 for the current one, so
     // that a change is a change of value (changes(), == 0) and not a series
     // appearing.
