@@ -18,18 +18,13 @@ std::optional<std::string> read_small_file(const std::string &path, size_t max_b
     if (path.empty())
         throw Error(kExitUsage, "empty file name");
     struct stat st{};
-    int fd = host::open_for_reading(path, [](mode_t m) { return S_ISREG(m); }, st);
+    auto regular = [](mode_t m) { return S_ISREG(m); };
+    int fd = host::open_for_reading(path, regular, st);
     if (fd < 0) {
         int e = errno;
         if (st.st_mode == 0 && e == ENOENT && missing_ok)
             return std::nullopt;
-        if (st.st_mode == 0)
-            throw Error(kExitUsage, fmt::format("{}: {}", path, std::strerror(e)));
-        if (S_ISDIR(st.st_mode))
-            throw Error(kExitUsage, path + ": is a directory");
-        if (!S_ISREG(st.st_mode))
-            throw Error(kExitUsage, path + ": not a regular file");
-        throw Error(kExitUsage, fmt::format("{}: cannot open: {}", path, std::strerror(e)));
+        throw Error(kExitUsage, host::open_failure(path, st, e, regular, "", "not a regular file"));
     }
     struct Closer {
         int fd;

@@ -260,15 +260,9 @@ void read_log_file(const std::string &path, HostFacts &h)
     auto file_or_pipe = [](mode_t m) { return S_ISREG(m) || S_ISFIFO(m); };
     struct stat st{};
     int fd = open_for_reading(path, file_or_pipe, st);
-    if (fd < 0) {
-        if (st.st_mode == 0 && errno != EINVAL)
-            throw Error(kExitUsage, fmt::format("{}: {}", name, std::strerror(errno)));
-        if (S_ISDIR(st.st_mode))
-            throw Error(kExitUsage, name + ": is a directory, not a kernel log file");
-        if (!file_or_pipe(st.st_mode))
-            throw Error(kExitUsage, name + ": not a regular file or a pipe (save the log first: dmesg > FILE)");
-        throw Error(kExitUsage, fmt::format("{}: cannot open: {}", name, std::strerror(errno)));
-    }
+    if (fd < 0)
+        throw Error(kExitUsage, open_failure(name, st, errno, file_or_pipe, ", not a kernel log file",
+                                             "not a regular file or a pipe (save the log first: dmesg > FILE)"));
     struct Closer {
         int fd;
         ~Closer() { ::close(fd); }

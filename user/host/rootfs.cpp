@@ -8,10 +8,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <climits>
 #include <deque>
 #include <fstream>
 #include <sstream>
+
+#include <fmt/core.h>
 
 namespace iommuprof::host {
 
@@ -63,6 +66,18 @@ int open_for_reading(const std::string &path, bool (*accept)(mode_t), struct sta
     ::close(pfd);
     errno = e;
     return fd;
+}
+
+std::string open_failure(const std::string &name, const struct stat &st, int err, bool (*accept)(mode_t),
+                         const std::string &dir_hint, const std::string &refused)
+{
+    if (st.st_mode == 0)
+        return fmt::format("{}: {}", name, std::strerror(err));
+    if (S_ISDIR(st.st_mode))
+        return name + ": is a directory" + dir_hint;
+    if (!accept(st.st_mode))
+        return name + ": " + refused;
+    return fmt::format("{}: cannot open: {}", name, std::strerror(err));
 }
 
 RootFs::RootFs(const std::string &root)

@@ -52,4 +52,10 @@ std::string trim(const std::string &s);
 // is filled when the file was found (st_mode 0 when it was not).
 int open_for_reading(const std::string &path, bool (*accept)(mode_t), struct stat &st);
 
+// Why open_for_reading failed (its `st` and errno `err`), as one line naming
+// `name`: "NAME: No such file or directory", "NAME: is a directory<dir_hint>",
+// "NAME: <refused>" (a type accept() refused), "NAME: cannot open: ...".
+std::string open_failure(const std::string &name, const struct stat &st, int err, bool (*accept)(mode_t),
+                         const std::string &dir_hint, const std::string &refused);
+
 }  // namespace iommuprof::host
