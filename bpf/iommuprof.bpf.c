@@ -188,7 +188,10 @@ static __always_inline void hist_add(struct ip_hist *h, struct scratch *s, __u64
 				     __u32 flags)
 {
 	h->count++;
-	h->bytes += bytes;
+	if (flags & 4)
+		h->entries += bytes;
+	else
+		h->bytes += bytes;
 	if (flags & 1)
 		h->errors++;
 	if (flags & 2) {
@@ -235,15 +238,16 @@ static __noinline __u32 row_of(struct scratch *s, __u64 dev)
 	return n;
 }
 
-/* flags: 1 the call failed, 2 dur is meaningful (timed); with 2, also
+/* flags: 1 the call failed, 2 dur is meaningful (timed), 4 the size counts
+ * scatterlist entries (IP_F_ENTRIES), not bytes; with 2, also
  * s->rec_comp and s->rec_nested (see struct ip_hist). Histograms of a device
  * with a row are updated in `rows`, others in `hists`. */
 static __noinline void record(struct scratch *s, __u64 point_row, __u64 dev, __u64 dur, __u64 bytes_flags)
 {
 	__u32 point = point_row & 0xffffffffU, row = point_row >> 32;
 	struct ip_hist_key key = { .point = point, .dev = dev };
-	__u32 flags = bytes_flags & 3;
-	__u64 bytes = bytes_flags >> 2;
+	__u32 flags = bytes_flags & 7;
+	__u64 bytes = bytes_flags >> 3;
 	struct ip_hist *h;
 
 	if (row < nrows) {
@@ -498,7 +502,8 @@ static __noinline int do_exit(struct scratch *s, __u32 slot, __u64 ret, __u64 sp
 	kind = cfg(slot)->ret_kind;
 	err = is_error(kind, ret);
 	bytes = err ? 0 : kind == IP_RET_BYTES && (__s64)ret > 0 ? ret : f->bytes;
-	record(s, (__u64)f->row << 32 | point, f->dev, cdur, (bytes << 2) | 2 | err);
+	record(s, (__u64)f->row << 32 | point, f->dev, cdur,
+	       (bytes << 3) | (cfg(slot)->flags & IP_F_ENTRIES ? 4 : 0) | 2 | err);
 	c->depth = i;
 	c->done++;
 	if (i == 0 && !(cfg(slot)->flags & IP_F_CALIB)) {
@@ -526,7 +531,7 @@ static __noinline int do_event(struct scratch *s, __u32 slot, __u64 dev, __u64 b
 {
 	if (slot >= IP_MAX_SLOTS)
 		return 0;
-	record(s, (__u64)IP_NO_ROW << 32 | cfg(slot)->point, dev ? dev : IP_PSEUDO_NODEV, 0, bytes << 2);
+	record(s, (__u64)IP_NO_ROW << 32 | cfg(slot)->point, dev ? dev : IP_PSEUDO_NODEV, 0, bytes << 3);
 	return 0;
 }
 

@@ -76,6 +76,7 @@ enum ip_slot_flags {
 	IP_F_NO_TIMING = 1 << 2, /* count only (tracepoints) */
 	IP_F_FAULT = 1 << 3,     /* fault event: counts are faults */
 	IP_F_CALIB = 1 << 4,     /* calibration slot: no outermost total */
+	IP_F_ENTRIES = 1 << 5,   /* size_arg counts scatterlist entries, not bytes */
 };
 
 /* The probe method of an entry/exit, passed with the slot (slot | method << 16):
@@ -118,13 +119,16 @@ struct ip_hist {
 	 * (compensated) time, which includes that context's unprobed work. */
 	unsigned long long intr_count;
 	unsigned long long intr_sum_ns;
+	/* Scatterlist entries passed to the timed calls (slots with
+	 * IP_F_ENTRIES): what dma-direct would walk under iommu=pt. */
+	unsigned long long entries;
 	unsigned long long buckets[IP_BUCKETS];
 };
 
 struct ip_frame {
 	unsigned long long ts;
 	unsigned long long dev;
-	unsigned long long bytes;
+	unsigned long long bytes;       /* or scatterlist entries (IP_F_ENTRIES) */
 	unsigned int slot;
 	unsigned int cpu;
 	unsigned long long nested_mark; /* per-CPU top-level time at entry */

@@ -15,8 +15,9 @@ namespace iommuprof {
 struct SymbolSpec {
     std::string name;
     int dev_arg = -1;   // index of `struct device *dev`
-    int size_arg = -1;  // index of the byte size
+    int size_arg = -1;  // index of the byte size (of `nents` when entries)
     int ret_kind = 0;   // enum ip_ret_kind
+    bool entries = false;  // size_arg counts scatterlist entries, not bytes
 };
 
 struct TracepointSpec {

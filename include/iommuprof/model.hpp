@@ -32,6 +32,9 @@ struct Hist {
     // inclusive times count that context's unprobed work too.
     uint64_t intr_count = 0;
     uint64_t intr_sum_ns = 0;
+    // Scatterlist entries passed to the calls (scatter-gather points): the
+    // work dma-direct would still do per entry under iommu=pt.
+    uint64_t entries = 0;
     // sum_ns with the interrupted calls replaced by the mean of the others (the
     // verdict's estimate); sum_ns when every call was interrupted.
     double clean_sum_ns() const;

@@ -19,6 +19,7 @@ struct BtfFunc {
     int nargs = 0;
     int dev_arg = -1;   // parameter of type struct device *
     int size_arg = -1;  // parameter named "size" of integer type
+    int nents_arg = -1; // parameter named "nents" of integer type (scatterlists)
 };
 
 // What BTF says about a raw tracepoint's TP_PROTO (btf_trace_<event>).

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -76,9 +77,14 @@ struct VerdictNumbers {
     int saving_hottest_cpu = -1;
     bool saving_lower_bound = false;  // the dma-iommu layer was not timed
     // Of saving_ns, the part in scatter-gather calls (iommu_dma_map_sg/unmap_sg).
-    // Under pt, dma-direct walks every entry of those lists, work that this
-    // estimate counts as saved (docs/accuracy.md: 1.22x at 128 KiB reads).
     double saving_sg_ns = 0;
+    // Under pt, dma-direct still walks every entry of those lists: that work is
+    // taken off the saving (docs/accuracy.md), at direct_entry_ns per entry and
+    // call (direct_entry_model: how it was obtained, "" when not known).
+    uint64_t sg_entries = 0;        // entries passed to the dma-iommu scatter-gather calls
+    double direct_entry_ns = 0;
+    std::string direct_entry_model;
+    double direct_ns = 0;           // what was taken off saving_ns for it
     double residual_ns = 0;    // DMA-API time that remains under pt
     double vfio_ns = 0;        // VFIO map/unmap (stays translated under pt)
     double flush_ns = 0;       // invalidation time, lower bound (largest flush point)
@@ -96,6 +102,11 @@ struct VerdictNumbers {
     bool saving_from_samples = false;  // no timed probes: the saving above is the sampler's
     bool disagree = false;         // probes and sampler differ beyond the sampling error
 };
+
+// dma-direct's cost per scatterlist entry and call under pt, for a profile with
+// this calibration: a fixed fraction of the calibrated probe pair cost (the
+// fraction measured in the lab, docs/accuracy.md). 0 and "" without calibration.
+std::pair<double, std::string> direct_entry_cost(const std::vector<Calibration> &calibration);
 
 struct Verdict {
     std::string verdict;  // one of the k* values above

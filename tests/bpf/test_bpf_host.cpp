@@ -61,6 +61,7 @@ protected:
         set(2, "qi_submit_sync", IP_RET_NEG, 0);
         set(3, "fq_flush_timeout", IP_RET_NONE, IP_F_SET_FQ);
         set(4, "io_page_fault", IP_RET_NONE, IP_F_NO_TIMING | IP_F_FAULT);
+        set(5, "dma_map_sg", IP_RET_ZERO, IP_F_ENTRIES);
         if (GetParam()) {
             int col = 0;
             for (const char *pt : {"dma_map", "iommu_map", "qi_submit_sync", "fq_flush_timeout"})
@@ -129,6 +130,7 @@ protected:
                 sum.nested += h.nested;
                 sum.intr_count += h.intr_count;
                 sum.intr_sum_ns += h.intr_sum_ns;
+                sum.entries += h.entries;
                 sum.max_ns = std::max(sum.max_ns, h.max_ns);
                 for (int i = 0; i < IP_BUCKETS; i++)
                     sum.buckets[i] += h.buckets[i];
@@ -186,6 +188,28 @@ TEST_P(BpfLogic, NestedCallsAreTimedInclusivelyAndTotalCountsTheStackOnce)
 // The probe effect: with calibrated costs in comp_inner / comp_pair, every
 // timed call loses its own inner cost plus the pair cost of each probed call
 // completed inside it; raw time = sum_ns + comp_ns; nested counts them.
+// A scatter-gather slot's size argument is its number of entries (nents): counted
+// in `entries`, never as bytes; a failed map (0 mapped) counts none.
+TEST_P(BpfLogic, ScatterlistEntriesAreCountedApartFromBytes)
+{
+    const uint64_t dev = IP_PSEUDO_VFIO_BASE | 77;
+    enter(5, dev, 32);
+    exit_(5, 32);
+    enter(5, dev, 7);
+    exit_(5, 3);  // merged into 3 IOVA segments: the 7 entries were still walked
+    enter(5, dev, 9);
+    exit_(5, 0);  // failed
+    ip_hist h = hist(point_index("dma_map_sg"), dev);
+    EXPECT_EQ(h.count, 3u);
+    EXPECT_EQ(h.entries, 39u);
+    EXPECT_EQ(h.bytes, 0u);
+    EXPECT_EQ(h.errors, 1u);
+    enter(0, dev, 4096);
+    exit_(0, 0x1000);
+    EXPECT_EQ(hist(point_index("dma_map"), dev).entries, 0u);
+    EXPECT_EQ(hist(point_index("dma_map"), dev).bytes, 4096u);
+}
+
 TEST_P(BpfLogic, ProbeCostIsSubtractedPerNestedCallAndKeptAsRaw)
 {
     const uint64_t dev = IP_PSEUDO_VFIO_BASE | 77;

@@ -38,7 +38,7 @@ TEST(BpfLayout, SharedStructsHaveNoHiddenPadding)
 {
     // The loader reads these from the maps byte for byte.
     EXPECT_EQ(sizeof(ip_hist_key), 16u);
-    EXPECT_EQ(sizeof(ip_hist), (9 + IP_BUCKETS) * 8u);
+    EXPECT_EQ(sizeof(ip_hist), (10 + IP_BUCKETS) * 8u);
     EXPECT_EQ(sizeof(ip_slot_cfg), 8u);
     EXPECT_EQ(sizeof(ip_frame), 64u);
 }

@@ -343,6 +343,49 @@ TEST(Verdict, ScatterGatherShareIsNamed)
     EXPECT_FALSE(contains(w.reasons, "scatter-gather"));
 }
 
+// With the entries counted and a calibration, dma-direct's per-entry walk is
+// taken off the saving (a fraction of the calibrated probe pair per entry and
+// call), per device and in all.
+TEST(Verdict, DmaDirectPerEntryWorkIsNotCountedAsSaved)
+{
+    auto build = [](bool calibrated, uint64_t entries) {
+        Prof p(10, 2);
+        p.cell(kTotalPoint, "0000:41:00.0", 1, 20000, 20000ull * 40000);
+        p.cell("dma_map_sg", "0000:41:00.0", 1, 20000, 20000ull * 40000);
+        p.cell("iommu_dma_map_sg", "0000:41:00.0", 1, 20000, 20000ull * 35000);  // 0.7 s
+        for (auto &c : p.s.cells)
+            if (c.point == "iommu_dma_map_sg")
+                c.hist.entries = entries;
+        if (calibrated)
+            p.s.calibration.push_back(Calibration{"fentry", 300, 1000, 330, 5, 2000, "a > b"});
+        return p;
+    };
+    HostFacts h = host("amd-strict");
+    // 20000 calls x 32 entries x (0.042 x 1000 ns) = 26.88 ms not saved.
+    auto a = build(true, 20000 * 32);
+    auto v = decide(h, a.operator->(), defaults());
+    EXPECT_NEAR(v.numbers.direct_entry_ns, 42, 1e-9);
+    EXPECT_EQ(v.numbers.sg_entries, 640000u);
+    EXPECT_NEAR(v.numbers.direct_ns, 26.88e6, 1);
+    EXPECT_NEAR(v.numbers.saving_ns, 0.7e9 - 26.88e6, 1);
+    EXPECT_NEAR(v.numbers.saving_sg_ns, 0.7e9 - 26.88e6, 1);
+    ASSERT_EQ(v.top_devices.size(), 1u);
+    EXPECT_NEAR(v.top_devices[0].saving_ns, 0.7e9 - 26.88e6, 1);
+    EXPECT_TRUE(contains(v.reasons, "26.9 ms for 640000 entries (42.0 ns each"));
+    // Never more than the scatter-gather time itself.
+    auto big = build(true, uint64_t(1) << 40);
+    auto vb = decide(h, big.operator->(), defaults());
+    EXPECT_NEAR(vb.numbers.saving_ns, 0, 1);
+    // No calibration (or no entries): nothing taken off, and the estimate is said to read high.
+    for (auto [cal, n] : {std::pair{false, uint64_t(640000)}, std::pair{true, uint64_t(0)}}) {
+        auto b = build(cal, n);
+        auto w = decide(h, b.operator->(), defaults());
+        EXPECT_NEAR(w.numbers.saving_ns, 0.7e9, 1);
+        EXPECT_EQ(w.numbers.direct_ns, 0);
+        EXPECT_TRUE(contains(w.reasons, cal ? "entries not counted" : "no probe calibration")) << cal;
+    }
+}
+
 TEST(Verdict, StrictInvalidationDominatesNamesLazyFirst)
 {
     Prof p(10, 2);

@@ -24,6 +24,7 @@ Hist &Hist::operator+=(const Hist &o)
     nested = sat_add(nested, o.nested);
     intr_count = sat_add(intr_count, o.intr_count);
     intr_sum_ns = sat_add(intr_sum_ns, o.intr_sum_ns);
+    entries = sat_add(entries, o.entries);
     for (int i = 0; i < kBuckets; i++)
         buckets[i] = sat_add(buckets[i], o.buckets[i]);
     return *this;
@@ -53,6 +54,7 @@ Hist Hist::since(const Hist &e) const
     d.nested = sub(nested, e.nested);
     d.intr_count = sub(intr_count, e.intr_count);
     d.intr_sum_ns = sub(intr_sum_ns, e.intr_sum_ns);
+    d.entries = sub(entries, e.entries);
     for (int i = 0; i < kBuckets; i++)
         d.buckets[i] = sub(buckets[i], e.buckets[i]);
     return d;

@@ -16,6 +16,11 @@ SymbolSpec fn(const char *name, int dev = -1, int size = -1, int ret = NONE)
 {
     return SymbolSpec{name, dev, size, ret};
 }
+// A scatter-gather function: `nents` (argument `entries`) is counted as entries.
+SymbolSpec fn_sg(const char *name, int dev, int entries, int ret = NONE)
+{
+    return SymbolSpec{name, dev, entries, ret, true};
+}
 TracepointSpec tp(const char *group, const char *event, int dev = -1, int size = -1)
 {
     return TracepointSpec{group, event, dev, size};
@@ -35,10 +40,10 @@ std::vector<ProbeSpec> build()
          {{fn("dma_unmap_phys", 0, 2), fn("dma_unmap_page_attrs", 0, 2)}},
          {tp("dma", "dma_unmap_phys", 0, 2), tp("dma", "dma_unmap_page", 0, 2)}});
     add({"dma_map_sg", C::DmaApi, "", "", "map a scatterlist",
-         {{fn("__dma_map_sg_attrs", 0, -1, NEG), fn("dma_map_sg_attrs", 0, -1, ZERO)}},
+         {{fn_sg("__dma_map_sg_attrs", 0, 2, NEG), fn_sg("dma_map_sg_attrs", 0, 2, ZERO)}},
          {tp("dma", "dma_map_sg", 0)}});
     add({"dma_unmap_sg", C::DmaApi, "", "", "unmap a scatterlist",
-         {{fn("dma_unmap_sg_attrs", 0)}},
+         {{fn_sg("dma_unmap_sg_attrs", 0, 2)}},
          {tp("dma", "dma_unmap_sg", 0)}});
 
     // ---- dma-iommu layer: translated mode only ----
@@ -47,9 +52,9 @@ std::vector<ProbeSpec> build()
     add({"iommu_dma_unmap", C::DmaIommu, "", "", "dma-iommu: unmap + free IOVA",
          {{fn("iommu_dma_unmap_phys", 0, 2), fn("iommu_dma_unmap_page", 0, 2)}}, {}});
     add({"iommu_dma_map_sg", C::DmaIommu, "", "", "dma-iommu: map a scatterlist",
-         {{fn("iommu_dma_map_sg", 0, -1, NEG)}}, {}});
+         {{fn_sg("iommu_dma_map_sg", 0, 2, NEG)}}, {}});
     add({"iommu_dma_unmap_sg", C::DmaIommu, "", "", "dma-iommu: unmap a scatterlist",
-         {{fn("iommu_dma_unmap_sg", 0)}}, {}});
+         {{fn_sg("iommu_dma_unmap_sg", 0, 2)}}, {}});
 
     // ---- IOMMU core: page-table updates ----
     add({"iommu_map", C::IommuCore, "", "", "IOMMU page-table map",

@@ -141,13 +141,16 @@ Plan make_plan(const KernelView &k, const PlanOptions &o)
                 e.ret_kind = IP_RET_NONE;
             } else if (bf != k.btf_funcs.end()) {
                 e.dev_arg = alt->dev_arg >= 0 || bf->second.dev_arg >= 0 ? bf->second.dev_arg : -1;
-                e.size_arg = alt->size_arg >= 0 ? bf->second.size_arg : -1;
+                e.size_arg = alt->size_arg < 0 ? -1 : alt->entries ? bf->second.nents_arg : bf->second.size_arg;
                 if (alt->size_arg >= 0 && e.size_arg < 0)
-                    notes.push_back("no `size` parameter in BTF: bytes not counted");
+                    notes.push_back(alt->entries ? "no `nents` parameter in BTF: entries not counted"
+                                                 : "no `size` parameter in BTF: bytes not counted");
             } else {
                 e.dev_arg = alt->dev_arg;
                 e.size_arg = alt->size_arg;
             }
+            if (alt->entries && e.size_arg >= 0)
+                e.flags |= IP_F_ENTRIES;
             if (!r->other_clones.empty())
                 notes.push_back(fmt::format("also cloned as {}", join(r->other_clones, ", ")));
 

@@ -94,12 +94,16 @@ void fill_btf_func(const btf *b, const std::string &name, KernelView &k)
             f.dev_arg = i;
         if (f.size_arg < 0 && (pn == "size" || pn == "mapping_size") && is_integer(b, p[i].type))
             f.size_arg = i;
+        if (f.nents_arg < 0 && pn == "nents" && is_integer(b, p[i].type))
+            f.nents_arg = i;
     }
     // Arguments past the 5th are not read by the kprobe path.
     if (f.dev_arg > 4)
         f.dev_arg = -1;
     if (f.size_arg > 4)
         f.size_arg = -1;
+    if (f.nents_arg > 4)
+        f.nents_arg = -1;
     k.btf_funcs[name] = f;
 }
 

@@ -431,6 +431,7 @@ private:
             c.hist.nested = h.nested;
             c.hist.intr_count = h.intr_count;
             c.hist.intr_sum_ns = h.intr_sum_ns;
+            c.hist.entries = h.entries;
             for (int b = 0; b < kBuckets && b < IP_BUCKETS; b++)
                 c.hist.buckets[b] = h.buckets[b];
             s.cells.push_back(std::move(c));

@@ -204,6 +204,8 @@ void to_json(json &j, const Hist &h)
         j["intr_count"] = h.intr_count;
         j["intr_sum_ns"] = h.intr_sum_ns;
     }
+    if (h.entries)
+        j["entries"] = h.entries;
 }
 
 void from_json(const json &j, Hist &h)
@@ -219,6 +221,8 @@ void from_json(const json &j, Hist &h)
         r.comp_ns = get_u64(j, "comp_ns");
     if (j.contains("nested"))
         r.nested = get_u64(j, "nested");
+    if (j.contains("entries"))  // optional: scatter-gather points only
+        r.entries = get_u64(j, "entries");
     if (j.contains("intr_count")) {
         r.intr_count = get_u64(j, "intr_count");
         r.intr_sum_ns = get_u64(j, "intr_sum_ns");

@@ -230,7 +230,8 @@ void validate_hist(const std::string &path, const Hist &h, const PointInfo &pi)
             bad("buckets", fmt::format("sum of buckets {} != count 0", n));
         const std::pair<const char *, uint64_t> fields[] = {
             {"sum_ns", h.sum_ns},   {"bytes", h.bytes},   {"errors", h.errors},         {"max_ns", h.max_ns},
-            {"comp_ns", h.comp_ns}, {"nested", h.nested}, {"intr_count", h.intr_count}, {"intr_sum_ns", h.intr_sum_ns}};
+            {"comp_ns", h.comp_ns}, {"nested", h.nested}, {"intr_count", h.intr_count}, {"intr_sum_ns", h.intr_sum_ns},
+            {"entries", h.entries}};
         for (auto &[field, v] : fields)
             if (v)
                 bad(field, fmt::format("{} in a cell with a count of 0", v));
