@@ -129,9 +129,18 @@ run_workload() {
         local marks=()
         [[ -n $tag ]] && marks=(--exec_prerun="$here/mark.sh $tag.start" --exec_postrun="$here/mark.sh $tag.end")
         # (fio writes the exec_* output to bench.prerun.txt / bench.postrun.txt in its cwd)
-        (cd "$work" && fio --name=bench --filename="$dev" --rw="$rw" --bs="$bs" --direct=1 --ioengine=libaio \
+        # A watchdog: a run that has not ended long after its time (a stall the driver's timeout
+        # does not recover) is killed and reported as 124, so that the caller runs it again
+        # instead of waiting for the test's own timeout.
+        local rc=0
+        (cd "$work" && timeout -k 10 $((3 * t + 60)) fio --name=bench --filename="$dev" --rw="$rw" --bs="$bs" --direct=1 --ioengine=libaio \
             --iodepth="$qd" --runtime="$t" --time_based --norandommap --randrepeat=0 "${marks[@]}" \
-            --output-format=json >"$work/fio.json" 2>"$work/fio.err") || { cat "$work/fio.err" >&2; return 1; }
+            --output-format=json >"$work/fio.json" 2>"$work/fio.err") || rc=$?
+        if ((rc == 124 || rc == 137)); then
+            log "fio did not end within $((3 * t + 60))s of a ${t}s run: killed"
+            return 124
+        fi
+        ((rc == 0)) || { cat "$work/fio.err" >&2; return 1; }
     else
         # QD1: dd over the whole disk, again and again, until SECONDS are up.
         local n=0 t0 blocks
@@ -233,6 +242,17 @@ peak_rss_kb() { [[ -n $1 ]] && awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>
 stop_tracer() {
     [[ -n $tracer_pid ]] || return 0
     kill -INT "$tracer_pid" 2>/dev/null
+    # A watchdog: a tracer that has not exited 60 s after SIGINT is killed (its run then fails
+    # with a log line, instead of hanging until the test's timeout).
+    local i
+    for ((i = 0; i < 600; i++)); do
+        kill -0 "$tracer_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$tracer_pid" 2>/dev/null; then
+        log "the tracer (pid $tracer_pid) did not exit within 60 s of SIGINT: killed"
+        kill -KILL "$tracer_pid" 2>/dev/null
+    fi
     wait "$tracer_pid"
     local rc=$?
     tracer_pid=
@@ -273,7 +293,13 @@ for ((r = 0; r < repeats; r++)); do
         # A run whose I/O stalled (seen under -icount: an NVMe completion interrupt lost, recovered
         # by the driver's 30 s timeout) measures the stall, not the I/O: run it again, twice at most.
         for attempt in 1 2 3; do
-            run_workload "$secs" "$tag" && w=$(workload_result)
+            wrc=0
+            run_workload "$secs" "$tag" || wrc=$?
+            if ((wrc == 124)); then
+                echo "$tag attempt $attempt killed by the watchdog" >>"$out/stalls.txt"
+                continue
+            fi
+            ((wrc == 0)) && w=$(workload_result)
             [[ -n $w ]] || break
             read -r _ wsecs _ <<<"$w"
             awk -v a="$wsecs" -v s="$secs" 'BEGIN { exit !(a <= 1.5 * s + 1) }' && break
