@@ -48,11 +48,15 @@ struct ProbeSpec {
 const std::vector<ProbeSpec> &catalog();
 const ProbeSpec *find_probe(const std::string &name);
 // The points the verdict needs (the default of record, run and verdict): the
-// DMA API per device, the dma-iommu layer inside it, the lazy flush-queue
-// timer, VFIO and the count-only events (faults, bounces). Leaves out what
-// nests inside the dma-iommu layer (iommu_map, IOVA, page tables, flushes):
-// fewer probes, less perturbation. `--detail` attaches the whole catalog.
+// dma-iommu layer per device (what pt removes), the lazy flush-queue timer,
+// VFIO and the count-only events (faults, bounces). Leaves out the DMA API
+// around the dma-iommu layer (its own cost stays under pt: `--dma-api`, or
+// attached instead when no dma-iommu point can be timed) and what nests inside
+// it (iommu_map, IOVA, page tables, flushes): two probed calls per map and
+// unmap pair, not four. `--detail` attaches the whole catalog.
 std::vector<std::string> verdict_points();
+// The DMA API points (dma_map, dma_unmap, dma_map_sg, dma_unmap_sg, ...).
+std::vector<std::string> dma_api_points();
 // The point's id (its index in catalog(), as in the BPF side's slot_cfg.point), -1 if unknown.
 int point_index(const std::string &name);
 

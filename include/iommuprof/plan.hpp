@@ -64,6 +64,9 @@ struct PlanOptions {
     bool force_kprobe = false;
     bool no_tracepoints = false;
     std::vector<std::string> only_points;
+    // Also planned when no dma-iommu point of only_points can be timed (the
+    // DMA API then stands in for the verdict), with a note saying so.
+    std::vector<std::string> fallback_points;
 };
 
 // One attachment to make: a function (fentry or kprobe) or a tracepoint.

@@ -14,6 +14,7 @@ struct SessionOptions {
     bool force_kprobe = false;   // never use fentry/fexit (test the kprobe path)
     bool no_tracepoints = false; // do not fall back to tracepoints
     std::vector<std::string> only_points;  // empty: every point of the catalog
+    std::vector<std::string> fallback_points;  // see PlanOptions
     bool no_compensation = false;  // skip the probe-effect calibration (raw times)
     // Kernel-stack sampling (the probe-free witness): off, beside the probes, or
     // instead of them (no function probe at all: the least perturbing mode).

@@ -86,6 +86,10 @@ struct VerdictNumbers {
     std::string direct_entry_model;
     double direct_ns = 0;           // what was taken off saving_ns for it
     double residual_ns = 0;    // DMA-API time that remains under pt
+    // The DMA API around the dma-iommu layer was timed (--dma-api, --detail, or
+    // standing in for the layer); when not, residual_ns is only what the
+    // outermost dma-iommu calls did beyond the layer (near 0).
+    bool dma_api_timed = false;
     double vfio_ns = 0;        // VFIO map/unmap (stays translated under pt)
     double flush_ns = 0;       // invalidation time, lower bound (largest flush point)
     double flush_fraction = 0; // flush_ns / saving_ns

@@ -210,7 +210,7 @@ start_tracer() { # VARIANT TAG: sets tracer_pid and ready_s (start -> all probes
     fi
     case $v in
         none | none-identity) return 0 ;;
-        iommuprof-identity) "$IOMMUPROF" record ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
+        iommuprof-identity) "$IOMMUPROF" record --dma-api ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
         empty-fentry) "$EMPTY" --plan "$out/plan.json" >"$lg" 2>&1 & ;;
         empty-kprobe) "$EMPTY" --plan "$out/plan.json" --kprobe >"$lg" 2>&1 & ;;
         iommuprof) "$IOMMUPROF" record ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;

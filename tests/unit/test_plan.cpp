@@ -139,14 +139,39 @@ TEST(Plan, VerdictPointsLeaveOutWhatNestsInTheDmaIommuLayer)
     k.fentry_max_args = 12;
     PlanOptions o;
     o.only_points = verdict_points();
+    o.fallback_points = dma_api_points();
     Plan p = make_plan(k, o);
-    for (const char *want : {"dma_map", "dma_unmap", "iommu_dma_map", "iommu_dma_unmap", "fq_flush_timeout"})
+    for (const char *want : {"iommu_dma_map", "iommu_dma_unmap", "iommu_dma_map_sg", "fq_flush_timeout"})
         EXPECT_NE(entry(p, want), nullptr) << want;
-    for (const char *not_there : {"iommu_map", "iommu_unmap_fast", "iova_alloc", "qi_submit_sync",
-                                  "cache_tag_flush_range", "intel_iommu_map_pages", "fq_flush_iotlb"})
+    // The DMA API around the layer is left out too (--dma-api): the dma-iommu layer can be timed here.
+    for (const char *not_there : {"dma_map", "dma_unmap", "dma_map_sg", "iommu_map", "iommu_unmap_fast",
+                                  "iova_alloc", "qi_submit_sync", "cache_tag_flush_range", "intel_iommu_map_pages",
+                                  "fq_flush_iotlb"})
         EXPECT_EQ(entry(p, not_there), nullptr) << not_there;
     for (auto &e : p.entries)
         EXPECT_NE(e.att.category, Category::Flush) << e.att.point;
+}
+
+// Where no dma-iommu point can be timed (here: no fentry, no kprobes), the DMA
+// API stands in, and its entries say why they were planned.
+TEST(Plan, DmaApiStandsInWhenTheDmaIommuLayerCannotBeTimed)
+{
+    KernelView k = load("6.18-host.txt");
+    PlanOptions o;
+    o.only_points = verdict_points();
+    o.fallback_points = dma_api_points();
+    Plan p = make_plan(k, o);
+    ASSERT_NE(entry(p, "dma_map"), nullptr);
+    EXPECT_NE(entry(p, "dma_map")->att.reason.find("in place of the dma-iommu layer"), std::string::npos)
+        << entry(p, "dma_map")->att.reason;
+    EXPECT_NE(entry(p, "iommu_dma_map"), nullptr);
+    // Without the fallback: not planned.
+    o.fallback_points.clear();
+    EXPECT_EQ(entry(make_plan(k, o), "dma_map"), nullptr);
+    // With fentry: the layer is timed, no stand-in.
+    KernelView c = capable(load("6.12-debian.txt"));
+    o.fallback_points = dma_api_points();
+    EXPECT_EQ(entry(make_plan(c, o), "dma_map"), nullptr);
 }
 
 TEST(Plan, Debian612ForcedKprobeUsesKprobesEverywhere)

@@ -76,6 +76,27 @@ std::optional<Resolved> resolve_symbol(const KernelView &k, const std::string &n
 
 Plan make_plan(const KernelView &k, const PlanOptions &o)
 {
+    if (!o.fallback_points.empty()) {
+        PlanOptions first = o;
+        first.fallback_points.clear();
+        Plan p = make_plan(k, first);
+        bool timed_dmaiommu = std::any_of(p.entries.begin(), p.entries.end(), [](const PlanEntry &e) {
+            return e.att.category == Category::DmaIommu &&
+                   (e.att.method == Method::Fentry || e.att.method == Method::Kprobe);
+        });
+        if (timed_dmaiommu)
+            return p;
+        PlanOptions wider = first;
+        for (auto &f : o.fallback_points)
+            if (std::find(wider.only_points.begin(), wider.only_points.end(), f) == wider.only_points.end())
+                wider.only_points.push_back(f);
+        p = make_plan(k, wider);
+        for (auto &e : p.entries)
+            if (std::find(o.fallback_points.begin(), o.fallback_points.end(), e.att.point) !=
+                o.fallback_points.end())
+                e.att.reason += "; in place of the dma-iommu layer, which cannot be timed here";
+        return p;
+    }
     Plan plan;
     std::set<std::string> used_tracepoints;
     const auto &cat = catalog();

@@ -20,8 +20,10 @@ void run(const ProbesCmd &o)
     // The plan is proven by attaching for real and detaching at once: a
     // kernel can load fentry programs and still refuse to attach them.
     SessionOptions so = o.plan.options();
-    if (o.verdict_plan && so.only_points.empty())
+    if (o.verdict_plan && so.only_points.empty()) {
         so.only_points = verdict_points();
+        so.fallback_points = dma_api_points();
+    }
     auto s = Session::open(so);
     std::string kernel = kernel_release();
     const KernelFeatures &f = s->features();

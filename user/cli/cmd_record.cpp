@@ -43,7 +43,7 @@ void run(const RecordCmd &o)
     ho.read_kmsg = true;
     HostFacts host = read_host_facts(ho);
     std::string created = now_iso8601_utc();
-    auto session = Session::open(o.plan.options());
+    auto session = Session::open(o.plan.options(&host));
     warn_sampling(*session);
     bool tty = stderr_is_tty();
     if (!tty)

@@ -222,7 +222,7 @@ void run(RunCmd &o)
     ho.read_kmsg = true;
     HostFacts host = read_host_facts(ho);
     std::string created = now_iso8601_utc();
-    auto session = Session::open(o.plan.options());
+    auto session = Session::open(o.plan.options(&host));
     warn_sampling(*session);
 
     // Counters are cumulative since attach: the profile is the difference

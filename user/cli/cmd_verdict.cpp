@@ -38,11 +38,11 @@ struct VerdictCmd {
 
 // Profiles for o.duration seconds. Any failure to profile is returned as a
 // message: the host facts may decide without a profile.
-std::optional<Snapshot> profile_live(const VerdictCmd &o, std::string &error)
+std::optional<Snapshot> profile_live(const VerdictCmd &o, const HostFacts &host, std::string &error)
 {
     std::unique_ptr<Session> session;
     try {
-        session = Session::open(o.plan.options());
+        session = Session::open(o.plan.options(&host));
         warn_sampling(*session);
     } catch (const Error &e) {
         error = e.what();
@@ -102,7 +102,7 @@ void run(const VerdictCmd &o)
         // or --dmesg mistake should fail before a long profile.
         HostOptions ho{o.root, o.dmesg, true};
         host = read_host_facts(ho);
-        snap = profile_live(o, error);
+        snap = profile_live(o, host, error);
         source = fmt::format("live, {:g} s", o.duration);
         if (snap && stop_requested())
             source += ", stopped early";

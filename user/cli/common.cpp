@@ -3,6 +3,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -24,8 +25,11 @@ void PlanFlags::add_to(CLI::App *cmd, bool verdict_default_)
                       "mode, and the only timing source on kernels without fentry and kprobes");
         cmd->add_flag("--no-sample", no_sample, "Do not sample kernel stacks beside the probes");
         cmd->add_flag("--detail", detail,
-                      "Attach every probe point (iommu_map, IOVA, page tables, IOTLB flushes, ...), not only "
-                      "the DMA API and the dma-iommu layer the verdict needs (more detail, more overhead)");
+                      "Attach every probe point (the DMA API, iommu_map, IOVA, page tables, IOTLB flushes, ...), "
+                      "not only the dma-iommu layer the verdict needs (more detail, more overhead)");
+        cmd->add_flag("--dma-api", dma_api,
+                      "Also time the DMA API around the dma-iommu layer (dma_map_*, dma_unmap_*): its own cost, "
+                      "which stays under pt, at two more probed calls per map and unmap");
     }
     cmd->add_flag("--kprobe", force_kprobe, "Never use fentry/fexit: attach kprobes/kretprobes");
     cmd->add_flag("--no-tracepoints", no_tracepoints, "Do not fall back to counting tracepoints");
@@ -37,11 +41,20 @@ void PlanFlags::add_to(CLI::App *cmd, bool verdict_default_)
         });
 }
 
-SessionOptions PlanFlags::options() const
+SessionOptions PlanFlags::options(const HostFacts *host) const
 {
     SessionOptions o{force_kprobe, no_tracepoints, points};
-    if (o.only_points.empty() && verdict_default && !detail)
+    if (o.only_points.empty() && verdict_default && !detail) {
         o.only_points = verdict_points();
+        auto api = dma_api_points();
+        bool translating = !host || std::any_of(host->groups.begin(), host->groups.end(), [](const IommuGroup &g) {
+            return domain_kind(g.type) == DomainKind::Translated;
+        });
+        if (dma_api || !translating)
+            o.only_points.insert(o.only_points.end(), api.begin(), api.end());
+        else
+            o.fallback_points = api;
+    }
     if (verdict_default)
         o.sampling = sample_only ? SessionOptions::Sampling::Only
                      : no_sample ? SessionOptions::Sampling::Off

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "iommuprof/hostfacts.hpp"
 #include "iommuprof/session.hpp"
 
 namespace iommuprof::cli {
@@ -19,10 +20,15 @@ struct PlanFlags {
     // the whole catalog with --detail; top and probes: the whole catalog.
     bool verdict_default = false;
     bool detail = false;
+    bool dma_api = false;      // --dma-api: the DMA API points too
     bool sample_only = false;  // --sample: no function probes, the sampler alone
     bool no_sample = false;    // --no-sample
     void add_to(CLI::App *cmd, bool verdict_default = false);
-    SessionOptions options() const;
+    // host: the facts of the host about to be profiled; when no IOMMU group of
+    // it translates (pt, or no IOMMU), the DMA API is what there is to time, so
+    // the verdict's points include it (a profile after the pt reboot then has
+    // the calls `compare` sets against the translated one).
+    SessionOptions options(const HostFacts *host = nullptr) const;
 };
 
 // Warns on stderr when sampling beside the probes could not start.

@@ -70,9 +70,12 @@ public:
         features_ = KernelFeatures{k.release, k.have_btf, k.fentry, k.fentry_why, k.kprobes,
                                    k.kprobes_why, k.raw_tp, k.tracefs};
         bool only_sampling = opts.sampling == SessionOptions::Sampling::Only;
-        PlanOptions po{opts.force_kprobe, opts.no_tracepoints, opts.only_points};
+        PlanOptions po{opts.force_kprobe, opts.no_tracepoints, opts.only_points, opts.fallback_points};
         if (only_sampling)
+        {
             po.only_points = {""};  // no point: nothing but the sampler
+            po.fallback_points.clear();
+        }
         plan_ = make_plan(k, po);
         phase("plan");
         bool calib = !opts.no_compensation && !getenv("IOMMUPROF_NO_CALIBRATION") && !only_sampling;

@@ -46,7 +46,9 @@ std::string render_verdict_text(const Verdict &v)
                                pct(n.saving_share_all), pct(n.saving_share_hottest), cpu(n.saving_hottest_cpu),
                                n.saving_lower_bound ? "  (lower bound)" : "");
             out += fmt::format("  split            translation-only {}, DMA API (remains) {}, VFIO {}\n",
-                               format_ns(n.saving_ns), format_ns(n.residual_ns), format_ns(n.vfio_ns));
+                               format_ns(n.saving_ns),
+                               n.dma_api_timed ? format_ns(n.residual_ns) : std::string("not timed (--dma-api)"),
+                               format_ns(n.vfio_ns));
             if (n.flush_ns > 0)
                 out += fmt::format("  invalidation     >= {} ({:.0f}% of translation-only)\n", format_ns(n.flush_ns),
                                    n.flush_fraction * 100);
@@ -132,6 +134,7 @@ nlohmann::json verdict_json(const Verdict &v)
         {"direct_entry_ns", n.direct_entry_ns},
         {"direct_ns", n.direct_ns},
         {"residual_ns", n.residual_ns},
+        {"dma_api_timed", n.dma_api_timed},
         {"vfio_ns", n.vfio_ns},
         {"flush_ns", n.flush_ns},
         {"flush_fraction", n.flush_fraction},
