@@ -502,6 +502,8 @@ static __noinline int do_exit(struct scratch *s, __u32 slot, __u64 ret, __u64 sp
 	kind = cfg(slot)->ret_kind;
 	err = is_error(kind, ret);
 	bytes = err ? 0 : kind == IP_RET_BYTES && (__s64)ret > 0 ? ret : f->bytes;
+	if (cfg(slot)->flags & IP_F_ENTRIES) /* nents is an int: the register's upper half is not defined */
+		bytes = (__s32)bytes > 0 ? (__u32)bytes : 0;
 	record(s, (__u64)f->row << 32 | point, f->dev, cdur,
 	       (bytes << 3) | (cfg(slot)->flags & IP_F_ENTRIES ? 4 : 0) | 2 | err);
 	c->depth = i;

@@ -310,6 +310,10 @@ for ((r = 0; r < repeats; r++)); do
         rss=$(peak_rss_kb "$tracer_pid")
         stop_tracer
         trc=$?
+        if ((trc == 137)); then  # killed by stop_tracer's watchdog: the run does not count
+            echo "{\"repeat\": $r, \"variant\": \"$v\", \"shape\": \"$shape\", \"ok\": false, \"why\": \"tracer hung on SIGINT\"}" >>"$out/samples.jsonl"
+            continue
+        fi
         if [[ -z $w || ! -f $work/stat/$tag.start || ! -f $work/stat/$tag.end ]]; then
             echo "{\"repeat\": $r, \"variant\": \"$v\", \"shape\": \"$shape\", \"ok\": false, \"why\": \"workload failed\"}" >>"$out/samples.jsonl"
             continue

@@ -299,9 +299,11 @@ if "live" in extras:
     check(rc == "0", "record stopped by SIGINT: exit 0", f"{rc}: {(text('record_sigint.err') or '')[-200:]}")
     _, rs = step("report_sigint")
     if rs:
-        check(rs["duration_s"] > 1.5 and calls(rs, "dma_map", bdf) > 0,
-              "record stopped by SIGINT: the profile is complete (window, dma_map calls)",
-              f"{rs['duration_s']} s, {calls(rs, 'dma_map', bdf)} calls")
+        # (the default plan: dma-iommu where the disk is translated, the DMA API otherwise)
+        pt_ = "iommu_dma_map" if translated else "dma_map"
+        check(rs["duration_s"] > 1.5 and calls(rs, pt_, bdf) > 0,
+              f"record stopped by SIGINT: the profile is complete (window, {pt_} calls)",
+              f"{rs['duration_s']} s, {calls(rs, pt_, bdf)} calls")
 
 if "detach" in extras:
     for sig in ("INT", "KILL"):

@@ -198,13 +198,17 @@ VerdictNumbers verdict_numbers(const Snapshot &s)
             if (t <= 0) {
                 for (auto &[p, ns] : a.trans)
                     t = std::max(t, ns);
-                if (t > 0 && !dmaiommu_timed)
+                // (with the DMA API standing in for an untimed layer and nothing nested
+                // timed, t is 0: a lower bound as well)
+                if ((t > 0 || a.total > 0) && !dmaiommu_timed)
                     n.saving_lower_bound = true;
             }
             // What dma-direct would still do for these lists under pt.
             double direct = std::min(a.dmaiommu_sg, double(a.sg_entries) * n.direct_entry_ns);
             n.sg_entries = sat_add(n.sg_entries, a.sg_entries);
-            saved = std::min(a.total, t - direct);
+            double upto = std::min(a.total, t);
+            direct = std::min(direct, upto);
+            saved = upto - direct;
             n.direct_ns += direct;
             if (a.dmaiommu - direct > 0)
                 n.saving_sg_ns += saved * ((a.dmaiommu_sg - direct) / (a.dmaiommu - direct));

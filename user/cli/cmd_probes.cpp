@@ -21,8 +21,9 @@ void run(const ProbesCmd &o)
     // kernel can load fentry programs and still refuse to attach them.
     SessionOptions so = o.plan.options();
     if (o.verdict_plan && so.only_points.empty()) {
-        so.only_points = verdict_points();
-        so.fallback_points = dma_api_points();
+        // What record would attach on this host (its groups decide on the DMA API).
+        HostFacts host = read_host_facts(HostOptions{});
+        use_verdict_points(so, false, &host);
     }
     auto s = Session::open(so);
     std::string kernel = kernel_release();

@@ -108,8 +108,11 @@ void run(const VerdictCmd &o)
             source += ", stopped early";
     }
 
-    if (snap && o.raw)
+    if (snap && o.raw) {
+        auto calibration = snap->calibration;  // prices dma-direct's per-entry walk, not a probe effect
         snap = raw_times(*snap);
+        snap->calibration = std::move(calibration);
+    }
     Verdict v = decide(host, snap ? &*snap : nullptr, t, error);
     v.profile_source = snap ? source : "";
     if (o.json) {

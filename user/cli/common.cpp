@@ -41,20 +41,28 @@ void PlanFlags::add_to(CLI::App *cmd, bool verdict_default_)
         });
 }
 
+void use_verdict_points(SessionOptions &o, bool dma_api, const HostFacts *host)
+{
+    o.only_points = verdict_points();
+    auto api = dma_api_points();
+    bool translating = !host || std::any_of(host->groups.begin(), host->groups.end(), [](const IommuGroup &g) {
+        return domain_kind(g.type) == DomainKind::Translated;
+    });
+    if (dma_api || !translating)
+        o.only_points.insert(o.only_points.end(), api.begin(), api.end());
+    else
+        o.fallback_points = api;
+}
+
 SessionOptions PlanFlags::options(const HostFacts *host) const
 {
     SessionOptions o{force_kprobe, no_tracepoints, points};
-    if (o.only_points.empty() && verdict_default && !detail) {
-        o.only_points = verdict_points();
-        auto api = dma_api_points();
-        bool translating = !host || std::any_of(host->groups.begin(), host->groups.end(), [](const IommuGroup &g) {
-            return domain_kind(g.type) == DomainKind::Translated;
-        });
-        if (dma_api || !translating)
-            o.only_points.insert(o.only_points.end(), api.begin(), api.end());
-        else
-            o.fallback_points = api;
-    }
+    if (o.only_points.empty() && verdict_default && !detail)
+        use_verdict_points(o, dma_api, host);
+    else if (dma_api && !o.only_points.empty())  // --points ... --dma-api
+        for (auto &p : dma_api_points())
+            if (std::find(o.only_points.begin(), o.only_points.end(), p) == o.only_points.end())
+                o.only_points.push_back(p);
     if (verdict_default)
         o.sampling = sample_only ? SessionOptions::Sampling::Only
                      : no_sample ? SessionOptions::Sampling::Off

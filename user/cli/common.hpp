@@ -31,6 +31,11 @@ struct PlanFlags {
     SessionOptions options(const HostFacts *host = nullptr) const;
 };
 
+// The verdict's points (verdict_points()) into o.only_points, and the DMA API:
+// with dma_api, or where no IOMMU group of `host` translates (then it is the
+// only DMA path), else as the fallback for an untimeable dma-iommu layer.
+void use_verdict_points(SessionOptions &o, bool dma_api, const HostFacts *host);
+
 // Warns on stderr when sampling beside the probes could not start.
 void warn_sampling(const Session &s);
 
