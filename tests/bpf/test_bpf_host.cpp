@@ -185,11 +185,9 @@ TEST_P(BpfLogic, NestedCallsAreTimedInclusivelyAndTotalCountsTheStackOnce)
     EXPECT_EQ(stat(IP_STAT_DROPPED_FRAMES), 0u);
 }
 
-// The probe effect: with calibrated costs in comp_inner / comp_pair, every
-// timed call loses its own inner cost plus the pair cost of each probed call
-// completed inside it; raw time = sum_ns + comp_ns; nested counts them.
-// A scatter-gather slot's size argument is its number of entries (nents): counted
-// in `entries`, never as bytes; a failed map (0 mapped) counts none.
+// A scatter-gather slot's size argument is its number of entries (nents, an int):
+// counted in `entries`, never as bytes; a failed map (0 mapped) counts none, and
+// the register's undefined upper half is ignored.
 TEST_P(BpfLogic, ScatterlistEntriesAreCountedApartFromBytes)
 {
     const uint64_t dev = IP_PSEUDO_VFIO_BASE | 77;
@@ -199,9 +197,13 @@ TEST_P(BpfLogic, ScatterlistEntriesAreCountedApartFromBytes)
     exit_(5, 3);  // merged into 3 IOVA segments: the 7 entries were still walked
     enter(5, dev, 9);
     exit_(5, 0);  // failed
+    enter(5, dev, 0xdead000000000004ULL);  // garbage above the int: 4 entries
+    exit_(5, 4);
+    enter(5, dev, 0xffffffffULL);  // a negative int: none
+    exit_(5, 4);
     ip_hist h = hist(point_index("dma_map_sg"), dev);
-    EXPECT_EQ(h.count, 3u);
-    EXPECT_EQ(h.entries, 39u);
+    EXPECT_EQ(h.count, 5u);
+    EXPECT_EQ(h.entries, 43u);
     EXPECT_EQ(h.bytes, 0u);
     EXPECT_EQ(h.errors, 1u);
     enter(0, dev, 4096);
@@ -210,6 +212,9 @@ TEST_P(BpfLogic, ScatterlistEntriesAreCountedApartFromBytes)
     EXPECT_EQ(hist(point_index("dma_map"), dev).bytes, 4096u);
 }
 
+// The probe effect: with calibrated costs in comp_inner / comp_pair, every
+// timed call loses its own inner cost plus the pair cost of each probed call
+// completed inside it; raw time = sum_ns + comp_ns; nested counts them.
 TEST_P(BpfLogic, ProbeCostIsSubtractedPerNestedCallAndKeptAsRaw)
 {
     const uint64_t dev = IP_PSEUDO_VFIO_BASE | 77;

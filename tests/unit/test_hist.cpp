@@ -73,6 +73,14 @@ TEST(Hist, SinceSubtractsAndAddAccumulates)
     EXPECT_EQ(d.buckets[5], 1u);
     EXPECT_EQ(d.buckets[16], 1u);
     EXPECT_EQ(a.since(b).count, 0u) << "never negative";
+    // Scatterlist entries add up and difference like the other counters.
+    Hist e = a, f = a;
+    e.entries = 32;
+    f.entries = 32 + 29;
+    f += Hist{};
+    EXPECT_EQ(f.since(e).entries, 29u);
+    e += f;
+    EXPECT_EQ(e.entries, 32u + 61u);
 }
 
 Snapshot two_cpus()

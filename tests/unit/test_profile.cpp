@@ -94,6 +94,18 @@ TEST(Json, SnapshotRoundTrip)
     EXPECT_EQ(back, s);
 }
 
+TEST(Json, ScatterlistEntriesRoundTripAndAreOptional)
+{
+    Snapshot s = sample_snapshot();
+    s.cells[0].hist.entries = 3200;
+    json j = s;
+    EXPECT_EQ(j["cells"][0]["hist"]["entries"], 3200u);
+    EXPECT_FALSE(j["cells"][1]["hist"].contains("entries")) << "written only where counted";
+    EXPECT_EQ(json::parse(j.dump()).get<Snapshot>(), s);
+    j["cells"][0]["hist"].erase("entries");  // a profile from before the field
+    EXPECT_EQ(j.get<Snapshot>().cells[0].hist.entries, 0u);
+}
+
 TEST(Json, CompensationRoundTripsAndOldProfilesReadAsUncompensated)
 {
     Snapshot s = sample_snapshot();
