@@ -120,3 +120,36 @@ TEST(OutputFile, ReplacingKeepsModeAndLeavesNoTempFile)
     EXPECT_EQ(n, 0) << "temp file left behind";
     std::filesystem::remove_all(dir);
 }
+
+// Scatter-gather points show how long their lists were (text and JSON); other
+// points do not get the field.
+TEST(Render, ScatterGatherEntriesPerCall)
+{
+    Snapshot s;
+    s.duration_s = 1;
+    s.ncpus = 1;
+    s.points = {{"dma_map_sg", Category::DmaApi, true}, {"dma_map", Category::DmaApi, true}};
+    Hist sg;
+    sg.count = 4;
+    sg.sum_ns = 4000;
+    sg.buckets[9] = 4;
+    sg.entries = 4 * 32 - 3;
+    Hist one = sg;
+    one.entries = 0;
+    s.cells = {{"dma_map_sg", "0000:00:04.0", 0, sg}, {"dma_map", "0000:00:04.0", 0, one}};
+    std::string t = render_table(s);
+    EXPECT_NE(t.find("entries/call=31.2"), std::string::npos) << t;
+    EXPECT_EQ(t.find("entries/call=0"), std::string::npos) << t;
+    auto j = summary_json(s);
+    bool seen = false;
+    for (auto &p : j["points"]) {
+        if (p["point"] == "dma_map_sg") {
+            EXPECT_EQ(p["entries"], 125u);
+            EXPECT_DOUBLE_EQ(p["entries_per_call"].get<double>(), 31.25);
+            seen = true;
+        } else {
+            EXPECT_FALSE(p.contains("entries")) << p.dump();
+        }
+    }
+    EXPECT_TRUE(seen) << j.dump();
+}

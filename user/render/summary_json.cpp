@@ -27,6 +27,10 @@ nlohmann::json stats(const Hist &h, double dur, int ncpus)
                      {"bytes", h.bytes},
                      {"bytes_per_s", dur > 0 ? h.bytes / dur : 0.0},
                      {"errors", h.errors}};
+    if (h.entries) {  // scatter-gather points: the lists' sizes
+        j["entries"] = h.entries;
+        j["entries_per_call"] = h.count ? double(h.entries) / double(h.count) : 0.0;
+    }
     if (h.timed()) {
         j["sum_ns"] = h.sum_ns;
         j["raw_sum_ns"] = h.raw_sum_ns();

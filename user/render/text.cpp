@@ -146,6 +146,8 @@ std::string render_table(const Snapshot &s, const TableOptions &o)
                            mx, cpu);
         if (r.hist.errors)
             out += fmt::format("  errors={}", r.hist.errors);
+        if (r.hist.entries && r.hist.count)
+            out += fmt::format("  entries/call={:.1f}", double(r.hist.entries) / double(r.hist.count));
         out += "\n";
         n++;
     }
