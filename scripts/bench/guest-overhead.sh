@@ -8,6 +8,7 @@
 #                     the attachments `iommuprof probes --json` reports: the floor
 #   empty-kprobe      empty kprobe/kretprobe on the same functions
 #   iommuprof         `iommuprof record` with its defaults
+#   iommuprof-dma-api `iommuprof record --dma-api` (the DMA API timed around the dma-iommu layer)
 #   iommuprof-kprobe  `iommuprof record --kprobe` (like for like with empty-kprobe and bpftrace)
 #   bpftrace          kprobe/kretprobe latency histogram per function (same functions)
 #   none-identity     no probes, the NVMe disk's IOMMU group switched to an identity domain at run
@@ -215,6 +216,7 @@ start_tracer() { # VARIANT TAG: sets tracer_pid and ready_s (start -> all probes
         empty-kprobe) "$EMPTY" --plan "$out/plan.json" --kprobe >"$lg" 2>&1 & ;;
         iommuprof) "$IOMMUPROF" record ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
         iommuprof-kprobe) "$IOMMUPROF" record --kprobe ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
+        iommuprof-dma-api) "$IOMMUPROF" record --dma-api ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
         iommuprof-detail) "$IOMMUPROF" record --detail ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
         iommuprof-sample) "$IOMMUPROF" record --sample ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
         iommuprof-raw) IOMMUPROF_NO_CALIBRATION=1 "$IOMMUPROF" record ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;

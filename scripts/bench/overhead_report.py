@@ -149,6 +149,7 @@ def main():
                                ("cpu_per_io_iommuprof_kprobe_over_empty_kprobe", "iommuprof-kprobe", "empty-kprobe", None),
                                ("cpu_per_io_iommuprof_over_none", "iommuprof", "none", 1.2),
                                ("cpu_per_io_iommuprof_sample_over_none", "iommuprof-sample", "none", 1.05),
+                               ("cpu_per_io_iommuprof_dma_api_over_none", "iommuprof-dma-api", "none", None),
                                ("cpu_per_io_iommuprof_detail_over_none", "iommuprof-detail", "none", None)):
         v, pr = paired_total(x, y)
         if v is not None:
