@@ -77,35 +77,26 @@ struct Section {
 // Splits the input at lines starting with "%% ". Returns the prelude.
 std::string_view split(std::string_view in, std::vector<Section> &out)
 {
-    auto is_header = [&](size_t at) { return in.compare(at, 3, "%% ") == 0; };
-    size_t first = std::string_view::npos;
-    for (size_t at = 0; at < in.size();) {
-        if (is_header(at)) {
-            first = at;
-            break;
+    // The first line at or after `from` that starts a section ("%% "), or npos.
+    auto next_header = [&](size_t from) {
+        for (size_t at = from; at < in.size();) {
+            if (in.compare(at, 3, "%% ") == 0)
+                return at;
+            size_t nl = in.find('\n', at);
+            if (nl == std::string_view::npos)
+                break;
+            at = nl + 1;
         }
-        size_t nl = in.find('\n', at);
-        if (nl == std::string_view::npos)
-            break;
-        at = nl + 1;
-    }
+        return std::string_view::npos;
+    };
+    size_t first = next_header(0);
     std::string_view prelude = in.substr(0, first);
     for (size_t at = first; at != std::string_view::npos && at < in.size();) {
         size_t nl = in.find('\n', at);
         std::string_view header = in.substr(at + 3, nl == std::string_view::npos ? std::string_view::npos
                                                                                     : nl - at - 3);
         size_t body = nl == std::string_view::npos ? in.size() : nl + 1;
-        size_t next = std::string_view::npos;
-        for (size_t p = body; p < in.size();) {
-            if (is_header(p)) {
-                next = p;
-                break;
-            }
-            size_t n2 = in.find('\n', p);
-            if (n2 == std::string_view::npos)
-                break;
-            p = n2 + 1;
-        }
+        size_t next = next_header(body);
         Section s;
         size_t sp = header.find(' ');
         s.kind = std::string(header.substr(0, sp));
