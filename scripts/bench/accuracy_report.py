@@ -46,14 +46,18 @@ def cpu_per_io_k(s, secs=None):
     return busy / s["hz"] * 1e6 / s["ios"]
 
 
-def verdict_numbers(binary, profile, raw):
+def verdict_doc(binary, profile, raw):
     cmd = [binary, "verdict", "--from", profile, "--json", "--min-seconds", "0", "--min-events", "0"]
     if raw:
         cmd.append("--raw")
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         raise SystemExit(f"accuracy_report: {' '.join(cmd)} failed: {r.stderr.strip()}")
-    return json.loads(r.stdout)["numbers"]
+    return json.loads(r.stdout)
+
+
+def verdict_numbers(binary, profile, raw):
+    return verdict_doc(binary, profile, raw)["numbers"]
 
 
 def fmt(x, nd=2):
@@ -103,7 +107,14 @@ def main():
                     if not os.path.exists(prof):
                         missing.append(f"{cell} {shape}: no profile {prof}")
                         continue
-                    n = verdict_numbers(a.iommuprof, prof, False)
+                    doc = verdict_doc(a.iommuprof, prof, False)
+                    n = doc["numbers"]
+                    if doc.get("default_domain") not in ("translated", "mixed"):
+                        # e.g. AMD-Vi refuses to start without CMPXCHG16B (-cpu max,-cx16)
+                        missing.append(f"{cell} {shape}: the translated guest did not translate "
+                                       f"(default domain {doc.get('default_domain')!r}, verdict {doc.get('verdict')}): "
+                                       f"{prof}")
+                        continue
                     nr = verdict_numbers(a.iommuprof, prof, True)
                     ios = s["ios"]
                     span_k = n["duration_s"] * max(1, n["ncpus"]) * 1e6 / ios  # all CPUs' time per I/O, k
