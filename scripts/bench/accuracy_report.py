@@ -109,10 +109,11 @@ def main():
                         continue
                     doc = verdict_doc(a.iommuprof, prof, False)
                     n = doc["numbers"]
-                    if doc.get("default_domain") not in ("translated", "mixed"):
+                    domain = doc.get("host", {}).get("default_domain")
+                    if domain not in ("translated", "mixed"):
                         # e.g. AMD-Vi refuses to start without CMPXCHG16B (-cpu max,-cx16)
                         missing.append(f"{cell} {shape}: the translated guest did not translate "
-                                       f"(default domain {doc.get('default_domain')!r}, verdict {doc.get('verdict')}): "
+                                       f"(default domain {domain!r}, verdict {doc.get('verdict')}): "
                                        f"{prof}")
                         continue
                     nr = verdict_numbers(a.iommuprof, prof, True)
