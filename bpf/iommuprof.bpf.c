@@ -437,7 +437,7 @@ static __noinline int do_exit(struct scratch *s, __u32 slot, __u64 ret, __u64 sp
 	struct ip_ctx *c;
 	struct ip_frame *f;
 	__u64 now, dur, cdur, comp, bytes, own;
-	__u32 d, i, found = IP_MAX_DEPTH, point, kind, err, m, cpu;
+	__u32 d, i, found = IP_MAX_DEPTH, point, kind, err, m, cpu, sizeflag;
 
 	now = bpf_ktime_get_ns();
 	m = (slot >> IP_METHOD_SHIFT) & (IP_METHODS - 1);
@@ -502,10 +502,12 @@ static __noinline int do_exit(struct scratch *s, __u32 slot, __u64 ret, __u64 sp
 	kind = cfg(slot)->ret_kind;
 	err = is_error(kind, ret);
 	bytes = err ? 0 : kind == IP_RET_BYTES && (__s64)ret > 0 ? ret : f->bytes;
-	if (cfg(slot)->flags & IP_F_ENTRIES) /* nents is an int: the register's upper half is not defined */
+	sizeflag = 0;
+	if (cfg(slot)->flags & IP_F_ENTRIES) { /* nents is an int: the register's upper half is not defined */
 		bytes = (__s32)bytes > 0 ? (__u32)bytes : 0;
-	record(s, (__u64)f->row << 32 | point, f->dev, cdur,
-	       (bytes << 3) | (cfg(slot)->flags & IP_F_ENTRIES ? 4 : 0) | 2 | err);
+		sizeflag = 4;
+	}
+	record(s, (__u64)f->row << 32 | point, f->dev, cdur, (bytes << 3) | sizeflag | 2 | err);
 	c->depth = i;
 	c->done++;
 	if (i == 0 && !(cfg(slot)->flags & IP_F_CALIB)) {

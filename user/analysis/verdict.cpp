@@ -175,10 +175,12 @@ VerdictNumbers verdict_numbers(const Snapshot &s)
         if (pi->category == Category::Fault)
             n.faults_seen = sat_add(n.faults_seen, c.hist.count);
         if (pi->category == Category::DmaIommu) {
-            acc[{c.device, c.cpu}].dmaiommu += c.hist.clean_sum_ns();
+            Acc &a = acc[{c.device, c.cpu}];
+            double ns = c.hist.clean_sum_ns();
+            a.dmaiommu += ns;
             if (c.point.size() > 3 && c.point.compare(c.point.size() - 3, 3, "_sg") == 0) {
-                acc[{c.device, c.cpu}].dmaiommu_sg += c.hist.clean_sum_ns();
-                acc[{c.device, c.cpu}].sg_entries = sat_add(acc[{c.device, c.cpu}].sg_entries, c.hist.entries);
+                a.dmaiommu_sg += ns;
+                a.sg_entries = sat_add(a.sg_entries, c.hist.entries);
             }
         }
         else if (translation_only(pi->category))

@@ -86,10 +86,8 @@ Plan make_plan(const KernelView &k, const PlanOptions &o)
         });
         if (timed_dmaiommu)
             return p;
-        PlanOptions wider = first;
-        for (auto &f : o.fallback_points)
-            if (std::find(wider.only_points.begin(), wider.only_points.end(), f) == wider.only_points.end())
-                wider.only_points.push_back(f);
+        PlanOptions wider = first;  // (only_points is a set of names: one listed twice is planned once)
+        wider.only_points.insert(wider.only_points.end(), o.fallback_points.begin(), o.fallback_points.end());
         p = make_plan(k, wider);
         for (auto &e : p.entries)
             if (std::find(o.fallback_points.begin(), o.fallback_points.end(), e.att.point) !=

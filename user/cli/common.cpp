@@ -59,10 +59,10 @@ SessionOptions PlanFlags::options(const HostFacts *host) const
     SessionOptions o{force_kprobe, no_tracepoints, points};
     if (o.only_points.empty() && verdict_default && !detail)
         use_verdict_points(o, dma_api, host);
-    else if (dma_api && !o.only_points.empty())  // --points ... --dma-api
-        for (auto &p : dma_api_points())
-            if (std::find(o.only_points.begin(), o.only_points.end(), p) == o.only_points.end())
-                o.only_points.push_back(p);
+    else if (dma_api && !o.only_points.empty()) {  // --points ... --dma-api (a point named twice is planned once)
+        auto api = dma_api_points();
+        o.only_points.insert(o.only_points.end(), api.begin(), api.end());
+    }
     if (verdict_default)
         o.sampling = sample_only ? SessionOptions::Sampling::Only
                      : no_sample ? SessionOptions::Sampling::Off

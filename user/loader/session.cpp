@@ -71,8 +71,7 @@ public:
                                    k.kprobes_why, k.raw_tp, k.tracefs};
         bool only_sampling = opts.sampling == SessionOptions::Sampling::Only;
         PlanOptions po{opts.force_kprobe, opts.no_tracepoints, opts.only_points, opts.fallback_points};
-        if (only_sampling)
-        {
+        if (only_sampling) {
             po.only_points = {""};  // no point: nothing but the sampler
             po.fallback_points.clear();
         }
