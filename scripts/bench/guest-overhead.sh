@@ -211,12 +211,12 @@ start_tracer() { # VARIANT TAG: sets tracer_pid and ready_s (start -> all probes
     fi
     case $v in
         none | none-identity) return 0 ;;
-        iommuprof-identity) "$IOMMUPROF" record --dma-api ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
         empty-fentry) "$EMPTY" --plan "$out/plan.json" >"$lg" 2>&1 & ;;
         empty-kprobe) "$EMPTY" --plan "$out/plan.json" --kprobe >"$lg" 2>&1 & ;;
         iommuprof) "$IOMMUPROF" record ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
         iommuprof-kprobe) "$IOMMUPROF" record --kprobe ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
-        iommuprof-dma-api) "$IOMMUPROF" record --dma-api ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
+        iommuprof-dma-api | iommuprof-identity) # (identity: the disk was switched above)
+            "$IOMMUPROF" record --dma-api ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
         iommuprof-detail) "$IOMMUPROF" record --detail ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
         iommuprof-sample) "$IOMMUPROF" record --sample ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
         iommuprof-raw) IOMMUPROF_NO_CALIBRATION=1 "$IOMMUPROF" record ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
