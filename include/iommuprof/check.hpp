@@ -137,13 +137,4 @@ nlohmann::json check_json(const CheckReport &r);
 std::string render_check_error_text(const std::string &why);
 nlohmann::json check_error_json(const std::string &why);
 
-// ---- File access for `check` (user/host/check_files.cpp, not pure) ----
-
-// The config and the baseline: a small regular file, checked through O_PATH
-// before it is opened (a FIFO or a device is never opened; symbolic links are
-// followed). A missing file (or a dangling link) gives nullopt when
-// missing_ok. Anything else that cannot be read, that is not a regular file,
-// or that is larger than max_bytes throws Error(kExitUsage, "<path>: <why>").
-std::optional<std::string> read_small_file(const std::string &path, size_t max_bytes, bool missing_ok);
-
 }  // namespace iommuprof

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "iommuprof/model.hpp"
+#include "iommuprof/aggregate.hpp"
 #include "iommuprof/profile.hpp"
 
 namespace iommuprof {

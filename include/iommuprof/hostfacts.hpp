@@ -217,4 +217,13 @@ std::string render_hostfacts_text(const HostFacts &h);
 void to_json(nlohmann::json &j, const HostFacts &h);
 void from_json(const nlohmann::json &j, HostFacts &h);
 
+// ---- Small files read by `check` (user/host/check_files.cpp, not pure) ----
+
+// The config and the baseline: a small regular file, checked through O_PATH
+// before it is opened (a FIFO or a device is never opened; symbolic links are
+// followed). A missing file (or a dangling link) gives nullopt when
+// missing_ok. Anything else that cannot be read, that is not a regular file,
+// or that is larger than max_bytes throws Error(kExitUsage, "<path>: <why>").
+std::optional<std::string> read_small_file(const std::string &path, size_t max_bytes, bool missing_ok);
+
 }  // namespace iommuprof

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "iommuprof/hostfacts.hpp"
-#include "iommuprof/model.hpp"
+#include "iommuprof/aggregate.hpp"
 
 namespace iommuprof {
 

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "iommuprof/model.hpp"
+#include "iommuprof/aggregate.hpp"
 
 namespace iommuprof {
 

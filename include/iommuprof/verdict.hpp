@@ -10,7 +10,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "iommuprof/hostfacts.hpp"
-#include "iommuprof/model.hpp"
+#include "iommuprof/aggregate.hpp"
 
 namespace iommuprof {
 

@@ -1,7 +1,7 @@
 // Histogram math: buckets, percentiles, differences, aggregation.
 #include <gtest/gtest.h>
 
-#include "iommuprof/model.hpp"
+#include "iommuprof/aggregate.hpp"
 
 using namespace iommuprof;
 

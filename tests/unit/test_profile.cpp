@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "iommuprof/json.hpp"
+#include "iommuprof/aggregate.hpp"
 #include "iommuprof/profile.hpp"
 
 using namespace iommuprof;

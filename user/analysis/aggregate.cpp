@@ -4,7 +4,7 @@
 #include <set>
 #include <tuple>
 
-#include "iommuprof/model.hpp"
+#include "iommuprof/aggregate.hpp"
 
 namespace iommuprof {
 
@@ -43,36 +43,6 @@ std::vector<Row> ranked_rows(const Snapshot &s, const std::map<std::pair<std::st
     return out;
 }
 }  // namespace
-
-const PointInfo *Snapshot::point(const std::string &name) const
-{
-    for (auto &p : points)
-        if (p.name == name)
-            return &p;
-    return nullptr;
-}
-
-Snapshot Snapshot::since(const Snapshot &earlier) const
-{
-    Snapshot d;
-    d.duration_s = std::max(0.0, duration_s - earlier.duration_s);
-    d.ncpus = ncpus;
-    d.points = points;
-    d.counters = counters.since(earlier.counters);
-    d.calibration = calibration;
-    if (samples)
-        d.samples = earlier.samples ? samples->since(*earlier.samples) : *samples;
-    std::map<std::tuple<std::string, std::string, int>, const Hist *> old;
-    for (auto &c : earlier.cells)
-        old[{c.point, c.device, c.cpu}] = &c.hist;
-    for (auto &c : cells) {
-        auto it = old.find({c.point, c.device, c.cpu});
-        Hist h = it == old.end() ? c.hist : c.hist.since(*it->second);
-        if (h.count)
-            d.cells.push_back({c.point, c.device, c.cpu, h});
-    }
-    return d;
-}
 
 Snapshot raw_times(const Snapshot &s)
 {

@@ -5,7 +5,7 @@
 #include <string_view>
 
 #include "iommuprof/catalog.hpp"
-#include "iommuprof/model.hpp"
+#include "iommuprof/aggregate.hpp"
 
 namespace iommuprof {
 
@@ -134,78 +134,6 @@ SampleClass classify_stack(const std::vector<std::string> &frames, bool idle_tas
     if (dma)
         return SampleClass::DmaApi;
     return idle_task ? SampleClass::Idle : SampleClass::Other;
-}
-
-SampleCounts &SampleCounts::operator+=(const SampleCounts &o)
-{
-    total = sat_add(total, o.total);
-    translation = sat_add(translation, o.translation);
-    dma_api = sat_add(dma_api, o.dma_api);
-    profiler = sat_add(profiler, o.profiler);
-    vfio = sat_add(vfio, o.vfio);
-    idle = sat_add(idle, o.idle);
-    return *this;
-}
-
-SampleCounts SampleStats::sum() const
-{
-    SampleCounts c;
-    for (auto &[cpu, n] : cpus)
-        c += n;
-    return c;
-}
-
-double share_ci95(uint64_t k, uint64_t n)
-{
-    if (!n)
-        return 0;
-    double p = double(k) / double(n);
-    return 1.96 * std::sqrt(std::max(p * (1 - p), 1.0 / double(n)) / double(n));
-}
-
-uint64_t SampleStats::cpu_denominator(int cpu, double duration_s) const
-{
-    auto it = cpus.find(cpu);
-    uint64_t have = it == cpus.end() ? 0 : it->second.total;
-    double expected = freq_hz > 0 && duration_s > 0 ? freq_hz * duration_s : 0;
-    // (a double at or beyond 2^64 does not convert to uint64_t)
-    uint64_t want = expected < 18446744073709549568.0 ? uint64_t(expected) : UINT64_MAX;
-    return std::max(have, want);
-}
-
-uint64_t SampleStats::denominator(double duration_s, int ncpus) const
-{
-    uint64_t d = 0;
-    int seen = 0;
-    for (auto &[cpu, c] : cpus) {
-        d = sat_add(d, cpu_denominator(cpu, duration_s));
-        seen++;
-    }
-    for (; seen < ncpus; seen++)
-        d = sat_add(d, cpu_denominator(-1, duration_s));
-    return d;
-}
-
-SampleStats SampleStats::since(const SampleStats &e) const
-{
-    SampleStats d;
-    d.event = event;
-    d.freq_hz = freq_hz;
-    d.lost = sat_sub(lost, e.lost);
-    for (auto &[cpu, n] : cpus) {
-        auto it = e.cpus.find(cpu);
-        SampleCounts o = it == e.cpus.end() ? SampleCounts{} : it->second;
-        d.cpus[cpu] = {sat_sub(n.total, o.total),       sat_sub(n.translation, o.translation),
-                       sat_sub(n.dma_api, o.dma_api),   sat_sub(n.profiler, o.profiler),
-                       sat_sub(n.vfio, o.vfio),         sat_sub(n.idle, o.idle)};
-    }
-    for (auto &[stack, n] : folded) {
-        auto it = e.folded.find(stack);
-        uint64_t v = sat_sub(n, it == e.folded.end() ? 0 : it->second);
-        if (v)
-            d.folded[stack] = v;
-    }
-    return d;
 }
 
 }  // namespace iommuprof

@@ -8,7 +8,8 @@
 
 #include <fmt/core.h>
 
-#include "iommuprof/check.hpp"
+#include "iommuprof/error.hpp"
+#include "iommuprof/hostfacts.hpp"
 #include "rootfs.hpp"
 
 namespace iommuprof {

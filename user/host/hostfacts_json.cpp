@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "iommuprof/hostfacts.hpp"
-#include "iommuprof/json.hpp"
+#include "iommuprof/json_read.hpp"
 
 namespace iommuprof {
 

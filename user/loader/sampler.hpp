@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "iommuprof/model.hpp"
+#include "iommuprof/aggregate.hpp"
 
 struct sampler_bpf;
 struct bpf_link;

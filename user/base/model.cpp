@@ -183,4 +183,110 @@ std::optional<Method> method_from_string(const std::string &s)
     return std::nullopt;
 }
 
+// ---- samples ----
+
+SampleCounts &SampleCounts::operator+=(const SampleCounts &o)
+{
+    total = sat_add(total, o.total);
+    translation = sat_add(translation, o.translation);
+    dma_api = sat_add(dma_api, o.dma_api);
+    profiler = sat_add(profiler, o.profiler);
+    vfio = sat_add(vfio, o.vfio);
+    idle = sat_add(idle, o.idle);
+    return *this;
+}
+
+SampleCounts SampleStats::sum() const
+{
+    SampleCounts c;
+    for (auto &[cpu, n] : cpus)
+        c += n;
+    return c;
+}
+
+double share_ci95(uint64_t k, uint64_t n)
+{
+    if (!n)
+        return 0;
+    double p = double(k) / double(n);
+    return 1.96 * std::sqrt(std::max(p * (1 - p), 1.0 / double(n)) / double(n));
+}
+
+uint64_t SampleStats::cpu_denominator(int cpu, double duration_s) const
+{
+    auto it = cpus.find(cpu);
+    uint64_t have = it == cpus.end() ? 0 : it->second.total;
+    double expected = freq_hz > 0 && duration_s > 0 ? freq_hz * duration_s : 0;
+    // (a double at or beyond 2^64 does not convert to uint64_t)
+    uint64_t want = expected < 18446744073709549568.0 ? uint64_t(expected) : UINT64_MAX;
+    return std::max(have, want);
+}
+
+uint64_t SampleStats::denominator(double duration_s, int ncpus) const
+{
+    uint64_t d = 0;
+    int seen = 0;
+    for (auto &[cpu, c] : cpus) {
+        d = sat_add(d, cpu_denominator(cpu, duration_s));
+        seen++;
+    }
+    for (; seen < ncpus; seen++)
+        d = sat_add(d, cpu_denominator(-1, duration_s));
+    return d;
+}
+
+SampleStats SampleStats::since(const SampleStats &e) const
+{
+    SampleStats d;
+    d.event = event;
+    d.freq_hz = freq_hz;
+    d.lost = sat_sub(lost, e.lost);
+    for (auto &[cpu, n] : cpus) {
+        auto it = e.cpus.find(cpu);
+        SampleCounts o = it == e.cpus.end() ? SampleCounts{} : it->second;
+        d.cpus[cpu] = {sat_sub(n.total, o.total),       sat_sub(n.translation, o.translation),
+                       sat_sub(n.dma_api, o.dma_api),   sat_sub(n.profiler, o.profiler),
+                       sat_sub(n.vfio, o.vfio),         sat_sub(n.idle, o.idle)};
+    }
+    for (auto &[stack, n] : folded) {
+        auto it = e.folded.find(stack);
+        uint64_t v = sat_sub(n, it == e.folded.end() ? 0 : it->second);
+        if (v)
+            d.folded[stack] = v;
+    }
+    return d;
+}
+
+// ---- snapshots ----
+
+const PointInfo *Snapshot::point(const std::string &name) const
+{
+    for (auto &p : points)
+        if (p.name == name)
+            return &p;
+    return nullptr;
+}
+
+Snapshot Snapshot::since(const Snapshot &earlier) const
+{
+    Snapshot d;
+    d.duration_s = std::max(0.0, duration_s - earlier.duration_s);
+    d.ncpus = ncpus;
+    d.points = points;
+    d.counters = counters.since(earlier.counters);
+    d.calibration = calibration;
+    if (samples)
+        d.samples = earlier.samples ? samples->since(*earlier.samples) : *samples;
+    std::map<std::tuple<std::string, std::string, int>, const Hist *> old;
+    for (auto &c : earlier.cells)
+        old[{c.point, c.device, c.cpu}] = &c.hist;
+    for (auto &c : cells) {
+        auto it = old.find({c.point, c.device, c.cpu});
+        Hist h = it == old.end() ? c.hist : c.hist.since(*it->second);
+        if (h.count)
+            d.cells.push_back({c.point, c.device, c.cpu, h});
+    }
+    return d;
+}
+
 }  // namespace iommuprof

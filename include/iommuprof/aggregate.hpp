@@ -1,0 +1,56 @@
+// Analysis of snapshots: sums over devices, CPUs and points, CPU shares, and the
+// classification of sampled stacks (user/analysis/aggregate.cpp, sampling.cpp).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "iommuprof/model.hpp"
+
+namespace iommuprof {
+
+// frames: function names, leaf first (kallsyms names; clone suffixes allowed).
+// Only the frames up to the first interrupt or softirq entry count: an interrupt
+// that arrives inside dma_map is the interrupt's work, not the mapping's.
+SampleClass classify_stack(const std::vector<std::string> &frames, bool idle_task);
+
+// ---- Aggregations (user/analysis/aggregate.cpp) ----
+
+// The same snapshot with the raw (uncompensated) time sums: sum_ns + comp_ns.
+// Percentiles and maxima stay compensated (the kernel keeps one distribution).
+Snapshot raw_times(const Snapshot &s);
+
+struct PointDevice {
+    std::string point;
+    std::string device;
+    Hist hist;
+};
+struct PointCpu {
+    std::string point;
+    int cpu = 0;
+    Hist hist;
+};
+
+// Sum over CPUs: one entry per (point, device), catalog order then device.
+std::vector<PointDevice> by_device(const Snapshot &s);
+// Sum over devices: one entry per (point, cpu).
+std::vector<PointCpu> by_cpu(const Snapshot &s);
+// Sum over devices and CPUs: one Hist per point name.
+std::map<std::string, Hist> by_point(const Snapshot &s);
+// Sum over points of one category and device (devices summed when device empty).
+Hist sum_category(const Snapshot &s, Category c);
+
+// CPU-time share figures from the outermost-call totals ("total" point).
+// Both fractions are clamped to [0, 1] (a profile whose calls straddle its
+// window, or a corrupted one, cannot claim more than all of a CPU).
+struct CpuShare {
+    double all_cpus = 0;     // fraction of ncpus * duration
+    double hottest_cpu = 0;  // fraction of duration on the busiest CPU
+    int hottest = -1;        // that CPU; -1 when the point has no cell
+};
+CpuShare cpu_share(const Snapshot &s, const std::string &point = kTotalPoint);
+// cpu_share() of every point that has cells, in one pass over the cells.
+std::map<std::string, CpuShare> cpu_share_by_point(const Snapshot &s);
+
+}  // namespace iommuprof
