@@ -129,12 +129,4 @@ struct CheckReport {
 
 CheckReport evaluate_checks(const HostFacts &h, const Expectations &e);
 
-// Renderers (user/render/check_render.cpp). Text: the Nagios status line
-// ("IOMMU CRITICAL - 2 violations: ... | perfdata"), then one line per check.
-std::string render_check_text(const CheckReport &r);
-nlohmann::json check_json(const CheckReport &r);
-// When the check could not run (bad config, missing --root): UNKNOWN, why.
-std::string render_check_error_text(const std::string &why);
-nlohmann::json check_error_json(const std::string &why);
-
 }  // namespace iommuprof

@@ -91,27 +91,4 @@ inline constexpr double kWorkloadTolerance = 1.5;
 
 Comparison compare_profiles(const Profile &before, const Profile &after);
 
-// ---- renderers (user/render/compare_render.cpp) ----
-
-struct CompareTextOptions {
-    bool devices = true;     // per-device rows under each point
-    bool histograms = true;  // per-point mini histograms
-    int width = 120;         // terminal width hint
-};
-std::string render_compare_text(const Comparison &c, const CompareTextOptions &o = {});
-nlohmann::json compare_to_json(const Comparison &c);
-
-// Pieces shared with tests.
-// One block character per bucket in [lo, hi] ("▁▃█▅"), scaled to the fullest
-// bucket of h; a space for an empty bucket, "" when h has no samples.
-std::string mini_histogram(const Hist &h, int lo, int hi);
-
-// Number formatting used by the comparison text and conclusion.
-namespace cmpfmt {
-std::string ns(double v);    // "850 ns", "3.2 µs", "1.25 ms", "2.1 s"
-std::string rate(double v);  // "950", "12.3k", "1.2M" (per second, no unit)
-std::string pct(double fraction);  // "4.2 %", "0.031 %", "0 %"
-std::string change(double rel);    // "+8 %", "-97 %", "new" (NaN), "0 %"
-}  // namespace cmpfmt
-
 }  // namespace iommuprof

@@ -211,9 +211,6 @@ void apply_log_fd(HostFacts &facts, int fd, const std::string &name, uint64_t ma
 // directory is Error(kExitUsage) (never opened).
 void apply_log_file(HostFacts &facts, const std::string &path);
 
-// `inspect` text (user/render/hostfacts_render.cpp); `inspect --json` is to_json.
-std::string render_hostfacts_text(const HostFacts &h);
-
 void to_json(nlohmann::json &j, const HostFacts &h);
 void from_json(const nlohmann::json &j, HostFacts &h);
 

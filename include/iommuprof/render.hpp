@@ -9,6 +9,10 @@
 #include <nlohmann/json.hpp>
 
 #include "iommuprof/aggregate.hpp"
+#include "iommuprof/check.hpp"
+#include "iommuprof/compare.hpp"
+#include "iommuprof/hostfacts.hpp"
+#include "iommuprof/verdict.hpp"
 
 namespace iommuprof {
 
@@ -23,10 +27,6 @@ std::string terminal_safe(std::string_view doc);
 size_t utf8_seq_len(std::string_view s, size_t i);
 // Every --json document: indented, invalid UTF-8 replaced by U+FFFD, a newline.
 std::string render_json(const nlohmann::json &j);
-
-// "850ns", "2.1us", "13ms", "1.20s"
-std::string format_ns(double ns);
-std::string format_rate(double per_s);  // "1.2k", "35.0", "4.1M"
 
 struct TableOptions {
     size_t max_rows = 0;      // 0 = all
@@ -54,5 +54,35 @@ nlohmann::json plan_json(const std::vector<Attachment> &plan);
 
 // Summary document (docs/json.md): points, devices, cpus, total, counters.
 nlohmann::json summary_json(const Snapshot &s);
+
+// ---- verdict (user/render/verdict_render.cpp) ----
+std::string render_verdict_text(const Verdict &v);
+nlohmann::json verdict_json(const Verdict &v);
+
+// ---- compare (user/render/compare_render.cpp) ----
+struct CompareTextOptions {
+    bool devices = true;     // per-device rows under each point
+    bool histograms = true;  // per-point mini histograms
+    int width = 120;         // terminal width hint
+};
+std::string render_compare_text(const Comparison &c, const CompareTextOptions &o = {});
+nlohmann::json compare_to_json(const Comparison &c);
+
+// Pieces shared with tests.
+// One block character per bucket in [lo, hi] ("▁▃█▅"), scaled to the fullest
+// bucket of h; a space for an empty bucket, "" when h has no samples.
+std::string mini_histogram(const Hist &h, int lo, int hi);
+
+// ---- host facts (user/render/hostfacts_render.cpp); `inspect --json` is to_json ----
+std::string render_hostfacts_text(const HostFacts &h);
+
+// ---- check (user/render/check_render.cpp) ----
+// Text: the Nagios status line
+// ("IOMMU CRITICAL - 2 violations: ... | perfdata"), then one line per check.
+std::string render_check_text(const CheckReport &r);
+nlohmann::json check_json(const CheckReport &r);
+// When the check could not run (bad config, missing --root): UNKNOWN, why.
+std::string render_check_error_text(const std::string &why);
+nlohmann::json check_error_json(const std::string &why);
 
 }  // namespace iommuprof

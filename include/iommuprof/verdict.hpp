@@ -139,7 +139,4 @@ Verdict decide(const HostFacts &host, const Snapshot *snap, const Thresholds &t,
 // Only the numbers (no decision), exposed for tests and renderers.
 VerdictNumbers verdict_numbers(const Snapshot &s);
 
-std::string render_verdict_text(const Verdict &v);
-nlohmann::json verdict_json(const Verdict &v);
-
 }  // namespace iommuprof

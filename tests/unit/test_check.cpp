@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "iommuprof/check.hpp"
+#include "iommuprof/render.hpp"
 #include "iommuprof/error.hpp"
 #include "iommuprof/hostfacts.hpp"
 

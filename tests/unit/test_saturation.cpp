@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "iommuprof/compare.hpp"
+#include "iommuprof/render.hpp"
 #include "iommuprof/hostfacts.hpp"
 #include "iommuprof/openmetrics.hpp"
 #include "iommuprof/profile.hpp"

@@ -1,5 +1,6 @@
 // Before/after comparison of two profiles: pure, no I/O. docs/compare.md.
 #include "iommuprof/compare.hpp"
+#include "iommuprof/units.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -10,66 +11,6 @@
 #include <fmt/core.h>
 
 namespace iommuprof {
-
-// ------------------------------------------------------------ formatting ----
-
-namespace cmpfmt {
-
-std::string ns(double v)
-{
-    if (!std::isfinite(v))
-        return "-";
-    if (v < 1000)
-        return fmt::format("{:.0f} ns", v);
-    if (v < 1e6)
-        return fmt::format("{:.{}f} µs", v / 1e3, v < 1e4 ? 2 : v < 1e5 ? 1 : 0);
-    if (v < 1e9)
-        return fmt::format("{:.{}f} ms", v / 1e6, v < 1e7 ? 2 : v < 1e8 ? 1 : 0);
-    return fmt::format("{:.2f} s", v / 1e9);
-}
-
-std::string rate(double v)
-{
-    if (!std::isfinite(v))
-        return "-";
-    if (v < 10)
-        return v == 0 ? "0" : fmt::format("{:.1f}", v);
-    if (v < 1000)
-        return fmt::format("{:.0f}", v);
-    if (v < 1e6)
-        return fmt::format("{:.{}f}k", v / 1e3, v < 1e4 ? 2 : v < 1e5 ? 1 : 0);
-    if (v < 1e9)
-        return fmt::format("{:.{}f}M", v / 1e6, v < 1e7 ? 2 : v < 1e8 ? 1 : 0);
-    return fmt::format("{:.2f}G", v / 1e9);
-}
-
-std::string pct(double f)
-{
-    if (!std::isfinite(f))
-        return "-";
-    double p = f * 100;
-    if (p == 0)
-        return "0 %";
-    if (std::fabs(p) < 0.1)
-        return fmt::format("{:.3f} %", p);
-    if (std::fabs(p) < 10)
-        return fmt::format("{:.2f} %", p);
-    return fmt::format("{:.1f} %", p);
-}
-
-std::string change(double rel)
-{
-    if (std::isnan(rel))
-        return "new";
-    if (rel == 0)
-        return "0 %";
-    double p = rel * 100;
-    if (std::fabs(p) < 1)
-        return fmt::format("{:+.1f} %", p);
-    return fmt::format("{:+.0f} %", p);
-}
-
-}  // namespace cmpfmt
 
 // ----------------------------------------------------------------- mode ----
 
@@ -365,10 +306,10 @@ Comparison compare_profiles(const Profile &bp, const Profile &ap)
         c.warnings.push_back(fmt::format("BEFORE saw no {}: there is no workload to compare against.", measure));
     } else if (c.workload_differs) {
         c.warnings.push_back(fmt::format(
-            "THE WORKLOADS DIFFER A LOT: {} {}/s before vs {}/s after (x{:.2f}). Rates and CPU shares do not "
+            "THE WORKLOADS DIFFER A LOT: {} {}/s before vs {}/s after ({}). Rates and CPU shares do not "
             "compare; per-call latencies still do. Run the same benchmark for both profiles.",
-            measure, cmpfmt::rate(c.before.dma_calls_per_s), cmpfmt::rate(c.after.dma_calls_per_s),
-            c.workload_ratio));
+            measure, units::count(c.before.dma_calls_per_s), units::count(c.after.dma_calls_per_s),
+            units::factor(c.workload_ratio)));
     }
     c.loud_warnings = c.warnings.size();
     if (!c.before.kernel.empty() && !c.after.kernel.empty() && c.before.kernel != c.after.kernel)
@@ -379,8 +320,8 @@ Comparison compare_profiles(const Profile &bp, const Profile &ap)
                         c.before.ncpus, c.after.ncpus));
     for (const auto &[name, s] : {std::pair{"BEFORE", &c.before}, std::pair{"AFTER", &c.after}}) {
         if (s->duration_s < 1)
-            c.warnings.push_back(fmt::format("{} covers only {:.2f} s: too short to be representative.", name,
-                                             s->duration_s));
+            c.warnings.push_back(fmt::format("{} covers only {}: too short to be representative.", name,
+                                             units::seconds(s->duration_s)));
         if (s->anomalies)
             c.warnings.push_back(fmt::format(
                 "{}: {} events were not recorded (kernel-side table overflow or unmatched calls); its figures "
@@ -418,34 +359,34 @@ Comparison compare_profiles(const Profile &bp, const Profile &ap)
     if (bt && at && bt->timed && at->timed)
         parts.push_back(fmt::format("IOMMU/DMA-mapping CPU share {}",
                                     from_to(c.before.cpu.all_cpus, c.after.cpu.all_cpus,
-                                            cmpfmt::pct(c.before.cpu.all_cpus), cmpfmt::pct(c.after.cpu.all_cpus))));
+                                            units::pct(c.before.cpu.all_cpus), units::pct(c.after.cpu.all_cpus))));
     else
         parts.push_back("no CPU share (count-only probes: no timing)");
     if (c.before.ns_per_call > 0 && c.after.ns_per_call > 0)
         parts.push_back(fmt::format("CPU time per {} {}", measure == "DMA-API calls" ? "DMA-API call" : "call",
-                                    from_to(c.before.ns_per_call, c.after.ns_per_call, cmpfmt::ns(c.before.ns_per_call),
-                                            cmpfmt::ns(c.after.ns_per_call))));
+                                    from_to(c.before.ns_per_call, c.after.ns_per_call, units::ns(c.before.ns_per_call),
+                                            units::ns(c.after.ns_per_call))));
     for (bool unmap : {false, true})
         if (const CompareRow *r = busiest_dma(c.rows, unmap))
             parts.push_back(fmt::format("p99 {} {}", r->point,
-                                        from_to(r->before.p99_ns, r->after.p99_ns, cmpfmt::ns(r->before.p99_ns),
-                                                cmpfmt::ns(r->after.p99_ns))));
+                                        from_to(r->before.p99_ns, r->after.p99_ns, units::ns(r->before.p99_ns),
+                                                units::ns(r->after.p99_ns))));
     bool any_translation = false;
     for (const auto &cr : c.categories)
         any_translation |= cr.translation_only;
     if (any_translation) {
         double b = c.before.translation_calls_per_s, a = c.after.translation_calls_per_s;
         std::string s = fmt::format("translation work (iommu_map/unmap, IOVA, IOTLB invalidation) {} calls/s",
-                                    from_to(b, a, cmpfmt::rate(b), cmpfmt::rate(a)));
+                                    from_to(b, a, units::count(b), units::count(a)));
         if (b > 0 && a != b)
-            s += fmt::format(" ({})", cmpfmt::change(rel_change(b, a)));
+            s += fmt::format(" ({})", units::change(rel_change(b, a)));
         parts.push_back(s);
     }
     if (!std::isnan(c.workload_ratio))
         parts.push_back(fmt::format("{}/s {} ({})", measure,
                                     from_to(c.before.dma_calls_per_s, c.after.dma_calls_per_s,
-                                            cmpfmt::rate(c.before.dma_calls_per_s),
-                                            cmpfmt::rate(c.after.dma_calls_per_s)),
+                                            units::count(c.before.dma_calls_per_s),
+                                            units::count(c.after.dma_calls_per_s)),
                                     c.workload_differs ? "NOT the same workload" : "comparable workloads"));
     std::string text;
     for (size_t i = 0; i < parts.size(); i++)

@@ -25,6 +25,7 @@
 #include <fmt/core.h>
 
 #include "iommuprof/verdict.hpp"
+#include "iommuprof/units.hpp"
 
 namespace iommuprof {
 
@@ -36,20 +37,6 @@ bool starts_with(const std::string &s, const char *p) { return s.rfind(p, 0) == 
 bool is_vfio_dev(const std::string &d) { return starts_with(d, "[vfio:"); }
 bool is_fq_dev(const std::string &d) { return d == "[flush-queue]"; }
 
-std::string pct(double f)
-{
-    if (!std::isfinite(f))
-        return "-";
-    double p = f * 100;
-    if (p == 0)
-        return "0%";
-    if (p < 0.01)
-        return "<0.01%";
-    if (p < 10)
-        return fmt::format("{:.2f}%", p);
-    return fmt::format("{:.1f}%", p);
-}
-std::string ms(double ns) { return fmt::format("{:.1f} ms", ns / 1e6); }
 // "CPU 3"; "no CPU" when no cell named one (the hottest CPU is -1 then).
 std::string cpu_name(int cpu) { return cpu < 0 ? std::string("no CPU") : fmt::format("CPU {}", cpu); }
 
@@ -109,7 +96,7 @@ std::pair<double, std::string> direct_entry_cost(const std::vector<Calibration> 
     if (!use)
         return {0.0, ""};
     double f = use->method == "fentry" ? kDirectEntryPerFentryPair : kDirectEntryPerKprobePair;
-    return {f * use->pair_ns, fmt::format("{:.3f} x the {} probe pair ({:.0f} ns)", f, use->method, use->pair_ns)};
+    return {f * use->pair_ns, fmt::format("{:.3f} × the {} probe pair ({})", f, use->method, units::ns(use->pair_ns))};
 }
 
 VerdictNumbers verdict_numbers(const Snapshot &s)
@@ -377,21 +364,21 @@ std::string measured_line(const VerdictNumbers &n)
     if (!n.measured)
         return "";
     if (n.saving_from_samples)
-        return fmt::format("sampled over {:.1f}s ({} samples, {}): {} in translation-only paths, {} in the DMA "
+        return fmt::format("sampled over {} ({} samples, {}): {} in translation-only paths, {} in the DMA "
                            "API's own code, of all {} CPUs' time (no function probe: times come from samples)",
-                           n.duration_s, n.samples, n.sample_event, n.samples_translation, n.samples_dma_api,
+                           units::seconds(n.duration_s), n.samples, n.sample_event, n.samples_translation, n.samples_dma_api,
                            n.ncpus);
     if (n.events == 0)
-        return fmt::format("measured over {:.1f}s: no DMA-API calls{}", n.duration_s,
+        return fmt::format("measured over {}: no DMA-API calls{}", units::seconds(n.duration_s),
                            n.timed ? "" : " (counted with tracepoints only: no function probe attached)");
     if (!n.timed)
-        return fmt::format("measured over {:.1f}s: {} DMA-API calls ({:.1f}/s), counted only (no latency: "
+        return fmt::format("measured over {}: {} DMA-API calls ({}/s), counted only (no latency: "
                            "no function probe attached)",
-                           n.duration_s, n.events, n.calls_per_s);
-    return fmt::format("measured over {:.1f}s: {} outermost calls ({:.1f}/s) took {} of all {} CPUs, {} of the "
+                           units::seconds(n.duration_s), n.events, units::count(n.calls_per_s));
+    return fmt::format("measured over {}: {} outermost calls ({}/s) took {} of all {} CPUs, {} of the "
                        "busiest ({})",
-                       n.duration_s, n.events, n.calls_per_s, pct(n.total_share_all), n.ncpus,
-                       pct(n.total_share_hottest), cpu_name(n.total_hottest_cpu));
+                       units::seconds(n.duration_s), n.events, units::count(n.calls_per_s), units::pct(n.total_share_all), n.ncpus,
+                       units::pct(n.total_share_hottest), cpu_name(n.total_hottest_cpu));
 }
 
 void add_cautions(Verdict &v, const HostFacts &h)
@@ -453,22 +440,22 @@ Verdict decide(const HostFacts &h, const Snapshot *s, const Thresholds &t, const
     std::string sg_note;
     if (n.direct_ns > 0)
         sg_note = fmt::format("scatter-gather mappings: under pt, dma-direct still walks every entry of those lists; "
-                              "{} for {} entries ({:.1f} ns each: {}, from the lab; docs/accuracy.md) is not "
+                              "{} for {} entries ({} each: {}, from the lab; docs/accuracy.md) is not "
                               "counted as saved",
-                              ms(n.direct_ns), n.sg_entries, n.direct_entry_ns, n.direct_entry_model);
+                              units::ns(n.direct_ns), n.sg_entries, units::ns(n.direct_entry_ns), n.direct_entry_model);
     else if (n.saving_ns > 0 && n.saving_sg_ns >= 0.5 * n.saving_ns)
         sg_note = fmt::format("{} of the translation-only time is in scatter-gather mappings: under pt, dma-direct "
                               "still walks every entry of those lists, which this estimate counts as saved ({}), "
-                              "so it can read high for large scatter-gather I/O (by about 20 % for 128 KiB reads "
+                              "so it can read high for large scatter-gather I/O (by about 20% for 128 KiB reads "
                               "in the lab; docs/accuracy.md)",
-                              pct(n.saving_sg_ns / n.saving_ns),
+                              units::pct(n.saving_sg_ns / n.saving_ns),
                               n.sg_entries ? "no probe calibration to price an entry" : "entries not counted");
     std::string sampled;
     if (n.sampled && !n.saving_from_samples)
-        sampled = fmt::format("the sampler ({} samples, {}) puts translation-only work at {} +/- {} of all CPUs: "
+        sampled = fmt::format("the sampler ({} samples, {}) puts translation-only work at {} of all CPUs: "
                               "{} the probes' {}{}{}",
-                              n.samples, n.sample_event, pct(n.sampled_share_all), pct(n.sampled_ci95),
-                              n.disagree ? "it DISAGREES with" : "it agrees with", pct(n.saving_share_all),
+                              n.samples, n.sample_event, units::pct_ci(n.sampled_share_all, n.sampled_ci95),
+                              n.disagree ? "it DISAGREES with" : "it agrees with", units::pct(n.saving_share_all),
                               n.disagree ? " beyond the sampling error" : " within the sampling error",
                               n.disagree && n.sample_event == "cpu-clock" &&
                                       n.sampled_share_all < n.saving_share_all
@@ -476,8 +463,8 @@ Verdict decide(const HostFacts &h, const Snapshot *s, const Thresholds &t, const
                                     "without a PMU the sampler sees less)"
                                   : "");
     else if (n.saving_from_samples)
-        sampled = fmt::format("sampled estimate: {} +/- {} (95 % interval) of all CPUs in translation-only paths{}",
-                              pct(n.sampled_share_all), pct(n.sampled_ci95),
+        sampled = fmt::format("sampled estimate: {} (95% interval) of all CPUs in translation-only paths{}",
+                              units::pct_ci(n.sampled_share_all, n.sampled_ci95),
                               n.sample_event == "cpu-clock"
                                   ? "; a lower bound: cpu-clock cannot fire with interrupts off, so work in "
                                     "hardirq handlers (NVMe completions unmap there) is not sampled at all"
@@ -509,7 +496,7 @@ Verdict decide(const HostFacts &h, const Snapshot *s, const Thresholds &t, const
         if (n.saving_ns > 0)
             v.reasons.push_back(fmt::format("yet the profile timed {} in IOMMU translation points: were the host "
                                             "facts read from the profiled machine?",
-                                            ms(n.saving_ns)));
+                                            units::ns(n.saving_ns)));
         if (!profile_error.empty())
             v.reasons.push_back("profiling did not run (" + profile_error + "); the host facts alone decide this");
         v.next_steps.push_back("Nothing to gain from iommu=pt here.");
@@ -596,11 +583,11 @@ Verdict decide(const HostFacts &h, const Snapshot *s, const Thresholds &t, const
         if (n.measured && n.timed) {
             v.reasons.push_back(fmt::format("their cost in the profile: VFIO map/unmap {} ({} of all CPUs), "
                                             "translation work {} ({} of all CPUs, {} of {})",
-                                            ms(n.vfio_ns),
-                                            pct(n.duration_s > 0 && n.ncpus > 0
+                                            units::ns(n.vfio_ns),
+                                            units::pct(n.duration_s > 0 && n.ncpus > 0
                                                     ? clamp_share(n.vfio_ns / (n.duration_s * 1e9 * n.ncpus))
                                                     : 0),
-                                            ms(n.saving_ns), pct(n.saving_share_all), pct(n.saving_share_hottest),
+                                            units::ns(n.saving_ns), units::pct(n.saving_share_all), units::pct(n.saving_share_hottest),
                                             cpu_name(n.saving_hottest_cpu)));
         }
         if (!measured.empty())
@@ -630,12 +617,12 @@ Verdict decide(const HostFacts &h, const Snapshot *s, const Thresholds &t, const
         need.push_back("no profile" + (profile_error.empty() ? std::string() : ": " + profile_error));
     } else {
         if (n.duration_s + kEps < t.min_seconds)
-            need.push_back(fmt::format("the profile covers {:.2f}s, less than the {:.2f}s needed (use a longer -d)",
-                                       n.duration_s, t.min_seconds));
+            need.push_back(fmt::format("the profile covers {}, less than the {} needed (use a longer -d)",
+                                       units::seconds(n.duration_s), units::seconds(t.min_seconds)));
         if (n.events < t.min_events)
-            need.push_back(fmt::format("only {} DMA-path calls in {:.1f}s, at least {} are needed: run while the "
+            need.push_back(fmt::format("only {} DMA-path calls in {}, at least {} are needed: run while the "
                                        "workload does DMA-heavy I/O, or longer",
-                                       n.events, n.duration_s, t.min_events));
+                                       n.events, units::seconds(n.duration_s), t.min_events));
         if (!n.timed && n.events >= t.min_events)
             need.push_back("the calls were only counted (tracepoints): timing needs fentry/fexit or kprobes on "
                            "this kernel");
@@ -651,10 +638,10 @@ Verdict decide(const HostFacts &h, const Snapshot *s, const Thresholds &t, const
             v.reasons.push_back(x);
         if (!measured.empty())
             v.reasons.push_back(measured);
-        v.next_steps.push_back(fmt::format("Profile at least {:.0f}s with at least {} DMA-path calls while the "
+        v.next_steps.push_back(fmt::format("Profile at least {} with at least {} DMA-path calls while the "
                                            "real workload runs: `iommuprof verdict -d 30`, or record on the "
                                            "machine and use `iommuprof verdict --from PROFILE`.",
-                                           std::max(t.min_seconds, 10.0), t.min_events));
+                                           units::seconds(std::max(t.min_seconds, 10.0)), t.min_events));
         if (!s)
             v.next_steps.push_back("Profiling needs root (or CAP_BPF + CAP_PERFMON), kernel BTF and fentry or "
                                    "kprobes; `iommuprof probes` shows what can attach.");
@@ -668,28 +655,28 @@ Verdict decide(const HostFacts &h, const Snapshot *s, const Thresholds &t, const
                             (h.iommu.vendor.empty() ? "" : ", " + h.iommu.vendor + " IOMMU");
     std::string shares = fmt::format("estimated translation-only work (what iommu=pt would save): {} of all {} "
                                      "CPUs and {} of the busiest CPU ({}); thresholds {} / {}",
-                                     pct(n.saving_share_all), n.ncpus, pct(n.saving_share_hottest),
+                                     units::pct(n.saving_share_all), n.ncpus, units::pct(n.saving_share_hottest),
                                      n.saving_hottest_cpu < 0 ? std::string("none")
                                                               : std::to_string(n.saving_hottest_cpu),
-                                     pct(t.min_share_all), pct(t.min_share_hottest));
+                                     units::pct(t.min_share_all), units::pct(t.min_share_hottest));
     if (hit_all || hit_hot) {
         v.verdict = kWorthTrying;
         v.summary = fmt::format("iommu=pt is worth trying: it would save about {} of all CPUs ({} of {}).",
-                                pct(n.saving_share_all), pct(n.saving_share_hottest), cpu_name(n.saving_hottest_cpu));
+                                units::pct(n.saving_share_all), units::pct(n.saving_share_hottest), cpu_name(n.saving_hottest_cpu));
         v.reasons.push_back(host_mode);
         v.reasons.push_back(shares);
         v.reasons.push_back(measured);
         if (n.dma_api_timed)
             v.reasons.push_back(fmt::format("of {} in DMA-mapping paths, {} is translation-only work, {} is the DMA "
                                             "API's own cost that remains under pt{}",
-                                            ms(n.total_ns), ms(n.saving_ns), ms(n.residual_ns),
-                                            n.vfio_ns > 0 ? ", " + ms(n.vfio_ns) + " is VFIO (stays translated)"
+                                            units::ns(n.total_ns), units::ns(n.saving_ns), units::ns(n.residual_ns),
+                                            n.vfio_ns > 0 ? ", " + units::ns(n.vfio_ns) + " is VFIO (stays translated)"
                                                           : ""));
         else
             v.reasons.push_back(fmt::format("of {} timed in DMA-mapping paths, {} is translation-only work{}; the DMA "
                                             "API's own cost, which remains under pt, was not timed (--dma-api)",
-                                            ms(n.total_ns), ms(n.saving_ns),
-                                            n.vfio_ns > 0 ? ", " + ms(n.vfio_ns) + " is VFIO (stays translated)"
+                                            units::ns(n.total_ns), units::ns(n.saving_ns),
+                                            n.vfio_ns > 0 ? ", " + units::ns(n.vfio_ns) + " is VFIO (stays translated)"
                                                           : ""));
         if (n.saving_lower_bound)
             v.reasons.push_back("the dma-iommu layer was not timed: the saving is a lower bound");
@@ -700,7 +687,7 @@ Verdict decide(const HostFacts &h, const Snapshot *s, const Thresholds &t, const
         bool flush_heavy = n.flush_fraction + kEps >= t.flush_dominates;
         if (n.flush_ns > 0)
             v.reasons.push_back(fmt::format("IOTLB invalidation: at least {} ({} of the translation-only time)",
-                                            ms(n.flush_ns), pct(n.flush_fraction)));
+                                            units::ns(n.flush_ns), units::pct(n.flush_fraction)));
         if (h.iommu.dma_policy == "strict" && flush_heavy) {
             if (h.iommu.strict_forced)
                 v.reasons.push_back("invalidation dominates, but the kernel forces strict mode on this (virtual) "
@@ -709,7 +696,7 @@ Verdict decide(const HostFacts &h, const Snapshot *s, const Thresholds &t, const
                 v.next_steps.push_back(fmt::format(
                     "Try iommu.strict=0 first (lazy invalidation: flushes are batched, isolation is kept): "
                     "invalidation is {} of the translation-only time here.",
-                    pct(n.flush_fraction)));
+                    units::pct(n.flush_fraction)));
         }
         v.next_steps.push_back("Try a test boot with iommu=pt (x86; iommu.passthrough=1 on other architectures), "
                                "then compare throughput and CPU under the same workload, and run `iommuprof "
@@ -725,12 +712,12 @@ Verdict decide(const HostFacts &h, const Snapshot *s, const Thresholds &t, const
     v.verdict = kNotWorthIt;
     v.summary = fmt::format("Not worth it: the IOMMU translation paths cost only about {} of all CPUs ({} of the "
                             "busiest).",
-                            pct(n.saving_share_all), pct(n.saving_share_hottest));
+                            units::pct(n.saving_share_all), units::pct(n.saving_share_hottest));
     v.reasons.push_back(host_mode);
     v.reasons.push_back(shares);
     v.reasons.push_back(measured);
     v.reasons.push_back(fmt::format("at most {} of CPU time per second would come back under iommu=pt",
-                                    ms(n.duration_s > 0 ? n.saving_ns / n.duration_s : 0)));
+                                    units::ns(n.duration_s > 0 ? n.saving_ns / n.duration_s : 0)));
     if (n.saving_lower_bound)
         v.reasons.push_back("the dma-iommu layer was not timed: the saving is a lower bound");
     if (!sg_note.empty())
@@ -744,8 +731,8 @@ Verdict decide(const HostFacts &h, const Snapshot *s, const Thresholds &t, const
     if (n.total_share_hottest > 2 * n.total_share_all && n.total_hottest_cpu >= 0 && n.ncpus > 1)
         v.next_steps.push_back(fmt::format("DMA-mapping work concentrates on CPU {} ({} of it vs {} on average): "
                                            "check that CPU's interrupt and softirq load.",
-                                           n.total_hottest_cpu, pct(n.total_share_hottest),
-                                           pct(n.total_share_all)));
+                                           n.total_hottest_cpu, units::pct(n.total_share_hottest),
+                                           units::pct(n.total_share_all)));
     return v;
 }
 

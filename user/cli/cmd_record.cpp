@@ -13,7 +13,9 @@
 #include "iommuprof/hostfacts.hpp"
 #include "iommuprof/profile.hpp"
 #include "iommuprof/render.hpp"
+#include "iommuprof/units.hpp"
 #include "iommuprof/session.hpp"
+#include "iommuprof/units.hpp"
 
 namespace iommuprof::cli {
 namespace {
@@ -64,7 +66,7 @@ void run(const RecordCmd &o)
             uint64_t n = total_calls(now);
             std::string limit = o.duration > 0 ? fmt::format(" / {:.0f} s", o.duration) : "";
             fmt::print(stderr, "\r\033[Krecording {}: {:.0f} s{}, {} calls ({}/s)  Ctrl-C to stop and save", o.out,
-                       elapsed, limit, n, cmpfmt::rate(elapsed > 0 ? double(n) / elapsed : 0));
+                       elapsed, limit, n, units::count(elapsed > 0 ? double(n) / elapsed : 0));
             fflush(stderr);
         }
         if (o.duration > 0 && elapsed + 1e-3 >= o.duration)
@@ -85,7 +87,7 @@ void run(const RecordCmd &o)
     if (tty)
         fmt::print(stderr, "\r\033[K");
     write_profile(p, o.out);
-    fmt::print(stderr, "iommuprof: wrote {}: {:.1f} s on {} CPUs, {} calls, mode {}{}\n", o.out, p.snap.duration_s,
+    fmt::print(stderr, "iommuprof: wrote {}: {} on {} CPUs, {} calls, mode {}{}\n", o.out, units::seconds(p.snap.duration_s),
                p.snap.ncpus, total_calls(p.snap), iommu_mode(p.host),
                stop_requested() ? " (stopped by signal)" : "");
 }

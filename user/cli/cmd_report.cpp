@@ -12,6 +12,7 @@
 #include "iommuprof/openmetrics.hpp"
 #include "iommuprof/profile.hpp"
 #include "iommuprof/render.hpp"
+#include "iommuprof/units.hpp"
 
 namespace iommuprof::cli {
 namespace {
@@ -34,9 +35,9 @@ std::string header(const Profile &p, const std::string &file)
     for (const auto &kv : p.host.kernel.iommu_params)
         params += (params.empty() ? "" : " ") + (kv.value.empty() ? kv.key : kv.key + "=" + kv.value);
     std::string h = fmt::format("iommuprof report {}{}\n", esc(file), p.label.empty() ? "" : "  \"" + esc(p.label) + "\"");
-    h += fmt::format("recorded {}  kernel {}  mode {}{}  {:.1f} s on {} CPUs  (iommuprof {})\n", esc(p.created),
+    h += fmt::format("recorded {}  kernel {}  mode {}{}  {} on {} CPUs  (iommuprof {})\n", esc(p.created),
                      esc(p.host.kernel.release), esc(iommu_mode(p.host)), params.empty() ? "" : "  [" + esc(params) + "]",
-                     p.snap.duration_s, p.snap.ncpus, esc(p.tool_version));
+                     units::seconds(p.snap.duration_s), p.snap.ncpus, esc(p.tool_version));
     size_t attached = 0;
     for (const auto &a : p.plan)
         attached += a.attached;

@@ -24,8 +24,10 @@
 #include "iommuprof/hostfacts.hpp"
 #include "iommuprof/profile.hpp"
 #include "iommuprof/render.hpp"
+#include "iommuprof/units.hpp"
 #include "iommuprof/session.hpp"
 #include "iommuprof/verdict.hpp"
+#include "iommuprof/units.hpp"
 
 namespace iommuprof::cli {
 namespace {
@@ -173,7 +175,7 @@ void print_summary(const RunCmd &o, const Profile &saved, const std::string &wha
     Profile p = saved;
     if (o.raw)
         p.snap = raw_times(p.snap);
-    std::string out = fmt::format("\niommuprof: {} — {:.2f} s on {} CPUs, mode {}\n", what, p.snap.duration_s,
+    std::string out = fmt::format("\niommuprof: {} — {} on {} CPUs, mode {}\n", what, units::seconds(p.snap.duration_s),
                                   p.snap.ncpus, iommu_mode(p.host));
     if (o.json) {
         nlohmann::json j = summary_json(p.snap);

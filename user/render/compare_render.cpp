@@ -8,6 +8,7 @@
 #include "iommuprof/compare.hpp"
 #include "iommuprof/json.hpp"
 #include "iommuprof/render.hpp"
+#include "iommuprof/units.hpp"
 
 namespace iommuprof {
 
@@ -39,10 +40,13 @@ std::string mini_histogram(const Hist &h, int lo, int hi)
 
 namespace {
 
-bool is_unit(const std::string &w)
+// The units of units.hpp that follow their number after a space, with trailing punctuation.
+bool is_unit(std::string w)
 {
-    return w == "%" || w == "%;" || w == "%," || w == "%)" || w == "ns" || w == "ns;" || w == "µs" ||
-           w == "µs;" || w == "ms" || w == "ms;" || w == "s" || w == "s;" || w == "s," || w == "s.";
+    while (!w.empty() && (w.back() == ';' || w.back() == ',' || w.back() == '.' || w.back() == ')'))
+        w.pop_back();
+    return w == "ns" || w == "µs" || w == "ms" || w == "s" || w == "B" || w == "KiB" || w == "MiB" ||
+           w == "GiB" || w == "TiB";
 }
 
 // Greedy word wrap with a prefix on every line; a number is never separated
@@ -90,7 +94,7 @@ std::string rtrim(std::string s)
     return s;
 }
 
-std::string bucket_label(int i) { return cmpfmt::ns(static_cast<double>(bucket_lo(i))); }
+std::string bucket_label(int i) { return units::ns(static_cast<double>(bucket_lo(i))); }
 
 bool row_visible(const CompareRow &r)
 {
@@ -103,23 +107,23 @@ std::string lat(const CompareSide &s, double v)
         return "n/a";
     if (!s.timed)
         return "-";
-    return s.hist.count ? cmpfmt::ns(v) : "-";
+    return s.hist.count ? units::ns(v) : "-";
 }
 
-std::string calls(const CompareSide &s) { return s.attached ? cmpfmt::rate(s.calls_per_s) : "n/a"; }
+std::string calls(const CompareSide &s) { return s.attached ? units::count(s.calls_per_s) : "n/a"; }
 
 std::string bytes(const CompareSide &s)
 {
     if (!s.attached)
         return "n/a";
-    return s.bytes_per_s > 0 ? cmpfmt::rate(s.bytes_per_s) + "B" : "-";
+    return s.bytes_per_s > 0 ? units::count(s.bytes_per_s) + "B" : "-";
 }
 
 std::string share(const CompareSide &s)
 {
     if (!s.attached)
         return "n/a";
-    return s.timed ? cmpfmt::pct(s.cpu_share) : "-";
+    return s.timed ? units::pct(s.cpu_share) : "-";
 }
 
 std::string side_change(const CompareRow &r)
@@ -128,7 +132,7 @@ std::string side_change(const CompareRow &r)
         return "";
     if (r.before.calls_per_s == 0 && r.after.calls_per_s == 0)
         return "";
-    return cmpfmt::change(r.calls_change);
+    return units::change(r.calls_change);
 }
 
 constexpr int kMaxDeviceRows = 6;
@@ -153,9 +157,9 @@ std::string render_compare_text(const Comparison &c, const CompareTextOptions &o
     };
     auto share_line = [](const ProfileSummary &s) {
         if (s.cpu.hottest < 0)
-            return cmpfmt::pct(s.cpu.all_cpus);
-        return fmt::format("{} (CPU {}: {})", cmpfmt::pct(s.cpu.all_cpus), s.cpu.hottest,
-                           cmpfmt::pct(s.cpu.hottest_cpu));
+            return units::pct(s.cpu.all_cpus);
+        return fmt::format("{} (CPU {}: {})", units::pct(s.cpu.all_cpus), s.cpu.hottest,
+                           units::pct(s.cpu.hottest_cpu));
     };
     hdr("", "BEFORE", "AFTER");
     if (!b.label.empty() || !a.label.empty())
@@ -164,14 +168,14 @@ std::string render_compare_text(const Comparison &c, const CompareTextOptions &o
     hdr("kernel", b.kernel, a.kernel);
     hdr("IOMMU mode", b.mode, a.mode + (c.mode_changed ? "   (changed)" : c.mode_known ? "   (SAME)" : ""));
     hdr("iommu params", params(b.iommu_params), params(a.iommu_params));
-    hdr("duration", fmt::format("{:.1f} s on {} CPUs", b.duration_s, b.ncpus),
-        fmt::format("{:.1f} s on {} CPUs", a.duration_s, a.ncpus));
-    hdr((b.workload_measure == "DMA-API calls" ? "DMA-API calls/s" : "calls/s"), cmpfmt::rate(b.dma_calls_per_s),
-        cmpfmt::rate(a.dma_calls_per_s) +
-            (std::isnan(c.workload_ratio) ? "" : fmt::format("   (x{:.2f})", c.workload_ratio)));
+    hdr("duration", fmt::format("{} on {} CPUs", units::seconds(b.duration_s), b.ncpus),
+        fmt::format("{} on {} CPUs", units::seconds(a.duration_s), a.ncpus));
+    hdr((b.workload_measure == "DMA-API calls" ? "DMA-API calls/s" : "calls/s"), units::count(b.dma_calls_per_s),
+        units::count(a.dma_calls_per_s) +
+            (std::isnan(c.workload_ratio) ? "" : "   (" + units::factor(c.workload_ratio) + ")"));
     hdr("CPU share", share_line(b), share_line(a));
     if (b.ns_per_call > 0 || a.ns_per_call > 0)
-        hdr("CPU time / call", cmpfmt::ns(b.ns_per_call), cmpfmt::ns(a.ns_per_call));
+        hdr("CPU time / call", units::ns(b.ns_per_call), units::ns(a.ns_per_call));
     out += "\n";
 
     // ---- loud warnings ----
@@ -190,11 +194,11 @@ std::string render_compare_text(const Comparison &c, const CompareTextOptions &o
             std::string name = to_string(r.category);
             if (r.translation_only)
                 name += " *";
-            out += fmt::format("{:<14} {:>9} {:>9} {:>8}   {:>9} {:>9}\n", name, cmpfmt::rate(r.before_calls_per_s),
-                               cmpfmt::rate(r.after_calls_per_s),
+            out += fmt::format("{:<14} {:>9} {:>9} {:>8}   {:>9} {:>9}\n", name, units::count(r.before_calls_per_s),
+                               units::count(r.after_calls_per_s),
                                r.before_calls_per_s == 0 && r.after_calls_per_s == 0 ? ""
-                                                                                       : cmpfmt::change(r.calls_change),
-                               cmpfmt::pct(r.before_cpu_share), cmpfmt::pct(r.after_cpu_share));
+                                                                                       : units::change(r.calls_change),
+                               units::pct(r.before_cpu_share), units::pct(r.after_cpu_share));
         }
         out += "  * translation only: this work disappears under iommu=pt\n\n";
     }
@@ -257,13 +261,13 @@ std::string render_compare_text(const Comparison &c, const CompareTextOptions &o
                 out += "\nLATENCY HISTOGRAMS (log2 buckets; each line scaled to its own peak)\n";
                 title = true;
             }
-            std::string axis = fmt::format("{} .. {}", bucket_label(lo), cmpfmt::ns(double(bucket_hi(hi))));
+            std::string axis = fmt::format("{} .. {}", bucket_label(lo), units::ns(double(bucket_hi(hi))));
             auto line = [&](const char *tag, const CompareSide &s) {
                 std::string bars = s.timed ? mini_histogram(s.hist, lo, hi) : "";
                 if (bars.empty())
                     bars = s.attached ? "(no calls)" : "(not attached)";
-                std::string stats = s.timed && s.hist.count ? fmt::format("p50 {}  p99 {}", cmpfmt::ns(s.p50_ns),
-                                                                          cmpfmt::ns(s.p99_ns))
+                std::string stats = s.timed && s.hist.count ? fmt::format("p50 {}  p99 {}", units::ns(s.p50_ns),
+                                                                          units::ns(s.p99_ns))
                                                             : "";
                 std::string name = esc(r.point);
                 if (name.size() > 22)

@@ -3,6 +3,7 @@
 
 #include "iommuprof/hostfacts.hpp"
 #include "iommuprof/render.hpp"
+#include "iommuprof/units.hpp"
 
 namespace iommuprof {
 
@@ -31,7 +32,7 @@ std::string join(const std::vector<std::string> &v, const char *sep = ", ")
     return out;
 }
 
-std::string mib(uint64_t b) { return fmt::format("{} MiB", b >> 20); }
+std::string mib(uint64_t b) { return units::bytes(double(b)); }
 
 void line(std::string &out, const char *label, const std::string &value)
 {
@@ -111,9 +112,9 @@ std::string render_hostfacts_text(const HostFacts &h)
     line(out, "swiotlb", st);
 
     if (h.hugepages.read)
-        line(out, "Hugepages", fmt::format("{} x {} kB ({} free); transparent huge pages in use: {} MiB",
-                                           h.hugepages.total, h.hugepages.size_kb, h.hugepages.free,
-                                           h.hugepages.anon_kb / 1024));
+        line(out, "Hugepages", fmt::format("{} x {} ({} free); transparent huge pages in use: {}",
+                                           h.hugepages.total, units::bytes(double(h.hugepages.size_kb) * 1024),
+                                           h.hugepages.free, units::bytes(double(h.hugepages.anon_kb) * 1024)));
     else
         line(out, "Hugepages", "unknown");
 

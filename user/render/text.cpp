@@ -7,34 +7,9 @@
 #include <map>
 
 #include "iommuprof/render.hpp"
+#include "iommuprof/units.hpp"
 
 namespace iommuprof {
-
-std::string format_ns(double ns)
-{
-    if (ns <= 0)
-        return "0";
-    if (ns < 1e3)
-        return fmt::format("{:.0f}ns", ns);
-    if (ns < 1e4)
-        return fmt::format("{:.1f}us", ns / 1e3);
-    if (ns < 1e6)
-        return fmt::format("{:.0f}us", ns / 1e3);
-    if (ns < 1e7)
-        return fmt::format("{:.1f}ms", ns / 1e6);
-    if (ns < 1e9)
-        return fmt::format("{:.0f}ms", ns / 1e6);
-    return fmt::format("{:.2f}s", ns / 1e9);
-}
-
-std::string format_rate(double v)
-{
-    if (v < 1000)
-        return fmt::format("{:.1f}", v);
-    if (v < 1e6)
-        return fmt::format("{:.1f}k", v / 1e3);
-    return fmt::format("{:.1f}M", v / 1e6);
-}
 
 std::string render_counter_warnings(const Counters &c)
 {
@@ -66,7 +41,7 @@ std::string render_compensation_note(const Snapshot &s)
     std::string parts;
     for (auto &c : s.calibration)
         parts += fmt::format("{}{} {} per probed call, {} of it inside the call's own time", parts.empty() ? "" : "; ",
-                             esc(c.method), format_ns(c.pair_ns), format_ns(c.inner_ns));
+                             esc(c.method), units::ns(c.pair_ns), units::ns(c.inner_ns));
     return fmt::format("note: times exclude the profiler's own probe cost ({}; measured on {}); --raw shows them "
                        "as measured\n",
                        parts, esc(s.calibration.front().functions));
@@ -81,7 +56,7 @@ std::string render_samples_line(const Snapshot &s)
         return "sampled: no samples\n";
     uint64_t denom = s.samples->denominator(s.duration_s, s.ncpus);
     auto share = [&](uint64_t n) {
-        return fmt::format("{:.2f}% +/- {:.2f}", 100.0 * double(n) / double(denom), 100 * share_ci95(n, denom));
+        return units::pct_ci(double(n) / double(denom), share_ci95(n, denom));
     };
     return fmt::format("sampled ({} samples, {} at {:g} Hz per CPU): translation-only paths {} of all CPUs, DMA API "
                        "{}, the profiler's probes {}{}\n",
@@ -105,10 +80,10 @@ std::string render_table(const Snapshot &s, const TableOptions &o)
     CpuShare share = cpu_share(s);
     auto tot = by_point(s);
     uint64_t total_calls = tot.count(kTotalPoint) ? tot[kTotalPoint].count : 0;
-    out += fmt::format("IOMMU/DMA paths: {:.2f}% of {} CPUs", share.all_cpus * 100, s.ncpus);
+    out += fmt::format("IOMMU/DMA paths: {} of {} CPUs", units::pct(share.all_cpus), s.ncpus);
     if (share.hottest >= 0)
-        out += fmt::format(", {:.2f}% of CPU {} (hottest)", share.hottest_cpu * 100, share.hottest);
-    out += fmt::format("; {} outermost calls/s over {:.1f}s\n", format_rate(total_calls / dur), dur);
+        out += fmt::format(", {} of CPU {} (hottest)", units::pct(share.hottest_cpu), share.hottest);
+    out += fmt::format("; {} outermost calls/s over {}\n", units::count(total_calls / dur), units::seconds(dur));
 
     auto rows = by_device(s);
     // Devices ordered by their outermost-call time, busiest first.
@@ -125,29 +100,28 @@ std::string render_table(const Snapshot &s, const TableOptions &o)
         }
         return false;
     });
-    out += fmt::format("{:<22} {:<26} {:>9} {:>8} {:>8} {:>8} {:>8} {:>6}\n", "DEVICE", "POINT", "CALLS/s", "MB/s",
-                       "P50", "P99", "MAX", "CPU%");
+    out += fmt::format("{:<22} {:<26} {:>9} {:>10} {:>9} {:>9} {:>9} {:>7}\n", "DEVICE", "POINT", "CALLS/s", "BYTES/s",
+                       "P50", "P99", "MAX", "CPU");
     size_t n = 0;
     for (auto &r : rows) {
         if (o.max_rows && n >= o.max_rows)
             break;
         const PointInfo *pi = s.point(r.point);
         bool timed = r.hist.timed();
-        std::string p50 = timed ? format_ns(r.hist.percentile_ns(0.5)) : "-";
-        std::string p99 = timed ? format_ns(r.hist.percentile_ns(0.99)) : "-";
-        std::string mx = timed ? format_ns(double(r.hist.max_ns)) : "-";
-        std::string cpu = timed ? fmt::format("{:.2f}", clamp_share(r.hist.sum_ns / (dur * 1e9 * std::max(1, s.ncpus))) * 100)
-                                : "-";
+        std::string p50 = timed ? units::ns(r.hist.percentile_ns(0.5)) : "-";
+        std::string p99 = timed ? units::ns(r.hist.percentile_ns(0.99)) : "-";
+        std::string mx = timed ? units::ns(double(r.hist.max_ns)) : "-";
+        std::string cpu = timed ? units::pct(clamp_share(r.hist.sum_ns / (dur * 1e9 * std::max(1, s.ncpus)))) : "-";
         std::string name = r.point == kTotalPoint ? "= total (outermost)" : esc(r.point);
         if (pi && !pi->timed && r.point != kTotalPoint)
             name += " (count)";
-        out += fmt::format("{:<22} {:<26} {:>9} {:>8.2f} {:>8} {:>8} {:>8} {:>6}", esc(r.device).substr(0, 22),
-                           name.substr(0, 26), format_rate(r.hist.count / dur), r.hist.bytes / dur / 1e6, p50, p99,
-                           mx, cpu);
+        std::string bytes = r.hist.bytes ? units::bytes(r.hist.bytes / dur) : "-";
+        out += fmt::format("{:<22} {:<26} {:>9} {:>10} {:>9} {:>9} {:>9} {:>7}", esc(r.device).substr(0, 22),
+                           name.substr(0, 26), units::count(r.hist.count / dur), bytes, p50, p99, mx, cpu);
         if (r.hist.errors)
             out += fmt::format("  errors={}", r.hist.errors);
         if (r.hist.entries && r.hist.count)
-            out += fmt::format("  entries/call={:.1f}", double(r.hist.entries) / double(r.hist.count));
+            out += fmt::format("  entries/call={}", units::count(double(r.hist.entries) / double(r.hist.count)));
         out += "\n";
         n++;
     }
@@ -184,8 +158,8 @@ void hist_block(std::string &out, const Hist &h)
         out += fmt::format("{:>20} -> {:<14}: {:<9}|{:<{}}|\n", bucket_lo(i), hi_s, c, std::string(stars, '*'),
                            width);
     }
-    out += fmt::format("     count {}  avg {}  p50 {}  p99 {}  max {}\n", h.count, format_ns(h.mean_ns()),
-                       format_ns(h.percentile_ns(0.5)), format_ns(h.percentile_ns(0.99)), format_ns(double(h.max_ns)));
+    out += fmt::format("     count {}  avg {}  p50 {}  p99 {}  max {}\n", h.count, units::ns(h.mean_ns()),
+                       units::ns(h.percentile_ns(0.5)), units::ns(h.percentile_ns(0.99)), units::ns(double(h.max_ns)));
 }
 }  // namespace
 

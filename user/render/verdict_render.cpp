@@ -6,12 +6,11 @@
 #include "iommuprof/json.hpp"
 #include "iommuprof/render.hpp"
 #include "iommuprof/verdict.hpp"
+#include "iommuprof/units.hpp"
 
 namespace iommuprof {
 
 namespace {
-
-std::string pct(double f) { return fmt::format("{:.2f}%", f * 100); }
 
 nlohmann::json null_if_neg(int v) { return v < 0 ? nlohmann::json(nullptr) : nlohmann::json(v); }
 nlohmann::json str_or_null(const std::string &s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); }
@@ -33,30 +32,30 @@ std::string render_verdict_text(const Verdict &v)
         out += "\nEvidence";
         out += v.profile_source.empty() ? ":\n" : " (" + esc(v.profile_source) + "):\n";
         if (n.saving_from_samples)
-            out += fmt::format("  profile          {:.1f}s on {} CPUs, {} samples in DMA paths (no function probe)\n",
-                               n.duration_s, n.ncpus, n.events);
+            out += fmt::format("  profile          {} on {} CPUs, {} samples in DMA paths (no function probe)\n",
+                               units::seconds(n.duration_s), n.ncpus, n.events);
         else
-            out += fmt::format("  profile          {:.1f}s on {} CPUs, {} {} ({}/s)\n", n.duration_s, n.ncpus, n.events,
-                               n.timed ? "outermost calls" : "DMA-API calls (counted)", format_rate(n.calls_per_s));
+            out += fmt::format("  profile          {} on {} CPUs, {} {} ({}/s)\n", units::seconds(n.duration_s), n.ncpus, n.events,
+                               n.timed ? "outermost calls" : "DMA-API calls (counted)", units::count(n.calls_per_s));
         if (n.timed && !n.saving_from_samples) {
             auto cpu = [](int c) { return c < 0 ? std::string("no CPU") : fmt::format("CPU {}", c); };
             out += fmt::format("  in DMA paths     {} of all CPUs, {} of the busiest ({})\n",
-                               pct(n.total_share_all), pct(n.total_share_hottest), cpu(n.total_hottest_cpu));
+                               units::pct(n.total_share_all), units::pct(n.total_share_hottest), cpu(n.total_hottest_cpu));
             out += fmt::format("  saving under pt  {} of all CPUs, {} of the busiest ({}){}\n",
-                               pct(n.saving_share_all), pct(n.saving_share_hottest), cpu(n.saving_hottest_cpu),
+                               units::pct(n.saving_share_all), units::pct(n.saving_share_hottest), cpu(n.saving_hottest_cpu),
                                n.saving_lower_bound ? "  (lower bound)" : "");
             out += fmt::format("  split            translation-only {}, DMA API (remains) {}, VFIO {}\n",
-                               format_ns(n.saving_ns),
-                               n.dma_api_timed ? format_ns(n.residual_ns) : std::string("not timed (--dma-api)"),
-                               format_ns(n.vfio_ns));
+                               units::ns(n.saving_ns),
+                               n.dma_api_timed ? units::ns(n.residual_ns) : std::string("not timed (--dma-api)"),
+                               units::ns(n.vfio_ns));
             if (n.flush_ns > 0)
-                out += fmt::format("  invalidation     >= {} ({:.0f}% of translation-only)\n", format_ns(n.flush_ns),
-                                   n.flush_fraction * 100);
+                out += fmt::format("  invalidation     >= {} ({} of translation-only)\n", units::ns(n.flush_ns),
+                                   units::pct(n.flush_fraction));
         }
         if (n.sampled)
-            out += fmt::format("  sampled          {} +/- {} of all CPUs in translation-only paths ({} samples, {}; "
+            out += fmt::format("  sampled          {} of all CPUs in translation-only paths ({} samples, {}; "
                                "{} in the DMA API, {} in the profiler's probes){}\n",
-                               pct(n.sampled_share_all), pct(n.sampled_ci95), n.samples, esc(n.sample_event),
+                               units::pct_ci(n.sampled_share_all, n.sampled_ci95), n.samples, esc(n.sample_event),
                                n.samples_dma_api, n.samples_profiler,
                                n.disagree ? "  DISAGREES with the probes" : "");
         if (n.faults_seen)
@@ -66,9 +65,9 @@ std::string render_verdict_text(const Verdict &v)
                                "CALLS/s", "P50", "P99", "TIME");
             for (auto &p : v.points)
                 out += fmt::format("  {:<26} {:<12} {:>10} {:>10} {:>8} {:>8} {:>9}\n", esc(p.point),
-                                   to_string(p.category), p.calls, format_rate(p.calls_per_s),
-                                   p.timed ? format_ns(p.p50_ns) : "-", p.timed ? format_ns(p.p99_ns) : "-",
-                                   p.timed ? format_ns(p.time_ns) : "-");
+                                   to_string(p.category), p.calls, units::count(p.calls_per_s),
+                                   p.timed ? units::ns(p.p50_ns) : "-", p.timed ? units::ns(p.p99_ns) : "-",
+                                   p.timed ? units::ns(p.time_ns) : "-");
         }
         if (!v.top_devices.empty()) {
             out += fmt::format("\n  {:<20} {:>10} {:>9} {:>11}  {}\n", "DEVICE", "CALLS", "TIME", "EST.SAVING",
@@ -80,7 +79,7 @@ std::string render_verdict_text(const Verdict &v)
                                                     d.id.empty() ? "-" : esc(d.id),
                                                     d.group_type.empty() ? "-" : esc(d.group_type));
                 out += fmt::format("  {:<20} {:>10} {:>9} {:>11}  {}\n", esc(d.device), d.calls,
-                                   n.timed ? format_ns(d.time_ns) : "-", n.timed ? format_ns(d.saving_ns) : "-", who);
+                                   n.timed ? units::ns(d.time_ns) : "-", n.timed ? units::ns(d.saving_ns) : "-", who);
             }
         }
     } else if (!v.profile_error.empty()) {
