@@ -18,6 +18,8 @@ namespace iommuprof {
 struct CmdlineParam {
     std::string key;    // "iommu", "intel_iommu", "amd_iommu", "iommu.strict", ...
     std::string value;  // "pt", "on,sm_on", "0", ... ("" for a bare flag)
+    // As written on the command line: "iommu=pt", or "key" for a bare flag.
+    std::string written() const { return value.empty() ? key : key + "=" + value; }
     bool operator==(const CmdlineParam &o) const = default;
 };
 

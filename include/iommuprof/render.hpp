@@ -2,6 +2,7 @@
 // set of functions, used by `top`, `report`, `probes`.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,6 +56,18 @@ nlohmann::json plan_json(const std::vector<Attachment> &plan);
 // Summary document (docs/json.md): points, devices, cpus, total, counters.
 nlohmann::json summary_json(const Snapshot &s);
 
+// The --json document of top, run and report (docs/json.md): the summary with the
+// fields every one of them has (kind, tool_version, kernel, plan; mode and label
+// when known); each command adds its own (file, command, attach_seconds, ...).
+struct SummaryMeta {
+    std::string kind;                 // "top", "run", "report"
+    std::string kernel;               // release of the profiled kernel
+    std::optional<std::string> mode;  // iommu_mode() of the profiled host, when its facts were read
+    std::optional<std::string> label;
+    std::string tool_version;         // the iommuprof that recorded (report) or runs (top, run)
+};
+nlohmann::json summary_document(const Snapshot &s, const std::vector<Attachment> &plan, const SummaryMeta &m);
+
 // ---- verdict (user/render/verdict_render.cpp) ----
 std::string render_verdict_text(const Verdict &v);
 nlohmann::json verdict_json(const Verdict &v);
@@ -75,6 +88,9 @@ std::string mini_histogram(const Hist &h, int lo, int hi);
 
 // ---- host facts (user/render/hostfacts_render.cpp); `inspect --json` is to_json ----
 std::string render_hostfacts_text(const HostFacts &h);
+// The summary of render_hostfacts_text (label, value) before its groups table, for
+// other renderers (HTML); values are raw (not escaped).
+std::vector<std::pair<std::string, std::string>> hostfacts_rows(const HostFacts &h);
 
 // ---- check (user/render/check_render.cpp) ----
 // Text: the Nagios status line

@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include <fmt/format.h>
+
 namespace iommuprof {
 
 // The non-empty pieces of `s` between characters for which is_sep is true
@@ -46,6 +48,25 @@ inline size_t edit_distance(std::string_view a, std::string_view b)
         }
     }
     return row[b.size()];
+}
+
+// The items of a range joined by sep (fmt::join).
+template <class Range>
+std::string join(const Range &v, std::string_view sep = ", ")
+{
+    return fmt::format("{}", fmt::join(v, sep));
+}
+
+// At most `max` items, then " and N more": the one way a long list is cut in text.
+template <class Range>
+std::string join_some(const Range &v, size_t max = 8, std::string_view sep = ", ")
+{
+    size_t n = std::size(v);
+    if (n <= max)
+        return join(v, sep);
+    auto first = std::begin(v);
+    auto last = std::next(first, static_cast<std::ptrdiff_t>(max));
+    return fmt::format("{} and {} more", fmt::join(first, last, sep), n - max);
 }
 
 }  // namespace iommuprof

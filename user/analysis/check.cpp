@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "iommuprof/check.hpp"
+#include "iommuprof/strings.hpp"
 
 namespace iommuprof {
 
@@ -39,23 +40,6 @@ int rank(CheckStatus s)  // higher is worse
         return 3;
     }
     return 2;
-}
-
-std::string join(const std::vector<std::string> &v, const char *sep = ", ")
-{
-    std::string out;
-    for (size_t i = 0; i < v.size(); i++)
-        out += (i ? sep : "") + v[i];
-    return out;
-}
-
-// At most n items, then "and N more".
-std::string join_some(const std::vector<std::string> &v, size_t n = 4)
-{
-    if (v.size() <= n)
-        return join(v);
-    std::vector<std::string> head(v.begin(), v.begin() + long(n));
-    return join(head) + fmt::format(" and {} more", v.size() - n);
 }
 
 std::string plural(uint64_t n, const char *one, const char *many) { return fmt::format("{} {}", n, n == 1 ? one : many); }
@@ -97,7 +81,7 @@ std::string iommu_params(const HostFacts &h)
 {
     std::vector<std::string> ps;
     for (auto &p : h.kernel.iommu_params)
-        ps.push_back(p.value.empty() ? p.key : p.key + "=" + p.value);
+        ps.push_back(p.written());
     return ps.empty() ? "no IOMMU parameter on the command line" : "command line: " + join(ps, " ");
 }
 
@@ -119,7 +103,7 @@ std::vector<std::string> matching_params(const std::vector<CmdlineParam> &params
     for (auto &p : params) {
         if (p.key != key)
             continue;
-        std::string written = p.value.empty() ? p.key : p.key + "=" + p.value;
+        std::string written = p.written();
         if (eq == std::string::npos) {
             out.push_back(written);
             continue;
@@ -260,7 +244,7 @@ private:
         std::vector<std::string> units;
         for (auto &u : h_.iommu.units)
             units.push_back(u.name);
-        std::string where = units.empty() ? "no unit in /sys/class/iommu" : "units " + join_some(units);
+        std::string where = units.empty() ? "no unit in /sys/class/iommu" : "units " + join_some(units, 4);
         if (v == *e_.vendor)
             add("vendor", "vendor", CheckStatus::Ok, *e_.vendor, v, fmt::format("{} ({}), as expected", v, where));
         else
@@ -369,7 +353,7 @@ private:
         std::string msg = n == 0 ? "no IOMMU fault in the kernel log"
                                  : fmt::format("{} in the kernel log", plural(n, "IOMMU fault", "IOMMU faults"));
         if (auto devs = h_.fault_devices(); n && !devs.empty())
-            msg += " (" + join_some(devs) + ")";
+            msg += " (" + join_some(devs, 4) + ")";
         CheckStatus st = CheckStatus::Ok;
         if (e_.faults_critical && n > *e_.faults_critical) {
             st = CheckStatus::Critical;
@@ -402,8 +386,8 @@ private:
             for (auto &d : g.devices)
                 if (!(d.pci && d.bridge))
                     (d.driver == "vfio-pci" ? vfio : others).push_back(d.driver == "vfio-pci" ? d.name : device_label(d));
-            std::string msg = fmt::format("vfio-pci {} {} the group with {}", join_some(vfio),
-                                          vfio.size() == 1 ? "shares" : "share", join_some(others));
+            std::string msg = fmt::format("vfio-pci {} {} the group with {}", join_some(vfio, 4),
+                                          vfio.size() == 1 ? "shares" : "share", join_some(others, 4));
             msg += g.vfio_shared ? ": VFIO refuses a group with host-owned devices"
                                  : ": devices of different slots cannot be isolated from each other";
             add("vfio-groups", "vfio-groups", bad, "clean", g.vfio_shared ? "shared" : "mixed", msg,
@@ -438,7 +422,7 @@ private:
                 if (!(d.pci && d.bridge))
                     devs.push_back(device_label(d));
             add("mixed-groups", "mixed-groups", violation("mixed-groups", CheckStatus::Warning), "none", "mixed",
-                fmt::format("its devices cannot be isolated from each other: {}", join_some(devs)),
+                fmt::format("its devices cannot be isolated from each other: {}", join_some(devs, 4)),
                 fmt::format("group {}", g.id));
             mixed++;
         }

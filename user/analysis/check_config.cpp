@@ -22,14 +22,6 @@ std::string lower(std::string s)
     return s;
 }
 
-std::string join(const std::vector<std::string> &v, const char *sep = ", ")
-{
-    std::string out;
-    for (size_t i = 0; i < v.size(); i++)
-        out += (i ? sep : "") + v[i];
-    return out;
-}
-
 // Case-insensitive match against `allowed`, returning the canonical spelling.
 std::string one_of(const std::string &key, const std::string &v, const std::vector<std::string> &allowed)
 {

@@ -1,6 +1,7 @@
 // Before/after comparison of two profiles: pure, no I/O. docs/compare.md.
 #include "iommuprof/compare.hpp"
 #include "iommuprof/units.hpp"
+#include "iommuprof/strings.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -130,7 +131,7 @@ ProfileSummary summarize(const Profile &p)
     s.kernel = p.host.kernel.release;
     s.mode = iommu_mode(p.host);
     for (const auto &kv : p.host.kernel.iommu_params)
-        s.iommu_params.push_back(kv.value.empty() ? kv.key : kv.key + "=" + kv.value);
+        s.iommu_params.push_back(kv.written());
     s.duration_s = p.snap.duration_s;
     s.ncpus = p.snap.ncpus;
     const PointInfo *total = p.snap.point(kTotalPoint);
@@ -336,12 +337,6 @@ Comparison compare_profiles(const Profile &bp, const Profile &ap)
         if (aa && !ab)
             only_a.push_back(pi.name);
     }
-    auto join = [](const std::vector<std::string> &v) {
-        std::string s;
-        for (size_t i = 0; i < v.size(); i++)
-            s += (i ? ", " : "") + v[i];
-        return s;
-    };
     if (!only_b.empty())
         c.warnings.push_back(fmt::format("Attached only in BEFORE (no data after): {}.", join(only_b)));
     if (!only_a.empty())
@@ -388,10 +383,7 @@ Comparison compare_profiles(const Profile &bp, const Profile &ap)
                                             units::count(c.before.dma_calls_per_s),
                                             units::count(c.after.dma_calls_per_s)),
                                     c.workload_differs ? "NOT the same workload" : "comparable workloads"));
-    std::string text;
-    for (size_t i = 0; i < parts.size(); i++)
-        text += (i == 0 ? "" : "; ") + parts[i];
-    text += ".";
+    std::string text = join(parts, "; ") + ".";
     if (!c.mode_known || !c.mode_changed || c.workload_differs) {
         std::vector<std::string> why;
         if (!c.mode_known)

@@ -26,6 +26,7 @@
 
 #include "iommuprof/verdict.hpp"
 #include "iommuprof/units.hpp"
+#include "iommuprof/strings.hpp"
 
 namespace iommuprof {
 
@@ -39,16 +40,6 @@ bool is_fq_dev(const std::string &d) { return d == "[flush-queue]"; }
 
 // "CPU 3"; "no CPU" when no cell named one (the hottest CPU is -1 then).
 std::string cpu_name(int cpu) { return cpu < 0 ? std::string("no CPU") : fmt::format("CPU {}", cpu); }
-
-std::string join(const std::vector<std::string> &v, const char *sep = ", ", size_t max = 8)
-{
-    std::string out;
-    for (size_t i = 0; i < v.size() && i < max; i++)
-        out += (i ? sep : "") + v[i];
-    if (v.size() > max)
-        out += fmt::format("{}(+{} more)", sep, v.size() - max);
-    return out;
-}
 
 struct Acc {
     double total = 0;
@@ -72,7 +63,7 @@ std::string describe(const HostFacts &h, const std::string &dev)
             if (!d.id().empty())
                 bits.push_back(d.id());
             bits.push_back("group " + std::to_string(g->id) + (g->type.empty() ? "" : " " + g->type));
-            return dev + " (" + join(bits) + ")";
+            return dev + " (" + join_some(bits) + ")";
         }
     return dev;
 }
@@ -389,7 +380,7 @@ void add_cautions(Verdict &v, const HostFacts &h)
         std::vector<std::string> d;
         for (auto &x : h.vfio_devices)
             d.push_back(describe(h, x));
-        v.cautions.push_back("devices assigned to guests through VFIO (" + join(d) +
+        v.cautions.push_back("devices assigned to guests through VFIO (" + join_some(d) +
                              ") stay translated, but this looks like a host that runs guests: if they belong "
                              "to different tenants, weigh losing isolation for the host's own devices");
     }
@@ -400,7 +391,7 @@ void add_cautions(Verdict &v, const HostFacts &h)
                                              g.id));
     if (!h.external_devices.empty() || !h.thunderbolt.domains.empty()) {
         std::string what = h.external_devices.empty() ? std::string("Thunderbolt/USB4 ports")
-                                                       : "external-facing devices (" + join(h.external_devices) + ")";
+                                                       : "external-facing devices (" + join_some(h.external_devices) + ")";
         v.cautions.push_back(
             "this host has " + what +
             ": the kernel keeps devices behind external-facing ports translated even under iommu=pt, but "
@@ -411,7 +402,7 @@ void add_cautions(Verdict &v, const HostFacts &h)
         v.cautions.push_back(fmt::format("{} IOMMU fault line(s) in the kernel log (devices: {}): under iommu=pt "
                                          "such stray DMA would go unnoticed instead of being blocked",
                                          h.fault_count,
-                                         h.fault_devices().empty() ? "unknown" : join(h.fault_devices())));
+                                         h.fault_devices().empty() ? "unknown" : join_some(h.fault_devices())));
     if (v.numbers.faults_seen > 0 && h.fault_count == 0)
         v.cautions.push_back(fmt::format("{} io_page_fault event(s) during the profile: under iommu=pt such "
                                          "stray DMA would go unnoticed",
@@ -488,7 +479,7 @@ Verdict decide(const HostFacts &h, const Snapshot *s, const Thresholds &t, const
         else
             v.reasons.push_back("no IOMMU group has a DMA, DMA-FQ or identity default domain");
         if (!h.kernel.disabled_by.empty())
-            v.reasons.push_back("the kernel command line switches the IOMMU off: " + join(h.kernel.disabled_by));
+            v.reasons.push_back("the kernel command line switches the IOMMU off: " + join_some(h.kernel.disabled_by));
         for (auto &c : h.kernel.conflicts)
             v.reasons.push_back("command line: " + c);
         if (!measured.empty())
@@ -522,8 +513,8 @@ Verdict decide(const HostFacts &h, const Snapshot *s, const Thresholds &t, const
             devs.push_back(describe(h, d));
         if (h.fault_count > 0)
             v.reasons.push_back(fmt::format("{} IOMMU fault line(s) in the kernel log ({}){}", h.fault_count,
-                                            join(std::vector<std::string>(kinds.begin(), kinds.end())),
-                                            devs.empty() ? "" : "; devices: " + join(devs)));
+                                            join_some(std::vector<std::string>(kinds.begin(), kinds.end())),
+                                            devs.empty() ? "" : "; devices: " + join_some(devs)));
         if (n.faults_seen > 0) {
             std::vector<std::string> pdevs;
             if (s) {
@@ -533,12 +524,12 @@ Verdict decide(const HostFacts &h, const Snapshot *s, const Thresholds &t, const
                         fault_points.insert(p.name);
                 for (auto &r : by_device(*s))
                     if (fault_points.count(r.point))
-                        // join() shows the first 8: only those need the host facts' description
+                        // join_some() shows the first 8: only those need the host facts' description
                         pdevs.push_back((pdevs.size() < 8 ? describe(h, r.device) : r.device) +
                                         fmt::format(": {}", r.hist.count));
             }
             v.reasons.push_back(fmt::format("{} io_page_fault event(s) during the profile{}", n.faults_seen,
-                                            pdevs.empty() ? "" : " (" + join(pdevs) + ")"));
+                                            pdevs.empty() ? "" : " (" + join_some(pdevs) + ")"));
         }
         if (!h.faults.empty())
             v.reasons.push_back("first fault: " + h.faults.front().line);
@@ -564,7 +555,7 @@ Verdict decide(const HostFacts &h, const Snapshot *s, const Thresholds &t, const
         if (h.kernel.wants_passthrough == true) {
             for (auto &p : h.kernel.iommu_params)
                 if ((p.key == "iommu" && p.value.find("pt") != std::string::npos) || p.key == "iommu.passthrough") {
-                    v.reasons.push_back("set on the command line: " + p.key + "=" + p.value);
+                    v.reasons.push_back("set on the command line: " + p.written());
                     break;
                 }
         }
@@ -579,7 +570,7 @@ Verdict decide(const HostFacts &h, const Snapshot *s, const Thresholds &t, const
         if (still.empty())
             v.reasons.push_back("nothing is still translated");
         else
-            v.reasons.push_back("still translated: " + join(still, "; "));
+            v.reasons.push_back("still translated: " + join_some(still, 8, "; "));
         if (n.measured && n.timed) {
             v.reasons.push_back(fmt::format("their cost in the profile: VFIO map/unmap {} ({} of all CPUs), "
                                             "translation work {} ({} of all CPUs, {} of {})",

@@ -13,6 +13,7 @@
 #include "iommuprof/profile.hpp"
 #include "iommuprof/render.hpp"
 #include "iommuprof/units.hpp"
+#include "iommuprof/strings.hpp"
 
 namespace iommuprof::cli {
 namespace {
@@ -31,9 +32,10 @@ struct ReportCmd {
 
 std::string header(const Profile &p, const std::string &file)
 {
-    std::string params;
+    std::vector<std::string> written;
     for (const auto &kv : p.host.kernel.iommu_params)
-        params += (params.empty() ? "" : " ") + (kv.value.empty() ? kv.key : kv.key + "=" + kv.value);
+        written.push_back(kv.written());
+    std::string params = join(written, " ");
     std::string h = fmt::format("iommuprof report {}{}\n", esc(file), p.label.empty() ? "" : "  \"" + esc(p.label) + "\"");
     h += fmt::format("recorded {}  kernel {}  mode {}{}  {} on {} CPUs  (iommuprof {})\n", esc(p.created),
                      esc(p.host.kernel.release), esc(iommu_mode(p.host)), params.empty() ? "" : "  [" + esc(params) + "]",
@@ -68,16 +70,11 @@ void run(const ReportCmd &o)
         return;
     }
     if (o.json) {
-        nlohmann::json j = summary_json(p.snap);
-        j["kind"] = "report";
+        nlohmann::json j = summary_document(
+            p.snap, p.plan, SummaryMeta{"report", p.host.kernel.release, iommu_mode(p.host), p.label, p.tool_version});
         j["file"] = o.file;
-        j["label"] = p.label;
         j["created"] = p.created;
-        j["tool_version"] = p.tool_version;
         j["profile_version"] = p.version;
-        j["kernel"] = p.host.kernel.release;
-        j["mode"] = iommu_mode(p.host);
-        j["plan"] = plan_json(p.plan);
         print_out(render_json(j));
         return;
     }

@@ -178,14 +178,11 @@ void print_summary(const RunCmd &o, const Profile &saved, const std::string &wha
     std::string out = fmt::format("\niommuprof: {} — {} on {} CPUs, mode {}\n", what, units::seconds(p.snap.duration_s),
                                   p.snap.ncpus, iommu_mode(p.host));
     if (o.json) {
-        nlohmann::json j = summary_json(p.snap);
-        j["kind"] = "run";
+        nlohmann::json j = summary_document(
+            p.snap, p.plan, SummaryMeta{"run", p.host.kernel.release, iommu_mode(p.host), p.label, p.tool_version});
         j["command"] = o.command;
         if (o.pid)
             j["pid"] = o.pid;
-        j["label"] = p.label;
-        j["mode"] = iommu_mode(p.host);
-        j["plan"] = plan_json(p.plan);
         if (o.verdict)
             j["verdict"] = verdict_json(decide(p.host, &p.snap, Thresholds{}));
         out = render_json(j);

@@ -110,11 +110,9 @@ void run(const TopCmd &o)
     if (om)
         om->write(prev, s->plan(), true);
     if (o.json) {
-        nlohmann::json j = summary_json(o.raw ? raw_times(prev) : prev);
-        j["kind"] = "top";
-        j["kernel"] = kernel_release();
+        nlohmann::json j = summary_document(o.raw ? raw_times(prev) : prev, s->plan(),
+                                            SummaryMeta{"top", kernel_release(), {}, {}, tool_version()});
         j["attach_seconds"] = s->attach_seconds();
-        j["plan"] = plan_json(s->plan());
         print_out(render_json(j));
     }
 }

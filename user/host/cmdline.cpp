@@ -94,11 +94,6 @@ bool relevant(const std::string &k)
     return false;
 }
 
-std::string written(const CmdlineParam &p)
-{
-    return p.value.empty() ? p.key : p.key + "=" + p.value;
-}
-
 struct Setting {
     std::string source;  // "iommu=pt"
     bool value;
@@ -170,10 +165,10 @@ KernelFacts parse_cmdline(const std::string &cmdline)
         } else if (key == "iommu.passthrough" || key == "iommu.strict") {
             auto b = kstrtobool(val);
             if (!b) {
-                k.notes.push_back(written(p) + " is not a boolean the kernel accepts (it is ignored)");
+                k.notes.push_back(p.written() + " is not a boolean the kernel accepts (it is ignored)");
                 continue;
             }
-            (key == "iommu.strict" ? strict : pt).push_back({written(p), *b});
+            (key == "iommu.strict" ? strict : pt).push_back({p.written(), *b});
         } else if (key == "intel_iommu") {
             for (auto &o : split_commas(val)) {
                 if (o == "on" || o == "off") {

@@ -9,6 +9,7 @@
 #include "iommuprof/json.hpp"
 #include "iommuprof/render.hpp"
 #include "iommuprof/units.hpp"
+#include "iommuprof/strings.hpp"
 
 namespace iommuprof {
 
@@ -150,10 +151,7 @@ std::string render_compare_text(const Comparison &c, const CompareTextOptions &o
         out += fmt::format("{:<17} {:<34} {}\n", what, esc(x), esc(y));
     };
     auto params = [](const std::vector<std::string> &v) {
-        std::string s;
-        for (auto &p : v)
-            s += (s.empty() ? "" : " ") + p;
-        return s.empty() ? std::string("(none)") : s;
+        return v.empty() ? std::string("(none)") : join(v, " ");
     };
     auto share_line = [](const ProfileSummary &s) {
         if (s.cpu.hottest < 0)

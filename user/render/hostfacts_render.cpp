@@ -4,6 +4,7 @@
 #include "iommuprof/hostfacts.hpp"
 #include "iommuprof/render.hpp"
 #include "iommuprof/units.hpp"
+#include "iommuprof/strings.hpp"
 
 namespace iommuprof {
 
@@ -24,14 +25,6 @@ std::string vendor_name(const std::string &v)
     return v.empty() ? "none" : v;
 }
 
-std::string join(const std::vector<std::string> &v, const char *sep = ", ")
-{
-    std::string out;
-    for (size_t i = 0; i < v.size(); i++)
-        out += (i ? sep : "") + v[i];
-    return out;
-}
-
 std::string mib(uint64_t b) { return units::bytes(double(b)); }
 
 void line(std::string &out, const char *label, const std::string &value)
@@ -42,31 +35,32 @@ void line(std::string &out, const char *label, const std::string &value)
 
 }  // namespace
 
-std::string render_hostfacts_text(const HostFacts &h)
+std::vector<std::pair<std::string, std::string>> hostfacts_rows(const HostFacts &h)
 {
-    std::string out;
+    std::vector<std::pair<std::string, std::string>> rows;
+    auto row = [&](const char *label, const std::string &value) { rows.emplace_back(label, value); };
     if (h.root != "/")
-        line(out, "Root", h.root);
-    line(out, "Kernel", h.kernel.release.empty() ? "unknown" : h.kernel.release);
-    line(out, "Command line", h.kernel.cmdline.empty() ? "(unknown)" : h.kernel.cmdline);
+        row("Root", h.root);
+    row("Kernel", h.kernel.release.empty() ? "unknown" : h.kernel.release);
+    row("Command line", h.kernel.cmdline.empty() ? "(unknown)" : h.kernel.cmdline);
     std::vector<std::string> params;
     for (auto &p : h.kernel.iommu_params)
-        params.push_back(p.value.empty() ? p.key : p.key + "=" + p.value);
-    line(out, "  IOMMU parameters", params.empty() ? "none" : join(params, " "));
+        params.push_back(p.written());
+    row("  IOMMU parameters", params.empty() ? "none" : join(params, " "));
     for (auto &c : h.kernel.conflicts)
-        line(out, "  conflict", c);
+        row("  conflict", c);
     for (auto &n : h.kernel.notes)
-        line(out, "  note", n);
+        row("  note", n);
 
     // IOMMU summary.
     std::vector<std::string> units;
     for (auto &u : h.iommu.units)
         units.push_back(u.name);
     if (h.iommu.active)
-        line(out, "IOMMU", fmt::format("active: {}{}", vendor_name(h.iommu.vendor),
+        row("IOMMU", fmt::format("active: {}{}", vendor_name(h.iommu.vendor),
                                        units.empty() ? "" : " (" + join(units) + ")"));
     else
-        line(out, "IOMMU", units.empty() ? "none active" : "registered (" + join(units) + ") but not in use");
+        row("IOMMU", units.empty() ? "none active" : "registered (" + join(units) + ") but not in use");
     std::string dd = h.iommu.default_domain;
     if (dd == "translated")
         dd += h.iommu.dma_policy == "strict" ? ", strict invalidation (DMA)"
@@ -76,20 +70,20 @@ std::string render_hostfacts_text(const HostFacts &h)
         dd += " (identity)";
     else if (dd == "none")
         dd += h.iommu.active ? "" : " (DMA is not translated)";
-    line(out, "Default domain", dd);
+    row("Default domain", dd);
     if (!h.groups.empty()) {
         std::vector<std::string> types;
         for (auto &[t, n] : h.iommu.group_types)
             types.push_back(fmt::format("{} {}", t, n));
-        line(out, "Groups", fmt::format("{}: {}", h.groups.size(), join(types)));
+        row("Groups", fmt::format("{}: {}", h.groups.size(), join(types)));
     }
     if (!h.iommu.log_default_domain.empty() || !h.iommu.log_policy.empty())
-        line(out, "  kernel log says",
+        row("  kernel log says",
              fmt::format("default {}{}{}", h.iommu.log_default_domain.empty() ? "?" : h.iommu.log_default_domain,
                          h.iommu.log_policy.empty() ? "" : ", " + h.iommu.log_policy,
                          h.iommu.active ? "" : " (the kernel's default policy; it applies only behind an IOMMU)"));
     for (auto &n : h.iommu.notes)
-        line(out, "  note", n);
+        row("  note", n);
 
     // Other facts.
     std::string ir = !h.irq_remapping.enabled ? "unknown"
@@ -97,7 +91,7 @@ std::string render_hostfacts_text(const HostFacts &h)
                                                 : "not enabled";
     if (!h.irq_remapping.source.empty())
         ir += " (" + h.irq_remapping.source + ": " + h.irq_remapping.evidence + ")";
-    line(out, "Interrupt remapping", ir);
+    row("Interrupt remapping", ir);
 
     const auto &sw = h.swiotlb;
     std::string st = !sw.present ? "unknown" : *sw.present ? "present" : "not present";
@@ -109,14 +103,14 @@ std::string render_hostfacts_text(const HostFacts &h)
         st += fmt::format(" (high water {})", *sw.hiwater_slabs);
     if (!sw.source.empty())
         st += " [" + sw.source + (sw.evidence.empty() ? "" : ": " + sw.evidence) + "]";
-    line(out, "swiotlb", st);
+    row("swiotlb", st);
 
     if (h.hugepages.read)
-        line(out, "Hugepages", fmt::format("{} x {} ({} free); transparent huge pages in use: {}",
+        row("Hugepages", fmt::format("{} x {} ({} free); transparent huge pages in use: {}",
                                            h.hugepages.total, units::bytes(double(h.hugepages.size_kb) * 1024),
                                            h.hugepages.free, units::bytes(double(h.hugepages.anon_kb) * 1024)));
     else
-        line(out, "Hugepages", "unknown");
+        row("Hugepages", "unknown");
 
     std::vector<std::string> vfio;
     for (auto &d : h.vfio_devices) {
@@ -124,28 +118,37 @@ std::string render_hostfacts_text(const HostFacts &h)
         vfio.push_back(g ? fmt::format("{} (group {}{})", d, g->id, g->vfio_shared ? ", shared with host-owned devices" : "")
                          : d);
     }
-    line(out, "VFIO devices", vfio.empty() ? "none" : join(vfio));
+    row("VFIO devices", vfio.empty() ? "none" : join(vfio));
     std::string ext = h.external_devices.empty() ? "none" : join(h.external_devices);
     if (!h.thunderbolt.domains.empty())
         ext += fmt::format("; Thunderbolt {}: IOMMU DMA protection {}", join(h.thunderbolt.domains),
                            !h.thunderbolt.iommu_dma_protection       ? "unknown"
                            : *h.thunderbolt.iommu_dma_protection ? "on"
                                                                      : "off");
-    line(out, "External-facing", ext);
+    row("External-facing", ext);
 
     if (h.log.source.empty()) {
-        line(out, "IOMMU faults", "unknown (kernel log not read)");
+        row("IOMMU faults", "unknown (kernel log not read)");
     } else if (h.fault_count == 0) {
-        line(out, "IOMMU faults", "none in the kernel log");
+        row("IOMMU faults", "none in the kernel log");
     } else {
         auto devs = h.fault_devices();
-        line(out, "IOMMU faults", fmt::format("{} in the kernel log; devices: {}", h.fault_count,
+        row("IOMMU faults", fmt::format("{} in the kernel log; devices: {}", h.fault_count,
                                               devs.empty() ? "unknown" : join(devs)));
         for (size_t i = 0; i < h.faults.size() && i < 3; i++)
-            line(out, "", h.faults[i].line);
+            row("", h.faults[i].line);
     }
-    line(out, "Kernel log", h.log.source.empty() ? "not read (use --dmesg FILE)"
+    row("Kernel log", h.log.source.empty() ? "not read (use --dmesg FILE)"
                                                  : fmt::format("{} ({} lines)", h.log.source, h.log.lines));
+
+    return rows;
+}
+
+std::string render_hostfacts_text(const HostFacts &h)
+{
+    std::string out;
+    for (auto &[label, value] : hostfacts_rows(h))
+        line(out, label.c_str(), value);
 
     // Groups table.
     if (!h.groups.empty()) {

@@ -98,4 +98,18 @@ nlohmann::json summary_json(const Snapshot &s)
     return j;
 }
 
+nlohmann::json summary_document(const Snapshot &s, const std::vector<Attachment> &plan, const SummaryMeta &m)
+{
+    nlohmann::json j = summary_json(s);
+    j["kind"] = m.kind;
+    j["tool_version"] = m.tool_version;
+    j["kernel"] = m.kernel;
+    if (m.mode)
+        j["mode"] = *m.mode;
+    if (m.label)
+        j["label"] = *m.label;
+    j["plan"] = plan_json(plan);
+    return j;
+}
+
 }  // namespace iommuprof

@@ -8,6 +8,7 @@
 
 #include "iommuprof/render.hpp"
 #include "iommuprof/units.hpp"
+#include "iommuprof/strings.hpp"
 
 namespace iommuprof {
 
@@ -38,13 +39,13 @@ std::string render_compensation_note(const Snapshot &s)
         return "";
     if (s.calibration.empty())
         return comp ? "" : "note: times are raw: they include the profiler's own probe cost (not compensated)\n";
-    std::string parts;
+    std::vector<std::string> parts;
     for (auto &c : s.calibration)
-        parts += fmt::format("{}{} {} per probed call, {} of it inside the call's own time", parts.empty() ? "" : "; ",
-                             esc(c.method), units::ns(c.pair_ns), units::ns(c.inner_ns));
+        parts.push_back(fmt::format("{} {} per probed call, {} of it inside the call's own time", esc(c.method),
+                                    units::ns(c.pair_ns), units::ns(c.inner_ns)));
     return fmt::format("note: times exclude the profiler's own probe cost ({}; measured on {}); --raw shows them "
                        "as measured\n",
-                       parts, esc(s.calibration.front().functions));
+                       join(parts, "; "), esc(s.calibration.front().functions));
 }
 
 std::string render_samples_line(const Snapshot &s)
