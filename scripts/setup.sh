@@ -27,6 +27,8 @@ pkgs=(
     python3 jq
     dpkg-dev file bash-completion   # packaging: cpack -G DEB (dpkg-shlibdeps), tests/pkg
     man-db groff-base systemd       # tests/pkg: man, groff -ww, systemd-analyze verify
+    chromium chromium-driver python3-selenium fonts-dejavu-core fonts-liberation
+                                    # tests/html/browser_test.py: the HTML pages in headless Chromium
 )
 [[ $bench == 1 ]] && pkgs+=(bpftrace fio time)
 missing=()

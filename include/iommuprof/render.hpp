@@ -1,5 +1,6 @@
-// Renderers for snapshots and plans: text (terminal) and JSON behind one
-// set of functions, used by `top`, `report`, `probes`.
+// The output layer: every renderer (text, JSON, OpenMetrics, HTML) is declared
+// here and defined in user/render/. Commands build a Document (what to show) and
+// choose a Format; render() does the rest. Numbers in text go through units.hpp.
 #pragma once
 
 #include <optional>
@@ -100,5 +101,34 @@ nlohmann::json check_json(const CheckReport &r);
 // When the check could not run (bad config, missing --root): UNKNOWN, why.
 std::string render_check_error_text(const std::string &why);
 nlohmann::json check_error_json(const std::string &why);
+
+// ---- documents: what `report`, `verdict` and `compare` show, in any format ----
+
+enum class Format { Text, Json, Html };
+
+struct Document {
+    enum class Kind { Report, Verdict, Compare } kind = Kind::Report;
+    // Report: the profile; Verdict: the profile judged (null when there was none);
+    // Compare: the BEFORE profile.
+    const Profile *profile = nullptr;
+    std::string name;                     // its file name, or "live, 10 s"
+    const Profile *after = nullptr;       // Compare: the AFTER profile
+    std::string after_name;
+    const Verdict *verdict = nullptr;     // Verdict; Report and Compare (HTML): the verdict of `profile`
+    const Comparison *comparison = nullptr;  // Compare
+    const HostFacts *host = nullptr;      // Verdict: the facts it used (also without a profile)
+    // Text options.
+    bool histograms = false;              // report -H
+    bool per_cpu = false;                 // with histograms
+    size_t rows = 0;                      // report -n
+    CompareTextOptions compare;
+};
+
+// The document as text (the terminal), JSON (docs/json.md, docs/verdict.md,
+// docs/compare.md) or one self-contained HTML page (docs/html.md).
+std::string render(const Document &d, Format f);
+
+// The HTML page (user/render/html.cpp): inline CSS and SVG, no script, no request.
+std::string render_html(const Document &d);
 
 }  // namespace iommuprof

@@ -10,6 +10,7 @@
 #include "common.hpp"
 #include "iommuprof/cli.hpp"
 #include "iommuprof/compare.hpp"
+#include "iommuprof/output_file.hpp"
 #include "iommuprof/profile.hpp"
 #include "iommuprof/render.hpp"
 
@@ -22,6 +23,7 @@ struct CompareCmd {
     bool no_devices = false;
     bool no_hist = false;
     bool raw = false;
+    std::string html;
 };
 
 int terminal_width()
@@ -34,6 +36,8 @@ int terminal_width()
 
 void run(const CompareCmd &o)
 {
+    if (!o.html.empty())
+        check_writable(o.html);
     Profile b = read_profile(o.before);
     Profile a = read_profile(o.after);
     if (o.raw) {
@@ -41,18 +45,28 @@ void run(const CompareCmd &o)
         a.snap = raw_times(a.snap);
     }
     Comparison c = compare_profiles(b, a);
-    if (o.json) {
-        nlohmann::json j = compare_to_json(c);
-        j["before"]["file"] = o.before;
-        j["after"]["file"] = o.after;
-        print_out(render_json(j));
-        return;
+    Document d;
+    d.kind = Document::Kind::Compare;
+    d.profile = &b;
+    d.name = o.before;
+    d.after = &a;
+    d.after_name = o.after;
+    d.comparison = &c;
+    d.compare.devices = !o.no_devices;
+    d.compare.histograms = !o.no_hist;
+    d.compare.width = terminal_width();
+    if (!o.html.empty()) {
+        // The page also shows the verdict on BEFORE: what the change was meant to win.
+        Verdict v = decide(b.host, &b.snap, Thresholds{});
+        v.profile_source = o.before;
+        d.verdict = &v;
+        write_file_atomic(o.html, render(d, Format::Html));
+        d.verdict = nullptr;
     }
-    CompareTextOptions t;
-    t.devices = !o.no_devices;
-    t.histograms = !o.no_hist;
-    t.width = terminal_width();
-    print_text(render_compare_text(c, t));
+    if (o.json)
+        print_out(render(d, Format::Json));
+    else
+        print_text(render(d, Format::Text));
 }
 
 Registrar reg(33, [](CLI::App &app) {
@@ -66,6 +80,10 @@ Registrar reg(33, [](CLI::App &app) {
         ->required();
     c->add_flag("--json", o->json, "One JSON document (docs/compare.md)");
     add_raw_flag(c, o->raw);
+    c->add_option("--html", o->html,
+                  "Also write the comparison as one self-contained HTML page: histograms before and after "
+                  "overlaid, CPU shares as bars, host facts, sampled stacks (docs/html.md)")
+        ->type_name("FILE");
     c->add_flag("--no-devices", o->no_devices, "Only one row per probe point");
     c->add_flag("--no-histograms", o->no_hist, "Leave out the per-point mini histograms");
     c->callback([o] { run(*o); });

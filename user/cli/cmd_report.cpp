@@ -10,6 +10,7 @@
 #include "iommuprof/compare.hpp"
 #include "iommuprof/error.hpp"
 #include "iommuprof/openmetrics.hpp"
+#include "iommuprof/output_file.hpp"
 #include "iommuprof/profile.hpp"
 #include "iommuprof/render.hpp"
 #include "iommuprof/units.hpp"
@@ -28,29 +29,17 @@ struct ReportCmd {
     size_t rows = 0;
     bool raw = false;
     bool folded = false;
+    std::string html;
 };
-
-std::string header(const Profile &p, const std::string &file)
-{
-    std::vector<std::string> written;
-    for (const auto &kv : p.host.kernel.iommu_params)
-        written.push_back(kv.written());
-    std::string params = join(written, " ");
-    std::string h = fmt::format("iommuprof report {}{}\n", esc(file), p.label.empty() ? "" : "  \"" + esc(p.label) + "\"");
-    h += fmt::format("recorded {}  kernel {}  mode {}{}  {} on {} CPUs  (iommuprof {})\n", esc(p.created),
-                     esc(p.host.kernel.release), esc(iommu_mode(p.host)), params.empty() ? "" : "  [" + esc(params) + "]",
-                     units::seconds(p.snap.duration_s), p.snap.ncpus, esc(p.tool_version));
-    size_t attached = 0;
-    for (const auto &a : p.plan)
-        attached += a.attached;
-    h += fmt::format("{} of {} probe points attached\n\n", attached, p.plan.size());
-    return h;
-}
 
 void run(const ReportCmd &o)
 {
     if (int(o.json) + int(o.openmetrics) + int(o.hist) + int(o.folded) > 1)
         throw Error(kExitUsage, "choose one of --json, --openmetrics, --folded and -H");
+    if (!o.html.empty() && (o.folded || o.openmetrics))
+        throw Error(kExitUsage, "--html goes with the table, -H or --json, not with --folded or --openmetrics");
+    if (!o.html.empty())
+        check_writable(o.html);
     Profile p = read_profile(o.file);
     if (o.raw)
         p.snap = raw_times(p.snap);
@@ -69,20 +58,27 @@ void run(const ReportCmd &o)
         print_out(render_openmetrics(p.snap, p.host, om));
         return;
     }
-    if (o.json) {
-        nlohmann::json j = summary_document(
-            p.snap, p.plan, SummaryMeta{"report", p.host.kernel.release, iommu_mode(p.host), p.label, p.tool_version});
-        j["file"] = o.file;
-        j["created"] = p.created;
-        j["profile_version"] = p.version;
-        print_out(render_json(j));
-        return;
+    Document d;
+    d.kind = Document::Kind::Report;
+    d.profile = &p;
+    d.name = o.file;
+    d.histograms = o.hist;
+    d.per_cpu = o.per_cpu;
+    d.rows = o.rows;
+    if (!o.html.empty()) {
+        // The page shows the verdict too: the profile's own host facts, default thresholds.
+        Verdict v = decide(p.host, &p.snap, Thresholds{});
+        v.profile_source = o.file;
+        d.verdict = &v;
+        write_file_atomic(o.html, render(d, Format::Html));
+        d.verdict = nullptr;
+        if (!o.json && !o.hist)
+            return;
     }
-    std::string out = header(p, o.file);
-    out += o.hist ? render_histograms(p.snap, o.per_cpu) : render_table(p.snap, TableOptions{o.rows, false});
-    out += render_compensation_note(p.snap);
-    out += render_samples_line(p.snap);
-    print_text(out);
+    if (o.json)
+        print_out(render(d, Format::Json));
+    else
+        print_text(render(d, Format::Text));
 }
 
 Registrar reg(32, [](CLI::App &app) {
@@ -96,6 +92,10 @@ Registrar reg(32, [](CLI::App &app) {
     c->add_flag("--openmetrics", o->openmetrics,
                 "Prometheus/OpenMetrics text for node_exporter's textfile collector (docs/openmetrics.md)");
     c->add_flag("--no-cpu-label", o->no_cpu_label, "With --openmetrics: sum over CPUs (fewer series)");
+    c->add_option("--html", o->html,
+                  "Also write the profile, its verdict, histograms and sampled stacks as one self-contained HTML "
+                  "page (no script, no request; docs/html.md); nothing else is printed unless --json or -H is given")
+        ->type_name("FILE");
     c->add_flag("-H,--histogram", o->hist, "Show log2 latency histograms instead of the table");
     c->add_flag("--per-cpu", o->per_cpu, "With -H: one histogram per CPU instead of per device");
     c->add_option("-n,--rows", o->rows, "Show at most this many rows")->check(integer_in(0, 1000000000));

@@ -12,6 +12,7 @@
 #include "iommuprof/cli.hpp"
 #include "iommuprof/error.hpp"
 #include "iommuprof/hostfacts.hpp"
+#include "iommuprof/output_file.hpp"
 #include "iommuprof/profile.hpp"
 #include "iommuprof/render.hpp"
 #include "iommuprof/session.hpp"
@@ -33,6 +34,7 @@ struct VerdictCmd {
     double min_seconds = Thresholds{}.min_seconds;
     bool ignore_faults = false;
     bool raw = false;
+    std::string html;
     PlanFlags plan;
 };
 
@@ -82,11 +84,15 @@ void run(const VerdictCmd &o)
     t.min_seconds = o.min_seconds;
     t.ignore_faults = o.ignore_faults;
 
+    if (!o.html.empty())
+        check_writable(o.html, kExpectedProfileBytes);
     HostFacts host;
     std::optional<Snapshot> snap;
     std::string error, source;
+    Profile shown;  // what the HTML page shows besides the verdict
     if (!o.from.empty()) {
         Profile p = read_profile(o.from);  // Error(kExitUsage) on a bad file
+        shown = p;
         snap = p.snap;
         source = o.from + (p.label.empty() ? "" : " [" + p.label + "]");
         if (o.root_given) {
@@ -115,13 +121,29 @@ void run(const VerdictCmd &o)
     }
     Verdict v = decide(host, snap ? &*snap : nullptr, t, error);
     v.profile_source = snap ? source : "";
-    if (o.json) {
-        nlohmann::json j = verdict_json(v);
-        j["host_facts"] = host;
-        print_out(render_json(j));
-    } else {
-        print_text(render_verdict_text(v));
+    Document d;
+    d.kind = Document::Kind::Verdict;
+    d.verdict = &v;
+    d.host = &host;
+    if (!o.html.empty()) {
+        if (snap) {
+            if (o.from.empty()) {
+                shown.created = now_iso8601_utc();
+                shown.tool_version = tool_version();
+            }
+            shown.host = host;
+            shown.snap = *snap;
+            d.profile = &shown;
+        }
+        d.name = o.from.empty() ? source : o.from;
+        // A live profile exists only in this page and the text: keep it if the file cannot be written.
+        write_file_or_rescue(o.html, render(d, Format::Html));
+        d.profile = nullptr;
     }
+    if (o.json)
+        print_out(render(d, Format::Json));
+    else
+        print_text(render(d, Format::Text));
     // No profile where one was needed: the environment failed us.
     if (!snap && v.verdict == kInsufficientData)
         set_exit_code(kExitRuntime);
@@ -137,6 +159,10 @@ Registrar reg(41, [](CLI::App &app) {
     d->excludes(f);
     c->add_flag("--json", o->json, "Print the verdict as JSON (docs/verdict.md)");
     add_raw_flag(c, o->raw);
+    c->add_option("--html", o->html,
+                  "Also write the verdict with its evidence (CPU shares, histograms, host facts, sampled stacks) as "
+                  "one self-contained HTML page (docs/html.md)")
+        ->type_name("FILE");
     c->add_option("--root", o->root, "Read host facts below this directory (default /; with --from: the facts "
                                      "stored in the profile)")
         ->type_name("DIR")

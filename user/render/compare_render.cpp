@@ -117,7 +117,7 @@ std::string bytes(const CompareSide &s)
 {
     if (!s.attached)
         return "n/a";
-    return s.bytes_per_s > 0 ? units::count(s.bytes_per_s) + "B" : "-";
+    return s.bytes_per_s > 0 ? units::bytes(s.bytes_per_s) : "-";
 }
 
 std::string share(const CompareSide &s)
