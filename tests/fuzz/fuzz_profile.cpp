@@ -7,7 +7,7 @@
 // so that mutations reach the JSON and schema layers, which the fuzzer could
 // hardly reach through deflate. What parses is then pushed through every
 // renderer that can show a profile (report: table, histograms, folded stacks,
-// JSON summary, OpenMetrics; verdict: text and JSON; compare: text and JSON;
+// JSON summary, OpenMetrics, HTML; verdict: text, JSON and HTML; compare: text, JSON and HTML;
 // inspect: the embedded host facts as text and JSON) and compared with itself.
 //
 // Amplification: scripts/fuzz.sh runs this with -rss_limit_mb, -malloc_limit_mb
@@ -102,6 +102,22 @@ void exercise(const Profile &p)
     Comparison c2 = compare_profiles(p, raw);
     check_text("render_compare_text(raw)", render_compare_text(c2, CompareTextOptions{true, true, 80}));
     check_json("compare_to_json(raw)", compare_to_json(c2));
+
+    // The HTML pages: report with its verdict, compare with the verdict before.
+    Verdict v = decide(p.host, &p.snap, Thresholds{});
+    Document d;
+    d.kind = Document::Kind::Report;
+    d.profile = &p;
+    d.name = "fuzz";
+    d.verdict = &v;
+    check_text("render(report, Html)", render(d, Format::Html));
+    d.kind = Document::Kind::Verdict;
+    check_text("render(verdict, Html)", render(d, Format::Html));
+    d.kind = Document::Kind::Compare;
+    d.after = &raw;
+    d.after_name = "raw";
+    d.comparison = &c2;
+    check_text("render(compare, Html)", render(d, Format::Html));
 }
 
 void try_parse(std::string_view bytes)
