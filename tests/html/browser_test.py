@@ -15,7 +15,8 @@ and `compare --html` strict -> pt, opens each page and asserts on what the brows
     network event Chromium logged is for the file, and the page has no resource entries;
   - at phone width (390 px) nothing is wider than the screen;
   - the page prints (Chromium's print to PDF gives pages).
-Screenshots (1200 px and 390 px wide, whole page) and the PDFs are kept in ARTIFACTS_DIR.
+Screenshots (the first 1100 x 1500 screen; the whole page 1200 px and 390 px wide) and the PDFs are
+kept in ARTIFACTS_DIR.
 Exit 0 when everything holds, 1 with one line per failure otherwise.
 """
 import base64
@@ -42,9 +43,10 @@ def tool(*args):
     return subprocess.run([IOMMUPROF, *args], check=True, capture_output=True, text=True).stdout
 
 
-def expected_figures(profile):
+def expected_figures(profile, outermost=False):
+    """(point, device) pairs with timed calls; the outermost calls ("total") only for compare."""
     j = json.loads(tool("report", "--json", profile))
-    timed = {p["point"] for p in j["points"] if p.get("timed") and p["point"] != "total"}
+    timed = {p["point"] for p in j["points"] if p.get("timed") and (outermost or p["point"] != "total")}
     return {(d["point"], d["device"]) for d in j["devices"]
             if d["point"] in timed and d["calls"] > 0 and d.get("p50_ns") is not None}
 
@@ -82,6 +84,9 @@ def requests_of(d):
 def check_page(d, name, path, verdict=None, summary=None, figures=None, series=1):
     d.get_log("browser")
     d.get_log("performance")
+    d.set_window_size(1100, 1500)
+    d.get("file://" + path)
+    d.save_screenshot(os.path.join(ARTIFACTS, name + "-top.png"))  # the first screen (docs/img/compare.png)
     open_page(d, path, 1200)
     d.save_screenshot(os.path.join(ARTIFACTS, name + "-1200.png"))
     url = "file://" + path
@@ -108,6 +113,10 @@ def check_page(d, name, path, verdict=None, summary=None, figures=None, series=1
     if figures is not None:
         check(got == figures, f"{name}: one histogram per timed (point, device): {sorted(got)} == {sorted(figures)}")
         check(len(figs) == len(got), f"{name}: no histogram twice")
+    if series == 2:
+        both = [f for f in figs if f[0] == "total"]
+        check(both and all(f[2] and f[3] for f in both),
+              f"{name}: the outermost calls are drawn before and after in one histogram")
     check(all(f[2] + f[3] > 0 for f in figs), f"{name}: every histogram draws bars")
     if series == 2:
         check(any(f[2] for f in figs) and any(f[3] for f in figs), f"{name}: before and after both drawn")
@@ -173,7 +182,8 @@ def main():
         check_page(d, "report-strict", pages["report-strict"], vs["verdict"], vs["summary"], fs)
         check_page(d, "report-pt", pages["report-pt"], vp["verdict"], vp["summary"], fp)
         check_page(d, "verdict-strict", pages["verdict-strict"], vs["verdict"], vs["summary"], fs)
-        check_page(d, "compare", pages["compare"], "compare", cmp["conclusion"], fs | fp, series=2)
+        check_page(d, "compare", pages["compare"], "compare", cmp["conclusion"],
+                   expected_figures(strict, True) | expected_figures(pt, True), series=2)
     finally:
         d.quit()
     print(f"{len(failures)} failure(s); pages, screenshots and PDFs in {ARTIFACTS}")

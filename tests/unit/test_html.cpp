@@ -160,8 +160,10 @@ TEST(Html, CompareOverlaysBeforeAndAfter)
     d.comparison = &c;
     std::string h = render(d, Format::Html);
     EXPECT_NE(h.find("data-verdict=\"compare\""), std::string::npos);
-    // Every (point, device) seen on either side gets one figure with both series.
-    EXPECT_EQ(count(h, "<figure class=\"hist\""), 3u) << h;
+    // Every (point, device) seen on either side gets one figure, the outermost calls too
+    // (drawn before and after in one figure).
+    EXPECT_EQ(count(h, "<figure class=\"hist\""), 4u) << h;
+    EXPECT_NE(h.find("<figure class=\"hist\" data-point=\"total\""), std::string::npos);
     EXPECT_NE(h.find("class=\"b s0\""), std::string::npos);
     EXPECT_NE(h.find("class=\"b s1\""), std::string::npos);
     // CPU bars: one before and one after per row.

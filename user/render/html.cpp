@@ -113,9 +113,9 @@ void list(Page &p, const char *cls, const std::vector<std::string> &items)
     p.add("</ul>\n");
 }
 
-void verdict_box(Page &p, const Verdict &v, const char *title)
+void verdict_box(Page &p, const Verdict &v, const char *title, const char *id = "verdict")
 {
-    p.f("<div class=\"verdict {}\" id=\"verdict\" data-verdict=\"{}\">\n", html(v.verdict), html(v.verdict));
+    p.f("<div class=\"verdict {}\" id=\"{}\" data-verdict=\"{}\">\n", html(v.verdict), id, html(v.verdict));
     p.f("<h3>{}</h3><div class=\"word\">{}</div><p class=\"summary\">{}</p>\n", title, html(v.verdict),
         html(v.summary));
     if (!v.reasons.empty()) {
@@ -275,7 +275,9 @@ void histograms(Page &p, const std::vector<std::string> &names, const std::vecto
     for (size_t s = 0; s < snaps.size(); s++) {
         for (auto &r : by_device(*snaps[s])) {
             const PointInfo *pi = snaps[s]->point(r.point);
-            if (r.point == kTotalPoint || !pi || !pi->timed || !r.hist.timed())
+            // The outermost calls are drawn only where they compare two profiles whose inner
+            // points differ (translated vs pt): in one profile they repeat its points.
+            if ((r.point == kTotalPoint && snaps.size() == 1) || !pi || !pi->timed || !r.hist.timed())
                 continue;
             HistKey k{r.point, r.device};
             per[s][k] = r.hist;
@@ -291,8 +293,10 @@ void histograms(Page &p, const std::vector<std::string> &names, const std::vecto
                     return i;
         return size_t(-1);
     };
+    // The outermost calls first (compare), then catalog order.
+    auto key = [&](const HistKey &k) { return k.point == kTotalPoint ? size_t(0) : rank(k.point) + 1; };
     std::stable_sort(order.begin(), order.end(), [&](const HistKey &a, const HistKey &b) {
-        return rank(a.point) != rank(b.point) ? rank(a.point) < rank(b.point) : a.device < b.device;
+        return key(a) != key(b) ? key(a) < key(b) : a.device < b.device;
     });
     if (order.empty()) {
         p.add("<p class=\"sub\" id=\"no-histograms\">No timed calls in this profile: nothing to draw.</p>\n");
@@ -318,7 +322,8 @@ void histograms(Page &p, const std::vector<std::string> &names, const std::vecto
         }
         p.f("<figure class=\"hist\" data-point=\"{}\" data-device=\"{}\">{}<figcaption><b>{}</b> · {}{}</figcaption>"
             "</figure>\n",
-            html(k.point), html(k.device), hist_svg(series), html(k.point), html(k.device), cap);
+            html(k.point), html(k.device), hist_svg(series),
+            k.point == kTotalPoint ? std::string("all outermost calls") : html(k.point), html(k.device), cap);
     }
     p.add("</div>\n");
     if (order.size() > kMaxHistFigures)
@@ -548,10 +553,6 @@ std::string render_html(const Document &d)
         list(p, "warnings", loud);
         list(p, "notes", rest);
         p.add("</div>\n");
-        if (d.verdict) {
-            p.add("<p class=\"sub\">The verdict on the BEFORE profile, for the record:</p>\n");
-            verdict_box(p, *d.verdict, "Verdict before the change");
-        }
         p.add("</section>\n");
         std::vector<std::string> names = {"before: " + c.before.mode, "after: " + c.after.mode};
         std::vector<BarRow> rows;
@@ -570,7 +571,13 @@ std::string render_html(const Document &d)
             std::isnan(c.workload_ratio) ? "" : " (" + units::factor(c.workload_ratio) + ")");
         p.add("</section>\n<section id=\"latency\"><h2>Latency per point and device, before and after</h2>\n");
         histograms(p, names, {&d.profile->snap, &d.after->snap});
-        p.add("</section>\n<section id=\"host\"><h2>Host facts</h2>\n");
+        p.add("</section>\n");
+        if (d.verdict) {
+            p.add("<section id=\"verdict-before\"><h2>The verdict on the BEFORE profile</h2>\n");
+            verdict_box(p, *d.verdict, "Verdict before the change", "verdict-before-box");
+            p.add("</section>\n");
+        }
+        p.add("<section id=\"host\"><h2>Host facts</h2>\n");
         host_table(p, names, {&d.profile->host, &d.after->host});
         p.add("</section>\n<section id=\"stacks\"><h2>Sampled stacks</h2>\n");
         for (auto [name, pr] : {std::pair{names[0], d.profile}, std::pair{names[1], d.after}}) {
