@@ -195,6 +195,8 @@ TEST(Compare, StrictToPassthrough)
     EXPECT_NEAR(c.after.ns_per_call, 2.2e6 * 384 / 2.2121e6, 1);
     EXPECT_NE(c.conclusion.find("CPU time per DMA-API call fell from 6.11 µs to 382 ns"), std::string::npos)
         << c.conclusion;
+    EXPECT_GT(c.before.translation_calls_per_s, 0);
+    EXPECT_EQ(c.after.translation_calls_per_s, 0);  // the "(-100%)" of the conclusion
     EXPECT_NE(c.conclusion.find("(-100%)"), std::string::npos) << c.conclusion;
     EXPECT_NE(c.conclusion.find("comparable workloads"), std::string::npos) << c.conclusion;
     EXPECT_EQ(c.conclusion.find("proves nothing"), std::string::npos) << c.conclusion;
