@@ -93,6 +93,18 @@ struct Attachment {
     bool operator==(const Attachment &o) const = default;
 };
 
+// What the running kernel offers the probes (user/loader/kernel_view.cpp finds out).
+struct KernelFeatures {
+    std::string release;
+    bool btf = false;
+    bool fentry = false;
+    std::string fentry_why;  // when !fentry
+    bool kprobes = false;
+    std::string kprobes_why;  // when !kprobes
+    bool raw_tp = false;
+    bool tracefs = false;     // optional: used for available_filter_functions
+};
+
 // One histogram cell: (point, device, cpu).
 struct Cell {
     std::string point;

@@ -102,6 +102,19 @@ nlohmann::json check_json(const CheckReport &r);
 std::string render_check_error_text(const std::string &why);
 nlohmann::json check_error_json(const std::string &why);
 
+// ---- the live commands' text (top, run, probes) ----
+
+// One frame of `top`: its header line (kernel, interval, elapsed), then the table or the histograms.
+std::string render_top_frame(const Snapshot &window, const std::string &kernel, double elapsed_s, bool tty,
+                             bool histograms, bool per_cpu, size_t rows);
+// What `run` prints on stderr when the command ends: a line naming it, then the table, the notes
+// and, with a verdict, the verdict text.
+std::string render_run_summary_text(const Profile &p, const std::string &what, const Verdict *verdict);
+// `probes`: the kernel's features, then the plan (text), or one JSON document.
+std::string render_probes_text(const KernelFeatures &f, const std::string &kernel, const std::vector<Attachment> &plan);
+nlohmann::json probes_json(const KernelFeatures &f, const std::string &kernel, const std::vector<Attachment> &plan,
+                           double attach_seconds);
+
 // ---- documents: what `report`, `verdict` and `compare` show, in any format ----
 
 enum class Format { Text, Json, Html };

@@ -24,17 +24,6 @@ struct SessionOptions {
 };
 
 // What the running kernel offers (bpftrace's bpffeature, reduced).
-struct KernelFeatures {
-    std::string release;
-    bool btf = false;
-    bool fentry = false;
-    std::string fentry_why;  // when !fentry
-    bool kprobes = false;
-    std::string kprobes_why;  // when !kprobes
-    bool raw_tp = false;
-    bool tracefs = false;     // optional: used for available_filter_functions
-};
-
 class Session {
 public:
     // Plans, loads and attaches. Throws Error(kExitRuntime) with one clear

@@ -29,32 +29,9 @@ void run(const ProbesCmd &o)
     std::string kernel = kernel_release();
     const KernelFeatures &f = s->features();
     if (o.json) {
-        nlohmann::json j{{"kernel", kernel},
-                         {"features",
-                          {{"btf", f.btf},
-                           {"fentry", f.fentry},
-                           {"fentry_reason", f.fentry_why},
-                           {"kprobes", f.kprobes},
-                           {"kprobes_reason", f.kprobes_why},
-                           {"raw_tracepoints", f.raw_tp},
-                           {"tracefs", f.tracefs}}},
-                         {"attach_seconds", s->attach_seconds()},
-                         {"attachments", plan_json(s->plan())}};
-        print_out(render_json(j));
+        print_out(render_json(probes_json(f, kernel, s->plan(), s->attach_seconds())));
     } else {
-        auto yn = [](bool b, const std::string &why) { return b ? std::string("yes") : "NO - " + why; };
-        std::string out = fmt::format("kernel {}: BTF {}; fentry/fexit {}; kprobes {}; raw tracepoints {}\n", kernel,
-                                      f.btf ? "yes" : "NO", yn(f.fentry, f.fentry_why),
-                                      yn(f.kprobes, f.kprobes_why), f.raw_tp ? "yes" : "NO");
-        if (!f.fentry && !f.kprobes)
-            out += "=> no function probes can attach on this kernel: latency cannot be measured; "
-                   "counting on tracepoints only\n";
-        if (!f.tracefs)
-            out += "note: tracefs is not mounted (neither /sys/kernel/tracing nor /sys/kernel/debug/tracing): "
-                   "which functions ftrace can hook (available_filter_functions) is not checked and tracepoints "
-                   "are found from BTF; mount -t tracefs nodev /sys/kernel/tracing to check\n";
-        out += render_plan_text(s->plan(), kernel);
-        print_text(out);
+        print_text(render_probes_text(f, kernel, s->plan()));
     }
 }
 

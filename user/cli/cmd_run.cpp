@@ -175,8 +175,7 @@ void print_summary(const RunCmd &o, const Profile &saved, const std::string &wha
     Profile p = saved;
     if (o.raw)
         p.snap = raw_times(p.snap);
-    std::string out = fmt::format("\niommuprof: {} — {} on {} CPUs, mode {}\n", what, units::seconds(p.snap.duration_s),
-                                  p.snap.ncpus, iommu_mode(p.host));
+    std::string out;
     if (o.json) {
         nlohmann::json j = summary_document(
             p.snap, p.plan, SummaryMeta{"run", p.host.kernel.release, iommu_mode(p.host), p.label, p.tool_version});
@@ -187,11 +186,10 @@ void print_summary(const RunCmd &o, const Profile &saved, const std::string &wha
             j["verdict"] = verdict_json(decide(p.host, &p.snap, Thresholds{}));
         out = render_json(j);
     } else {
-        out += render_table(p.snap);
-        out += render_compensation_note(p.snap);
-        out += render_samples_line(p.snap);
+        std::optional<Verdict> v;
         if (o.verdict)
-            out += "\n" + render_verdict_text(decide(p.host, &p.snap, Thresholds{}));
+            v = decide(p.host, &p.snap, Thresholds{});
+        out = render_run_summary_text(p, what, v ? &*v : nullptr);
     }
     fputs(terminal_safe(out).c_str(), stderr);
     fflush(stderr);

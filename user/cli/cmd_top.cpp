@@ -93,9 +93,7 @@ void run(const TopCmd &o)
             Snapshot win = now.since(prev);
             if (o.raw)
                 win = raw_times(win);
-            std::string out = fmt::format("iommuprof top  kernel {}  interval {:.1f}s  elapsed {:.0f}s{}\n", kernel_release(),
-                               win.duration_s, elapsed, tty ? "  (Ctrl-C to stop)" : "");
-            out += o.hist ? render_histograms(win, o.per_cpu) : render_table(win, TableOptions{o.rows, false});
+            std::string out = render_top_frame(win, kernel_release(), elapsed, tty, o.hist, o.per_cpu, o.rows);
             if (!tty)
                 out += "\n";
             // Home and clear on a terminal, then the table with every string escaped.
