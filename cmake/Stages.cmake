@@ -2,14 +2,13 @@
 #
 #   iommuprof_stage(NAME [EXECUTABLE TARGET] HEADERS h.hpp... LINKS lib...)
 #
-# builds user/NAME/*.cpp into iommuprof_NAME (or TARGET) and gives it, as its public
+# builds user/NAME/**/*.cpp into iommuprof_NAME (or TARGET) and gives it, as its public
 # include directory, <build>/stage-include/NAME, which holds symbolic links to just the
 # headers of include/iommuprof/ that this stage owns. A stage therefore sees its own
 # headers and, through LINKS, those of the stages below it, and nothing else: an
 # include against the direction fails to compile. iommuprof_stage_check() fails the
 # configuration when a header of include/iommuprof/ belongs to no stage or to two.
 set(IOMMUPROF_STAGE_HEADERS "" CACHE INTERNAL "")
-set(IOMMUPROF_STAGES "" CACHE INTERNAL "")
 
 function(iommuprof_stage name)
   cmake_parse_arguments(S "" "EXECUTABLE" "HEADERS;LINKS" ${ARGN})
@@ -29,8 +28,7 @@ function(iommuprof_stage name)
     file(CREATE_LINK ${src} ${inc}/iommuprof/${h} SYMBOLIC)
   endforeach()
   set(IOMMUPROF_STAGE_HEADERS "${owned}" CACHE INTERNAL "")
-  set(IOMMUPROF_STAGES "${IOMMUPROF_STAGES};${name}" CACHE INTERNAL "")
-  file(GLOB sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/user/${name}/*.cpp)
+  file(GLOB_RECURSE sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/user/${name}/*.cpp)
   if(S_EXECUTABLE)
     add_executable(${S_EXECUTABLE} ${sources})
     target_include_directories(${S_EXECUTABLE} PRIVATE ${inc})

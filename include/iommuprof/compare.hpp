@@ -6,7 +6,6 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
 
 #include "iommuprof/aggregate.hpp"
 #include "iommuprof/profile.hpp"

@@ -1,8 +1,9 @@
 // Numbers and units in human text: the one place that decides how a duration, a
 // share, a rate or a size looks, so that a quantity reads the same in `top`,
-// `report`, `verdict`, `compare`, `inspect` and the HTML report. Three significant
-// digits, a space before the unit (none before %), "-" for a number that is not
-// finite. JSON and OpenMetrics print plain numbers and do not use this.
+// `report`, `verdict`, `compare`, `inspect` and the HTML report. Up to three
+// significant digits (whole nanoseconds and bytes), a space before the unit (none
+// before %), "-" for a number that is not finite, no sign on what rounds to zero.
+// JSON and OpenMetrics print plain numbers and do not use this.
 #pragma once
 
 #include <string>
@@ -13,7 +14,7 @@ namespace iommuprof::units {
 std::string ns(double v);
 // Seconds, the same style: "10.0 s", "250 ms".
 std::string seconds(double s);
-// A count or a rate without unit, SI prefixes: "0", "0.5", "950", "12.3k", "1.50M", "2.00G".
+// A count or a rate without unit, SI prefixes: "0", "0.5", "31.2", "950", "12.3k", "1.50M", "2.00G".
 std::string count(double v);
 // A size in bytes, IEC prefixes: "512 B", "4.00 KiB", "128 KiB", "1.50 MiB".
 std::string bytes(double v);

@@ -7,7 +7,6 @@
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
 
 #include "iommuprof/hostfacts.hpp"
 #include "iommuprof/aggregate.hpp"

@@ -28,6 +28,20 @@ grep -q 'data-point="total"' "$tmp/c.html" && ok "compare page overlays the oute
 expect_exit 0 "verdict --from --html" -- "$IP" verdict --from "$strict" --html "$tmp/v.html"
 [[ $out == Verdict:* ]] && grep -q 'id="verdict"' "$tmp/v.html" && ok "verdict text and page" || bad "verdict --html"
 
+# A live verdict (root: the probes attach; this host may have no IOMMU) writes its page; when the
+# page cannot be written the verdict is still printed and the page is saved under a rescue name.
+if [[ $(id -u) == 0 ]]; then
+    expect_exit 0 "verdict -d 1 --html" -- "$IP" verdict -d 1 --html "$tmp/live.html"
+    [[ $out == Verdict:* ]] && grep -q 'data-verdict=' "$tmp/live.html" && ok "live verdict: text and page" \
+        || bad "live verdict --html: ${out:0:80}"
+    mknod -m 666 "$tmp/full" c 1 7
+    TMPDIR=$tmp expect_exit 1 "verdict -d 1 --html a full device" -- "$IP" verdict -d 1 --html "$tmp/full"
+    [[ $out == Verdict:* ]] && ok "the verdict printed although its page could not be written" \
+        || bad "no verdict on stdout: ${out:0:80}"
+    [[ $err == *iommuprof-rescue* ]] && ls "$tmp"/iommuprof-rescue-* > /dev/null 2>&1 \
+        && ok "the page was saved under a rescue name" || bad "no rescue copy: $err"
+fi
+
 # Output targets.
 mkdir "$tmp/dir"
 expect_exit 2 "report --html DIRECTORY" -- "$IP" report "$strict" --html "$tmp/dir"

@@ -50,11 +50,12 @@ def main():
             failures.append(f"{stage}: no source in compile_commands.json")
             continue
         argv = shlex.split(cmd["command"]) if "command" in cmd else cmd["arguments"]
-        flags = [a for a in argv[1:] if a.startswith(("-I", "-isystem", "-D", "-std"))]
-        # -isystem DIR comes as two words
-        for i, a in enumerate(argv[1:-1], 1):
-            if a == "-isystem":
-                flags += ["-isystem", argv[i + 1]]
+        flags = []
+        for i, a in enumerate(argv[1:], 1):
+            if a in ("-I", "-isystem", "-D") and i + 1 < len(argv):  # the option and its value as two words
+                flags += [a, argv[i + 1]]
+            elif a.startswith(("-I", "-isystem", "-D", "-std")) and a not in ("-I", "-isystem", "-D"):
+                flags.append(a)
         for h, hs in sorted(owner.items()):
             test = os.path.join(tmp, f"{stage}-{h}.cpp")
             with open(test, "w") as f:

@@ -120,6 +120,7 @@ TEST(Html, HostileStringsAreEscaped)
     p.snap.samples = SampleStats{};
     p.snap.samples->event = "cpu-clock";
     p.snap.samples->folded["entry_SYSCALL_64;<b>evil</b>;iommu_dma_map_page"] = 7;
+    p.snap.samples->folded["x\" onmouseover=\"alert(3)\" y=\"'"] = 5;
     std::string h = report_page(p, nullptr);
     EXPECT_EQ(h.find("<img"), std::string::npos);
     EXPECT_EQ(h.find("<script"), std::string::npos);
@@ -127,6 +128,27 @@ TEST(Html, HostileStringsAreEscaped)
     EXPECT_EQ(h.find('\x1b'), std::string::npos);
     EXPECT_NE(h.find("&lt;img src=x onerror=alert(1)&gt;\\x1b[31m"), std::string::npos);
     EXPECT_NE(h.find("&lt;b&gt;evil&lt;/b&gt;"), std::string::npos);
+    // Quotes cannot close an attribute or start one.
+    EXPECT_EQ(h.find("onmouseover=\""), std::string::npos);
+    EXPECT_NE(h.find("x&quot; onmouseover=&quot;alert(3)&quot; y=&quot;&#39;"), std::string::npos);
+}
+
+TEST(Html, FlameLabelsAreCutAtCharacters)
+{
+    Profile p = profile(true);
+    p.snap.samples = SampleStats{};
+    p.snap.samples->event = "cycles";
+    std::string euros;
+    for (int i = 0; i < 300; i++)
+        euros += "€";
+    p.snap.samples->folded["a;" + euros] = 10;
+    std::string h = report_page(p, nullptr);
+    size_t at = h.find("<text", h.find("class=\"flame\""));
+    std::string texts;
+    for (; at != std::string::npos; at = h.find("<text", at + 1))
+        texts += h.substr(at, h.find("</text>", at) - at) + "\n";
+    EXPECT_NE(texts.find("€€€…"), std::string::npos) << texts;
+    EXPECT_EQ(texts.find("\\x"), std::string::npos) << texts;  // no byte of a cut character shown as an escape
 }
 
 TEST(Html, OlderProfilesWithoutSamplesOrCalibrationStillRender)
@@ -170,6 +192,14 @@ TEST(Html, CompareOverlaysBeforeAndAfter)
     EXPECT_EQ(count(h, "data-series=\"before: translated (strict)\""),
               count(h, "data-series=\"after: passthrough\""));
     EXPECT_GE(count(h, "data-series=\"before: translated (strict)\""), 2u);
+    // The compare page with two flame graphs loads nothing either.
+    b.snap.samples = SampleStats{};
+    b.snap.samples->folded["a;iommu_dma_map_page"] = 3;
+    a.snap.samples = b.snap.samples;
+    h = render(d, Format::Html);
+    EXPECT_EQ(count(h, "<svg class=\"flame\""), 2u);
+    for (const char *bad : {"<script", "src=", "href=", "url(", "@import"})
+        EXPECT_EQ(h.find(bad), std::string::npos) << bad;
 }
 
 TEST(Html, FlameGraphWidthsFollowTheSamples)

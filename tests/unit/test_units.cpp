@@ -62,6 +62,24 @@ TEST(Units, CountsAndSizes)
     EXPECT_EQ(units::bytes(1.5 * 1048576), "1.50 MiB");
 }
 
+TEST(Units, NothingRoundsToANegativeZeroOrAnEndlessNumber)
+{
+    EXPECT_EQ(units::ns(-0.0), "0 ns");
+    EXPECT_EQ(units::ns(-0.3), "0 ns");
+    EXPECT_EQ(units::count(-0.0), "0");
+    EXPECT_EQ(units::count(-0.04), "0.0");
+    EXPECT_EQ(units::pct(-1e-9), "<0.001%");
+    EXPECT_EQ(units::change(1e-6), "0%");
+    EXPECT_EQ(units::change(-1e-6), "0%");
+    EXPECT_EQ(units::count(5), "5.0");
+    EXPECT_EQ(units::count(31.25), "31.2");
+    EXPECT_EQ(units::count(10), "10.0");
+    EXPECT_EQ(units::count(100), "100");
+    EXPECT_EQ(units::bytes(1000), "1000 B");
+    EXPECT_EQ(units::ns(1e300), "1e+291 s");
+    EXPECT_EQ(units::count(1e20), "1e+08T");
+}
+
 TEST(Units, SharesAndChanges)
 {
     EXPECT_EQ(units::pct(0), "0%");

@@ -23,8 +23,13 @@ std::string scaled(double v, const Unit (&u)[N], bool whole_smallest)
 {
     if (!std::isfinite(v))
         return "-";
-    if (v < 0)
-        return "-" + scaled(-v, u, whole_smallest);
+    if (v == 0)
+        v = 0.0;  // -0.0 too
+    if (v < 0) {
+        std::string pos = scaled(-v, u, whole_smallest);
+        // What rounds to zero has no sign ("-0 ns" would be a wrong number).
+        return pos.find_first_of("123456789") == std::string::npos ? pos : "-" + pos;
+    }
     size_t i = 0;
     while (i + 1 < N && v >= u[i + 1].scale)
         i++;
@@ -38,6 +43,8 @@ std::string scaled(double v, const Unit (&u)[N], bool whole_smallest)
             i++;
             continue;
         }
+        if (x >= 1e5)  // beyond the largest unit: no endless row of digits
+            return fmt::format("{:.3g}{}", x, u[i].suffix);
         return fmt::format("{:.{}f}{}", x, dec, u[i].suffix);
     }
 }
@@ -55,8 +62,11 @@ std::string seconds(double s) { return ns(s * 1e9); }
 
 std::string count(double v)
 {
-    if (std::isfinite(v) && std::fabs(v) >= 10 && std::fabs(v) < 999.5)
+    // Below 1000: one decimal under 100 ("5.0", "31.2"), none from 100 ("950").
+    if (std::isfinite(v) && std::fabs(v) >= 99.95 && std::fabs(v) < 999.5)
         return fmt::format("{:.0f}", v);
+    if (std::isfinite(v) && std::fabs(v) >= 9.995 && std::fabs(v) < 99.95)
+        return fmt::format("{:.1f}", v);
     return scaled(v, kCount, false);
 }
 
@@ -66,8 +76,10 @@ std::string pct(double f)
 {
     if (!std::isfinite(f))
         return "-";
-    if (f < 0)
-        return "-" + pct(-f);
+    if (f < 0) {
+        std::string pos = pct(-f);
+        return pos == "0%" || pos[0] == '<' ? pos : "-" + pos;
+    }
     double p = f * 100;
     if (p == 0)
         return "0%";
@@ -91,6 +103,8 @@ std::string change(double rel)
     if (rel == 0)
         return "0%";
     double p = rel * 100;
+    if (std::fabs(p) < 0.05)
+        return "0%";
     if (std::fabs(p) < 0.95)
         return fmt::format("{:+.1f}%", p);
     return fmt::format("{:+.0f}%", p);

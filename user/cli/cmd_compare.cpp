@@ -40,6 +40,7 @@ void run(const CompareCmd &o)
         check_writable(o.html);
     Profile b = read_profile(o.before);
     Profile a = read_profile(o.after);
+    const auto calibration = b.snap.calibration;  // for the page's verdict, as `verdict --raw` keeps it
     if (o.raw) {
         b.snap = raw_times(b.snap);
         a.snap = raw_times(a.snap);
@@ -57,7 +58,9 @@ void run(const CompareCmd &o)
     d.compare.width = terminal_width();
     if (!o.html.empty()) {
         // The page also shows the verdict on BEFORE: what the change was meant to win.
-        Verdict v = decide(b.host, &b.snap, Thresholds{});
+        Snapshot judged = b.snap;
+        judged.calibration = calibration;
+        Verdict v = decide(b.host, &judged, Thresholds{});
         v.profile_source = o.before;
         d.verdict = &v;
         write_file_atomic(o.html, render(d, Format::Html));

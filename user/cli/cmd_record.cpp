@@ -15,7 +15,6 @@
 #include "iommuprof/render.hpp"
 #include "iommuprof/units.hpp"
 #include "iommuprof/session.hpp"
-#include "iommuprof/units.hpp"
 
 namespace iommuprof::cli {
 namespace {

@@ -41,6 +41,7 @@ void run(const ReportCmd &o)
     if (!o.html.empty())
         check_writable(o.html);
     Profile p = read_profile(o.file);
+    const auto calibration = p.snap.calibration;  // prices dma-direct's per-entry walk, not a probe effect
     if (o.raw)
         p.snap = raw_times(p.snap);
     if (o.folded) {
@@ -67,7 +68,9 @@ void run(const ReportCmd &o)
     d.rows = o.rows;
     if (!o.html.empty()) {
         // The page shows the verdict too: the profile's own host facts, default thresholds.
-        Verdict v = decide(p.host, &p.snap, Thresholds{});
+        Snapshot judged = p.snap;
+        judged.calibration = calibration;  // as `verdict --raw` does
+        Verdict v = decide(p.host, &judged, Thresholds{});
         v.profile_source = o.file;
         d.verdict = &v;
         write_file_atomic(o.html, render(d, Format::Html));

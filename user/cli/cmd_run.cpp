@@ -27,7 +27,7 @@
 #include "iommuprof/units.hpp"
 #include "iommuprof/session.hpp"
 #include "iommuprof/verdict.hpp"
-#include "iommuprof/units.hpp"
+#include "iommuprof/strings.hpp"
 
 namespace iommuprof::cli {
 namespace {
@@ -266,8 +266,7 @@ void run(RunCmd &o)
     if (o.pid) {
         what = fmt::format("PID {}", o.pid);
     } else {
-        for (const auto &a : o.command)
-            what += (what.empty() ? "" : " ") + a;
+        what = join(o.command, " ");
         if (what.size() > 60)
             what = what.substr(0, 57) + "...";
     }

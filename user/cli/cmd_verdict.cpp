@@ -125,6 +125,11 @@ void run(const VerdictCmd &o)
     d.kind = Document::Kind::Verdict;
     d.verdict = &v;
     d.host = &host;
+    // The verdict first: a page that cannot be written must not cost it.
+    if (o.json)
+        print_out(render(d, Format::Json));
+    else
+        print_text(render(d, Format::Text));
     if (!o.html.empty()) {
         if (snap) {
             if (o.from.empty()) {
@@ -138,12 +143,7 @@ void run(const VerdictCmd &o)
         d.name = o.from.empty() ? source : o.from;
         // A live profile exists only in this page and the text: keep it if the file cannot be written.
         write_file_or_rescue(o.html, render(d, Format::Html));
-        d.profile = nullptr;
     }
-    if (o.json)
-        print_out(render(d, Format::Json));
-    else
-        print_text(render(d, Format::Text));
     // No profile where one was needed: the environment failed us.
     if (!snap && v.verdict == kInsufficientData)
         set_exit_code(kExitRuntime);

@@ -221,10 +221,7 @@ KernelFacts parse_cmdline(const std::string &cmdline)
     if (iommu_off && intel_on == true)
         k.conflicts.push_back("iommu=off switches the IOMMU drivers off: intel_iommu=on has no effect");
     if (k.wants_passthrough == true && !k.disabled_by.empty()) {
-        std::string d;
-        for (size_t i = 0; i < k.disabled_by.size(); i++)
-            d += (i ? " and " : "") + k.disabled_by[i];
-        k.conflicts.push_back(pt.back().source + " asks for passthrough but " + d +
+        k.conflicts.push_back(pt.back().source + " asks for passthrough but " + join(k.disabled_by, " and ") +
                               " switches the IOMMU off: with the IOMMU off nothing is translated either way");
     }
     if (k.wants_strict.has_value() && k.wants_passthrough == true)

@@ -5,6 +5,7 @@
 
 #include "iommuprof/check.hpp"
 #include "iommuprof/render.hpp"
+#include "iommuprof/strings.hpp"
 
 namespace iommuprof {
 
@@ -41,10 +42,11 @@ std::string summary(const CheckReport &r)
         s = fmt::format("{} violation{}", viol, viol == 1 ? "" : "s");
     if (unknown)
         s += fmt::format("{}{} unknown", s.empty() ? "" : ", ", unknown);
-    std::string items;
+    std::vector<std::string> bad;
     for (auto &x : r.results)
         if (x.status != CheckStatus::Ok)
-            items += (items.empty() ? "" : "; ") + nag(label(x)) + ": " + nag(x.message);
+            bad.push_back(nag(label(x)) + ": " + nag(x.message));
+    std::string items = join(bad, "; ");
     if (items.size() > kMaxSummaryBytes) {
         size_t cut = kMaxSummaryBytes;
         while (cut > 0 && (static_cast<unsigned char>(items[cut]) & 0xc0) == 0x80)

@@ -64,7 +64,8 @@ std::string wrap(const std::string &raw, size_t width, const std::string &prefix
         pos = sp == std::string::npos ? text.size() : sp + 1;
         if (word.empty())
             continue;
-        if (!words.empty() && is_unit(word))
+        // A unit stays with its number, and "± x" with the share before it.
+        if (!words.empty() && (is_unit(word) || word == "±" || words.back().ends_with(" ±")))
             words.back() += " " + word;
         else
             words.push_back(word);
@@ -202,7 +203,7 @@ std::string render_compare_text(const Comparison &c, const CompareTextOptions &o
     }
 
     // ---- per point and device ----
-    static constexpr char row_fmt[] = "{:<22} {:>7} {:>7} {:>6}  {:>7} {:>7}  {:>7} {:>7}  {:>7} {:>7}  {:>7} {:>7}\n";
+    static constexpr char row_fmt[] = "{:<22} {:>7} {:>7} {:>6}  {:>9} {:>9}  {:>7} {:>7}  {:>7} {:>7}  {:>7} {:>7}\n";
     out += rtrim(fmt::format(row_fmt, "POINT / DEVICE", "calls/s", "", "", "bytes/s", "", "p50", "", "p99", "", "CPU",
                              "")) +
            "\n";

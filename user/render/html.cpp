@@ -28,9 +28,9 @@ constexpr size_t kMaxHistFigures = 48;
 constexpr size_t kMaxFlameRects = 3000;
 constexpr int kMaxFlameDepth = 48;
 
-std::string html(std::string_view s)
+// Markup escaped in text that esc() has already made safe.
+std::string html_escaped(std::string_view e)
 {
-    std::string e = esc(s);
     std::string out;
     out.reserve(e.size());
     for (char c : e) {
@@ -45,6 +45,8 @@ std::string html(std::string_view s)
     }
     return out;
 }
+
+std::string html(std::string_view s) { return html_escaped(esc(s)); }
 
 // A number for an attribute: plain, locale-free, finite.
 std::string num(double v) { return std::isfinite(v) ? fmt::format("{:.6g}", v) : "0"; }
@@ -82,6 +84,8 @@ figcaption b{color:var(--fg)}
 svg{display:block;width:100%;height:auto}
 svg text{font:10px system-ui,sans-serif;fill:var(--muted)}
 .flame text{fill:#1d2430;font-size:10px}
+.flamewrap{overflow-x:auto}.flamewrap svg{min-width:720px}
+svg.histsvg text{font-size:12px}
 table{border-collapse:collapse;width:100%;font-size:.92em}
 td,th{border-bottom:1px solid var(--line);padding:3px 6px;text-align:left;vertical-align:top}
 th{color:var(--muted);font-weight:600;width:12em}
@@ -385,12 +389,14 @@ void flame(Page &p, const SampleStats &s, const std::string &name)
     const double W = 1000, RH = 17;
     double H = (maxd + 1) * RH + 4;
     std::string o = fmt::format("<svg class=\"flame\" viewBox=\"0 0 {} {}\" data-samples=\"{}\">", W, H, root.count);
-    size_t rects = 0;
+    size_t rects = 0, dropped = 0;
     std::function<void(const std::string &, const Frame &, double, int)> draw = [&](const std::string &n,
                                                                                   const Frame &f, double x, int d) {
         double w = W * double(f.count) / double(root.count);
-        if (w < 0.6 || rects >= kMaxFlameRects)
+        if (w < 0.6 || rects >= kMaxFlameRects) {
+            dropped++;
             return;
+        }
         rects++;
         double y = H - (d + 1) * RH;
         std::string label = d == 0 ? "all sampled DMA-path stacks" : n;
@@ -400,8 +406,19 @@ void flame(Page &p, const SampleStats &s, const std::string &name)
                          d == 0 ? "#d9dee6" : frame_colour(n));
         size_t fit = w > 24 ? size_t((w - 6) / 6.2) : 0;
         if (fit >= 3) {
-            std::string t = label.size() > fit ? label.substr(0, fit - 1) + "…" : label;
-            o += fmt::format("<text x=\"{:.2f}\" y=\"{:.2f}\">{}</text>", x + 3, y + RH - 5, html(t));
+            // Cut the shown (escaped) text at a character boundary, counting characters.
+            std::string shown = esc(label), t;
+            size_t chars = 0;
+            for (size_t i = 0; i < shown.size();) {
+                size_t len = std::max<size_t>(1, utf8_seq_len(shown, i));
+                if (++chars > fit - 1 && i + len < shown.size()) {
+                    t += "…";
+                    break;
+                }
+                t.append(shown, i, len);
+                i += len;
+            }
+            o += fmt::format("<text x=\"{:.2f}\" y=\"{:.2f}\">{}</text>", x + 3, y + RH - 5, html_escaped(t));
         }
         o += "</g>";
         double cx = x;
@@ -416,8 +433,12 @@ void flame(Page &p, const SampleStats &s, const std::string &name)
         "the profiler's probes ({}). Colours: <span class=\"key\" style=\"background:#e8743b\"></span>translation-only "
         "(what iommu=pt removes) <span class=\"key\" style=\"background:#f2c14e\"></span>DMA API (remains) "
         "<span class=\"key\" style=\"background:#9c6ade\"></span>the profiler <span class=\"key\" "
-        "style=\"background:#4e9de0\"></span>VFIO. Hover a frame for its count.</figcaption></figure>\n",
-        html(name), o, html(name), root.count, html(s.event));
+        "style=\"background:#4e9de0\"></span>VFIO. Hover a frame for its count.{}</figcaption></figure>\n",
+        html(name), "<div class=\"flamewrap\">" + o + "</div>", html(name), root.count, html(s.event),
+        dropped ? fmt::format(" {} frames too narrow to draw (or beyond {}) are left out; `report --folded` has "
+                              "every stack.",
+                              dropped, kMaxFlameRects)
+                : "");
 }
 
 // ---- host facts ----
