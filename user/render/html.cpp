@@ -137,6 +137,17 @@ void verdict_box(Page &p, const Verdict &v, const char *title, const char *id = 
     p.add("</div>\n");
 }
 
+// The colour key of the series (before, after); nothing for one series.
+void legend(Page &p, const std::vector<std::string> &series)
+{
+    if (series.size() < 2)
+        return;
+    p.add("<div class=\"legend\">");
+    for (size_t i = 0; i < series.size(); i++)
+        p.f("<span><span class=\"key s{}\"></span>{}</span>", i, html(series[i]));
+    p.add("</div>\n");
+}
+
 // ---- bars: one row per quantity, one bar per series, lengths proportional ----
 
 struct BarRow {
@@ -153,12 +164,7 @@ void bars(Page &p, const char *id, const std::vector<std::string> &series, const
             if (std::isfinite(v))
                 max = std::max(max, v);
     p.f("<div class=\"chart\" id=\"{}\" data-max=\"{}\">\n", id, num(max));
-    if (series.size() > 1) {
-        p.add("<div class=\"legend\">");
-        for (size_t i = 0; i < series.size(); i++)
-            p.f("<span><span class=\"key s{}\"></span>{}</span>", i, html(series[i]));
-        p.add("</div>\n");
-    }
+    legend(p, series);
     p.add("<div class=\"bars\">\n");
     for (auto &r : rows) {
         p.f("<div class=\"lbl\">{}</div><div class=\"track\">", html(r.label));
@@ -306,12 +312,7 @@ void histograms(Page &p, const std::vector<std::string> &names, const std::vecto
         p.add("<p class=\"sub\" id=\"no-histograms\">No timed calls in this profile: nothing to draw.</p>\n");
         return;
     }
-    if (snaps.size() > 1) {
-        p.add("<div class=\"legend\">");
-        for (size_t i = 0; i < names.size(); i++)
-            p.f("<span><span class=\"key s{}\"></span>{}</span>", i, html(names[i]));
-        p.add("</div>\n");
-    }
+    legend(p, names);
     p.add("<div class=\"grid\">\n");
     size_t shown = 0;
     for (auto &k : order) {
