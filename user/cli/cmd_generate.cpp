@@ -331,7 +331,7 @@ std::string read_template(const std::string &path)
 // The template is roff with whole-line markers @NAME@, @SYNOPSIS@,
 // @GLOBAL_OPTIONS@ and @COMMANDS@, and @VERSION@ / @DATE@ anywhere; its
 // comments (lines starting with .\") are left out.
-std::string render_man(CLI::App &root, const std::string &template_path)
+std::string man_page_from_cli(CLI::App &root, const std::string &template_path)
 {
     std::string tpl = read_template(template_path);
     std::vector<Cmd> cmds = describe_commands(root);
@@ -445,7 +445,7 @@ std::string bash_command(const Cmd &c)
     return s;
 }
 
-std::string render_bash(CLI::App &root)
+std::string bash_completion_from_cli(CLI::App &root)
 {
     std::vector<Cmd> cmds = describe_commands(root);
     std::vector<Opt> global = describe_options(&root);
@@ -552,9 +552,9 @@ Registrar reg(1000, [](CLI::App &app) {
         if (o->what == "man") {
             if (o->template_path.empty())
                 throw Error(kExitUsage, "__generate man needs --template FILE");
-            text = render_man(*root, o->template_path);
+            text = man_page_from_cli(*root, o->template_path);
         } else {
-            text = render_bash(*root);
+            text = bash_completion_from_cli(*root);
         }
         if (o->out.empty())
             print_out(text);
