@@ -20,6 +20,19 @@ lab_log() { [[ $LAB_QUIET == 1 ]] || printf 'lab: %s\n' "$*" >&2; }
 lab_warn() { printf 'lab: warning: %s\n' "$*" >&2; }
 lab_die() { printf 'lab: error: %s\n' "$*" >&2; exit 125; }
 
+# Two free UDP ports on 127.0.0.1, P and P+1 (the two ends of the lab's NIC cable).
+lab_free_udp_pair() {
+    local p i
+    for i in $(seq 50); do
+        p=$((20000 + (RANDOM % 20000) * 2))
+        if ! ss -Hlun "sport = :$p" | grep -q . && ! ss -Hlun "sport = :$((p + 1))" | grep -q .; then
+            echo "$p $((p + 1))"
+            return 0
+        fi
+    done
+    lab_die "no free UDP port pair on 127.0.0.1"
+}
+
 # Run a command under an exclusive lock on the cache (concurrent runs share the cache).
 lab_locked() {
     mkdir -p "$LAB_CACHE"

@@ -16,6 +16,7 @@ pkgs=(
     util-linux      # flock, mountpoint
     coreutils grep mawk
     bpftool         # used in the guest (host binary over 9p) by the smoke test
+    iproute2 iperf3 # scripts/lab/run --net: network namespace, addresses, traffic (net-traffic)
 )
 names=()
 for p in "${pkgs[@]}"; do [[ $p == \#* ]] || names+=("$p"); done

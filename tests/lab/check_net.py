@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Host-side assertions on a network lab cell (tests/lab/guest_net.sh).
+
+usage: check_net.py OUTDIR CELL NVME_BDF VIRTIO_BDF E1000E_BDF
+
+- the traffic ran (iperf3 phases with bytes) and the profile was written;
+- e1000e's receive path is attributed to e1000e: it maps at least one buffer per received frame
+  (every frame here is larger than its copybreak: TCP segments and 1400-byte datagrams), at most
+  what receiving and sending need plus a margin; virtio-net maps too;
+- totals per CPU equal totals per device for every point;
+- no call lost: unmatched exits and dropped in-flight frames at most 0.1 % of the calls + 10;
+- the nesting counter: calls during which another context (the NICs' softirqs, dd runs on CPU 0
+  beside the traffic) completed probed calls on the same CPU were seen (intr_count > 0).
+Prints one PASS/FAIL line per assertion and a summary line; exit 1 on any failure.
+"""
+import glob
+import gzip
+import json
+import os
+import sys
+
+out, cell, nvme, virtio, e1000e = sys.argv[1:6]
+failures = 0
+
+
+def check(cond, what, detail=""):
+    global failures
+    print(("PASS  " if cond else "FAIL  ") + f"[{cell}] {what}" + ("" if cond else f": {detail}"))
+    failures += not cond
+    return cond
+
+
+def read(name):
+    try:
+        return open(os.path.join(out, name)).read()
+    except OSError:
+        return None
+
+
+rc = (read("run.rc") or "").strip()
+check(rc == "0", "iommuprof run of the traffic exits 0", f"rc {rc!r}; {(read('run.txt') or '')[-400:]}")
+phases = {}
+for f in glob.glob(os.path.join(out, "net", "*.json")):
+    try:
+        e = json.load(open(f))["end"]
+        s = e.get("sum_received") or e.get("sum") or {}
+        phases[os.path.basename(f)[:-5]] = s.get("bytes", 0)
+    except (OSError, ValueError, KeyError):
+        phases[os.path.basename(f)[:-5]] = 0
+check(set(phases) >= {"tcp", "udp-large"} and all(v > 0 for v in phases.values()),
+      "iperf3 moved bytes in every phase", str(phases))
+try:
+    before = [int(x) for x in read("stats.before").split()]
+    after = [int(x) for x in read("stats.after").split()]
+    d = [a - b for a, b in zip(after, before)]
+except (AttributeError, ValueError):
+    d = [0, 0, 0, 0]
+v_rx, v_tx, e_rx, e_tx = d
+check(e_rx > 1000, f"e1000e received frames ({e_rx}; virtio-net sent {v_tx})")
+
+try:
+    prof = json.loads(gzip.open(os.path.join(out, "net.iprof")).read())
+    rep = json.load(open(os.path.join(out, "report.json")))
+except (OSError, ValueError) as e:
+    check(False, "profile and report readable", str(e))
+    sys.exit(1)
+cells = prof["snapshot"]["cells"]
+
+
+def calls(point, device):
+    return sum(c["hist"]["count"] for c in cells if c["point"] == point and c["device"] == device)
+
+
+maps_e = calls("dma_map", e1000e)
+unmaps_e = calls("dma_unmap", e1000e)
+check(maps_e >= 0.9 * e_rx, f"e1000e: dma_map on {e1000e} ({maps_e}) >= 0.9 x its received frames ({e_rx})")
+check(maps_e <= 1.2 * (e_rx + e_tx) + 200,
+      f"e1000e: dma_map ({maps_e}) <= 1.2 x (received + sent frames, {e_rx} + {e_tx}) + 200")
+check(unmaps_e >= 0.9 * e_rx, f"e1000e: dma_unmap ({unmaps_e}) >= 0.9 x its received frames ({e_rx})")
+maps_v = calls("dma_map", virtio)
+check(maps_v > 0, f"virtio-net: dma_map on {virtio} ({maps_v})")
+print(f"INFO  [{cell}] per frame: e1000e {maps_e / max(1, e_rx + e_tx):.2f} maps per frame received or sent; "
+      f"virtio-net {maps_v / max(1, v_rx + v_tx):.2f}")
+
+# Per CPU = per device, for every point (the report's two views of the same cells).
+by_dev, by_cpu = {}, {}
+for r in rep["devices"]:
+    by_dev[r["point"]] = by_dev.get(r["point"], 0) + r["calls"]
+for r in rep["cpus"]:
+    by_cpu[r["point"]] = by_cpu.get(r["point"], 0) + r["calls"]
+check(by_dev == by_cpu, "totals per CPU equal totals per device for every point",
+      str({p: (by_dev.get(p), by_cpu.get(p)) for p in set(by_dev) | set(by_cpu) if by_dev.get(p) != by_cpu.get(p)}))
+
+total = sum(c["hist"]["count"] for c in cells)
+cnt = prof["snapshot"]["counters"]
+bound = total // 1000 + 10
+check(cnt["unmatched_exit"] <= bound and cnt["dropped_frames"] <= bound,
+      f"no call lost: unmatched exits {cnt['unmatched_exit']}, dropped frames {cnt['dropped_frames']} "
+      f"(bound {bound} = 0.1 % of {total} calls + 10)")
+check(cnt["hist_full"] == 0 and cnt["ctx_full"] == 0 and cnt["depth_overflow"] == 0, "no map overflow", str(cnt))
+
+nested = sum(c["hist"].get("intr_count", 0) for c in cells if c["point"] != "total")
+nested_nvme = sum(c["hist"].get("intr_count", 0) for c in cells if c["device"] == nvme and c["point"] != "total")
+check(nested > 0, f"nesting seen: {nested} calls ran while another context completed probed calls on their CPU "
+      f"({nested_nvme} of them NVMe calls of dd)")
+print(f"{'FAIL' if failures else 'PASS'}  [{cell}] network cell: {failures} failure(s)")
+sys.exit(1 if failures else 0)
