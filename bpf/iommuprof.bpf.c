@@ -646,13 +646,45 @@ SLOT(24) SLOT(25) SLOT(26) SLOT(27) SLOT(28) SLOT(29) SLOT(30) SLOT(31)
 SLOT(32) SLOT(33) SLOT(34) SLOT(35) SLOT(36) SLOT(37) SLOT(38) SLOT(39)
 SLOT(40) SLOT(41) SLOT(42) SLOT(43) SLOT(44) SLOT(45) SLOT(46) SLOT(47)
 
+/* At the end of a softirq no interrupt context of this CPU can be in flight:
+ * hardirqs nested in the softirq have returned, and a softirq never runs inside
+ * a hardirq. Frames still on an interrupt context's stack lost their exit, most
+ * often to the kernel's recursion guard, which skips one of our programs when an
+ * interrupt enters it again on a CPU where it was already running (a NIC's
+ * softirq unmapping while dd's exit program for the same function ran). Left
+ * there they would pile up until every later call of that context overflows the
+ * stack (IP_STAT_DEPTH_OVERFLOW) and goes unrecorded. */
+static __always_inline void drop_irq_frames(void)
+{
+#pragma unroll
+	for (__u32 i = 0; i < IP_IRQ_CTXS; i++) {
+		__u32 k = i;
+		struct ip_ctx *c = bpf_map_lookup_elem(&irq_ctxs, &k);
+
+		if (!c)
+			return;
+		if (c->depth) {
+			stat_inc(IP_STAT_DROPPED_FRAMES, c->depth < IP_MAX_DEPTH ? c->depth : IP_MAX_DEPTH);
+			c->depth = 0;
+		}
+	}
+}
+
+/* Attached to the irq:softirq_exit tracepoint whenever function probes are. */
+SEC("raw_tp")
+int ip_softirq_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	drop_irq_frames();
+	return 0;
+}
+
 /* Test hook for tests/bpf: drives the entry/exit/event logic through
  * BPF_PROG_TEST_RUN on kernels where nothing else can call it (no kprobes, no
  * trampolines). Consecutive test runs from one thread share one execution
  * context, so a sequence of enters and exits behaves like nested calls.
  * args: [0] op (0 enter, 1 exit, 2 event; for the cost benchmark
  * user/bench/bpf_cost.cpp: 3 nothing, 4 one clock read, 5 one context
- * lookup), [1] slot, [2] dev or return value,
+ * lookup; 6: the end of a softirq), [1] slot, [2] dev or return value,
  * [3] bytes, [4] stack address naming the execution context: 0 = this task's
  * own stack (task context), anything else = an interrupt stack. Never
  * attached by iommuprof itself. */
@@ -678,5 +710,7 @@ int ip_selftest(struct bpf_raw_tracepoint_args *ctx)
 		s->sp = bpf_ktime_get_ns();
 	if (op == 5 && get_ctx(sp, 1))
 		s->sp++;
+	if (op == 6)
+		drop_irq_frames();
 	return 0;
 }

@@ -32,7 +32,7 @@
 #define IP_POINT_CALIB_OUTER 61 /* calibration points (never in a snapshot): the loader */
 #define IP_POINT_CALIB_INNER 62 /* times its own probes on two nested functions it drives */
 #define IP_BUCKETS 32          /* log2(ns) buckets: [0,2) [2,4) ... [2^31, inf) */
-#define IP_MAX_DEPTH 12        /* nested in-flight calls per execution context */
+#define IP_MAX_DEPTH 16        /* nested in-flight calls per execution context (--detail: ~8 per chain, and a hardirq can nest in a softirq on the same IRQ stack block) */
 #define IP_DEVNAME_LEN 32
 
 #define IP_NO_ROW 0xffffffffu

@@ -130,6 +130,11 @@ struct Counters {
     uint64_t unmatched_exit = 0;
     uint64_t dropped_frames = 0;
     uint64_t migrated = 0;
+    // Runs of the profiler's programs the kernel skipped because the same program was
+    // already running on that CPU (an interrupt entered a probed function while its probe
+    // ran): those calls' entries or exits are missing (bpf_prog_info.recursion_misses,
+    // 5.12+; 0 where the kernel does not count them).
+    uint64_t recursion_misses = 0;
     Counters since(const Counters &earlier) const;
     bool operator==(const Counters &o) const = default;
 };

@@ -94,9 +94,15 @@ check(by_dev == by_cpu, "totals per CPU equal totals per device for every point"
 total = sum(c["hist"]["count"] for c in cells)
 cnt = prof["snapshot"]["counters"]
 bound = total // 1000 + 10
-check(cnt["unmatched_exit"] <= bound and cnt["dropped_frames"] <= bound,
-      f"no call lost: unmatched exits {cnt['unmatched_exit']}, dropped frames {cnt['dropped_frames']} "
-      f"(bound {bound} = 0.1 % of {total} calls + 10)")
+# Calls lost: entries (unmatched exits) and exits (dropped frames) the kernel's recursion guard
+# skipped when an interrupt entered a probed function while the same probe ran on that CPU. Each
+# must be accounted for by the guard's own count (recursion_misses), beyond a small bound.
+lost = cnt["unmatched_exit"] + cnt["dropped_frames"]
+misses = cnt.get("recursion_misses", 0)
+check(lost <= misses + bound,
+      f"calls lost ({cnt['unmatched_exit']} unmatched exits + {cnt['dropped_frames']} dropped frames) are the "
+      f"kernel's recursion misses ({misses}) + at most {bound} (0.1 % of {total} calls + 10)")
+check(lost <= total // 100 + 10, f"calls lost ({lost}) at most 1 % of {total}")
 check(cnt["hist_full"] == 0 and cnt["ctx_full"] == 0 and cnt["depth_overflow"] == 0, "no map overflow", str(cnt))
 
 nested = sum(c["hist"].get("intr_count", 0) for c in cells if c["point"] != "total")

@@ -118,7 +118,8 @@ void fill_changes(CompareRow &r)
 uint64_t anomalies(const Counters &c)
 {
     uint64_t n = 0;
-    for (uint64_t v : {c.hist_full, c.devname_full, c.ctx_full, c.depth_overflow, c.unmatched_exit, c.dropped_frames})
+    for (uint64_t v : {c.hist_full, c.devname_full, c.ctx_full, c.depth_overflow, c.unmatched_exit, c.dropped_frames,
+                       c.recursion_misses})
         n = sat_add(n, v);
     return n;
 }

@@ -114,7 +114,7 @@ Counters Counters::since(const Counters &e) const
     return {sub(hist_full, e.hist_full),       sub(devname_full, e.devname_full),
             sub(ctx_full, e.ctx_full),         sub(depth_overflow, e.depth_overflow),
             sub(unmatched_exit, e.unmatched_exit), sub(dropped_frames, e.dropped_frames),
-            sub(migrated, e.migrated)};
+            sub(migrated, e.migrated),         sub(recursion_misses, e.recursion_misses)};
 }
 
 namespace {

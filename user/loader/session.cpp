@@ -279,6 +279,13 @@ private:
             bpf_program__set_autoload(skel_->progs.ip_kprobe, true);
             bpf_program__set_autoload(skel_->progs.ip_kretprobe, true);
         }
+        // Timed calls in interrupt context: their frames are reset at the end of every softirq
+        // (ip_softirq_exit in bpf/iommuprof.bpf.c), where none can be in flight.
+        bool timed = false;
+        for (auto &e : plan_.entries)
+            timed |= slots_.count(&e - plan_.entries.data()) &&
+                     (e.att.method == Method::Fentry || e.att.method == Method::Kprobe);
+        bpf_program__set_autoload(skel_->progs.ip_softirq_exit, timed && k.raw_tp);
         return iommuprof_bpf__load(skel_);
     }
 
@@ -363,6 +370,12 @@ private:
             e.att.method = Method::Unavailable;
         }
         (void)k;
+        if (bpf_program__autoload(skel_->progs.ip_softirq_exit)) {
+            // Without it, frames whose exit the kernel's recursion guard skipped stay until they are
+            // stale (IP_STAT_DEPTH_OVERFLOW meanwhile); not worth failing the profile for.
+            if (bpf_link *l = bpf_program__attach_raw_tracepoint(skel_->progs.ip_softirq_exit, "softirq_exit"))
+                links_.push_back(l);
+        }
     }
 
     // A device unplugged and plugged back is a new struct device with the
@@ -488,6 +501,26 @@ private:
         s.counters.unmatched_exit = total(IP_STAT_UNMATCHED_EXIT);
         s.counters.dropped_frames = total(IP_STAT_DROPPED_FRAMES);
         s.counters.migrated = total(IP_STAT_MIGRATED);
+        s.counters.recursion_misses = recursion_misses();
+    }
+
+    // Sum of bpf_prog_info.recursion_misses over the loaded programs: runs the kernel skipped
+    // because the same program was already running on that CPU.
+    uint64_t recursion_misses()
+    {
+        uint64_t n = 0;
+        bpf_program *p;
+        bpf_object__for_each_program(p, skel_->obj)
+        {
+            int fd = bpf_program__fd(p);
+            if (fd < 0)
+                continue;
+            bpf_prog_info info{};
+            __u32 len = sizeof(info);
+            if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
+                n = sat_add(n, info.recursion_misses);
+        }
+        return n;
     }
 
     // ---- probe-effect calibration ----

@@ -161,7 +161,7 @@ void to_json(json &j, const Counters &c)
     j = json{{"hist_full", c.hist_full},           {"devname_full", c.devname_full},
              {"ctx_full", c.ctx_full},             {"depth_overflow", c.depth_overflow},
              {"unmatched_exit", c.unmatched_exit}, {"dropped_frames", c.dropped_frames},
-             {"migrated", c.migrated}};
+             {"migrated", c.migrated},             {"recursion_misses", c.recursion_misses}};
 }
 
 void from_json(const json &j, Counters &c)
@@ -174,6 +174,7 @@ void from_json(const json &j, Counters &c)
     r.unmatched_exit = get_u64(j, "unmatched_exit");
     r.dropped_frames = get_u64(j, "dropped_frames");
     r.migrated = get_u64(j, "migrated");
+    r.recursion_misses = j.is_object() && j.contains("recursion_misses") ? get_u64(j, "recursion_misses") : 0;
     c = r;
 }
 

@@ -227,6 +227,7 @@ std::string render_openmetrics(const Snapshot &snap, const HostFacts &host, cons
         {"unmatched_exit", snap.counters.unmatched_exit},
         {"dropped_frames", snap.counters.dropped_frames},
         {"migrated", snap.counters.migrated},
+        {"recursion_misses", snap.counters.recursion_misses},
     };
     for (auto &[kind, v] : anomalies)
         w.sample("iommuprof_probe_anomalies_total", {{"kind", kind}}, v);

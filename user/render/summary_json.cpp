@@ -91,10 +91,7 @@ nlohmann::json summary_json(const Snapshot &s)
     j["cpus"] = cpus;
     CpuShare sh = cpu_share(s);
     j["total"] = {{"cpu_share_all", sh.all_cpus}, {"cpu_share_hottest", sh.hottest_cpu}, {"hottest_cpu", sh.hottest}};
-    j["counters"] = {{"hist_full", s.counters.hist_full},           {"devname_full", s.counters.devname_full},
-                     {"ctx_full", s.counters.ctx_full},             {"depth_overflow", s.counters.depth_overflow},
-                     {"unmatched_exit", s.counters.unmatched_exit}, {"dropped_frames", s.counters.dropped_frames},
-                     {"migrated", s.counters.migrated}};
+    j["counters"] = s.counters;  // the profile file's own mapping (json.hpp)
     return j;
 }
 

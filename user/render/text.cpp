@@ -24,6 +24,8 @@ std::string render_counter_warnings(const Counters &c)
     warn(c.ctx_full, "calls not timed: in-flight context map full");
     warn(c.depth_overflow, "calls not timed: nesting deeper than the in-flight stack");
     warn(c.dropped_frames, "in-flight calls dropped (their return was never seen)");
+    warn(c.recursion_misses, "probe runs skipped by the kernel's recursion guard (an interrupt entered a probed "
+                             "function while its probe ran on that CPU): those calls are missing or untimed");
     return out;
 }
 
