@@ -363,6 +363,30 @@ static __noinline int do_enter(struct scratch *s, __u32 slot, __u64 dev, __u64 b
 	if (!c)
 		return 0;
 	d = c->depth;
+	/* A frame whose stack address is not above ours has returned: the stack
+	 * unwound past it, so its exit was lost (the kernel's recursion guard
+	 * skips a probe an interrupt enters while the same probe runs on that
+	 * CPU). Drop such frames before they pile up. */
+	if (d <= IP_MAX_DEPTH) {
+		__u32 lost = 0;
+
+#pragma unroll
+		for (int k = 0; k < IP_MAX_DEPTH; k++) {
+			struct ip_frame *t;
+
+			if (d == 0)
+				break;
+			t = frame_at(c, d - 1);
+			if (!t || t->sp > sp)
+				break;
+			d--;
+			lost++;
+		}
+		if (lost) {
+			stat_inc(IP_STAT_DROPPED_FRAMES, lost);
+			c->depth = d;
+		}
+	}
 	if (d > 0 && d <= IP_MAX_DEPTH)
 		top = frame_at(c, d - 1);
 	if (d >= IP_MAX_DEPTH) {
@@ -404,6 +428,7 @@ static __noinline int do_enter(struct scratch *s, __u32 slot, __u64 dev, __u64 b
 	if (!f)
 		return 0;
 	f->dev = devv;
+	f->sp = sp;
 	f->row = row;
 	f->bytes = bytes;
 	f->slot = slot;
@@ -684,7 +709,8 @@ int ip_softirq_exit(struct bpf_raw_tracepoint_args *ctx)
  * context, so a sequence of enters and exits behaves like nested calls.
  * args: [0] op (0 enter, 1 exit, 2 event; for the cost benchmark
  * user/bench/bpf_cost.cpp: 3 nothing, 4 one clock read, 5 one context
- * lookup; 6: the end of a softirq), [1] slot, [2] dev or return value,
+ * lookup; 6: the end of a softirq; 7: enter at exactly the given stack
+ * address, where 0 adjusts it to the depth), [1] slot, [2] dev or return value,
  * [3] bytes, [4] stack address naming the execution context: 0 = this task's
  * own stack (task context), anything else = an interrupt stack. Never
  * attached by iommuprof itself. */
@@ -700,7 +726,15 @@ int ip_selftest(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	if (!sp)
 		sp = (__u64)bpf_get_current_task_btf()->stack + 0x1f00;
-	if (op == 0)
+	if (op == 0) {
+		/* A nested call runs lower on the stack than its caller. */
+		struct ip_ctx *c = get_ctx(sp, 0);
+
+		if (c && c->depth <= IP_MAX_DEPTH + 4)
+			sp -= (__u64)c->depth * 128;
+		return do_enter(s, slot, a, b, sp);
+	}
+	if (op == 7) /* enter at exactly this stack address */
 		return do_enter(s, slot, a, b, sp);
 	if (op == 1)
 		return do_exit(s, slot, a, sp);

@@ -453,6 +453,30 @@ TEST_P(BpfLogic, SoftirqExitDropsInterruptFramesThatLostTheirExits)
     EXPECT_EQ(stat(IP_STAT_UNMATCHED_EXIT), 0u);
 }
 
+// A frame is stale once a new call of its context enters at or above its stack address: the stack
+// has unwound past it (a hardirq whose exit program was skipped, with no softirq after it on that
+// CPU to clean up; in the lab, NVMe completions beside dd). It is dropped at that entry, and the
+// calls after it are recorded instead of piling up into depth overflows.
+TEST_P(BpfLogic, FramesTheStackUnwoundPastAreDropped)
+{
+    const uint64_t irq = kIrqStack;
+    for (int i = 0; i < IP_MAX_DEPTH + 4; i++) {
+        sp = irq;
+        run(7, 0, 0xabc000);        // dma_map at the same stack address each time: exits lost
+        sp = irq - 256;
+        run(7, 1);                  // a nested iommu_map below it returns normally
+        exit_(1, 0);
+    }
+    EXPECT_EQ(stat(IP_STAT_DEPTH_OVERFLOW), 0u);
+    EXPECT_EQ(stat(IP_STAT_DROPPED_FRAMES), uint64_t(IP_MAX_DEPTH + 3));
+    EXPECT_EQ(hist(point_index("iommu_map"), 0xabc000).count, uint64_t(IP_MAX_DEPTH + 4))
+        << "the nested calls inherit the device of their live caller";
+    sp = irq;
+    exit_(0, 0x1000);               // the last dma_map returns
+    EXPECT_EQ(hist(point_index("dma_map"), 0xabc000).count, 1u);
+    EXPECT_EQ(stat(IP_STAT_UNMATCHED_EXIT), 0u);
+}
+
 TEST_P(BpfLogic, EventsCountBytesWithoutLatency)
 {
     run(2, 4, 0, 0);

@@ -180,6 +180,15 @@ TEST(Json, ErrorsNameTheNestedPath)
     s = sample_snapshot();
     s["counters"].erase("migrated");
     EXPECT_EQ(json_error(s, Snapshot{}), "counters.migrated: missing");
+    // recursion_misses came later: absent is 0, present must be a counter.
+    Counters c;
+    from_json(nlohmann::json{{"hist_full", 0}, {"devname_full", 0}, {"ctx_full", 0}, {"depth_overflow", 0},
+                             {"unmatched_exit", 0}, {"dropped_frames", 0}, {"migrated", 0}},
+              c);
+    EXPECT_EQ(c.recursion_misses, 0u);
+    nlohmann::json rj = Counters{0, 0, 0, 0, 0, 0, 0, 41};
+    from_json(rj, c);
+    EXPECT_EQ(c.recursion_misses, 41u);
     s = sample_snapshot();
     s["cells"][0]["cpu"] = -2;
     EXPECT_EQ(json_error(s, Snapshot{}), "cells[0].cpu: CPU number -2 out of range");
