@@ -33,6 +33,9 @@ const volatile __u32 nrows = 0;
 __u32 next_row = 0;
 /* Drop in-flight frames older than this (their exit was lost). */
 const volatile __u64 stale_ns = 5000000000ULL;
+/* THREAD_SIZE of this kernel: 16 KiB on x86_64, twice that with KASAN, the page
+ * size on arm64 with 64 KiB pages (the loader finds out). */
+const volatile __u64 task_stack_size = 1ULL << IP_STACK_SHIFT;
 /* Probe-effect compensation per method (IP_METHOD_*), written by userspace
  * after its calibration (0 until then, and when calibration was impossible):
  *   comp_inner  the part of a call's own probe cost that falls between its
@@ -291,7 +294,7 @@ static __always_inline struct ip_ctx *get_ctx(__u64 sp, int create)
 	__u64 base, block;
 
 	base = (__u64)t->stack;
-	if (sp - base < (1ULL << IP_STACK_SHIFT)) {
+	if (sp - base < task_stack_size) {
 		c = bpf_task_storage_get(&task_ctxs, t, 0, create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
 		if (!c && create)
 			stat_inc(IP_STAT_CTX_FULL, 1);
@@ -346,6 +349,19 @@ static __always_inline struct ip_frame *frame_at(struct ip_ctx *c, __u32 i)
 	return &c->frames[i];
 }
 
+/* Has the frame entered at stack address fsp (bit 0: a kprobe's) returned, seen
+ * from a new call of the same context entering at sp? The stack has unwound past
+ * it when it is below sp. At the same address it has returned too, unless a
+ * kprobe is involved: a kprobe sees the function's own stack pointer, which a
+ * tail call (`jmp callee`) hands on unchanged to a live callee; a trampoline's
+ * frame stays below its caller's. */
+static __always_inline int frame_returned(__u64 fsp, __u64 sp, __u32 kp)
+{
+	__u64 a = fsp & ~1ULL;
+
+	return a < sp || (a == sp && !(fsp & 1) && !kp);
+}
+
 /* slot: the slot | method << IP_METHOD_SHIFT. The entry timestamp is taken
  * last, so that the entry program's own work falls outside the call's time. */
 static __noinline int do_enter(struct scratch *s, __u32 slot, __u64 dev, __u64 bytes, __u64 sp)
@@ -353,7 +369,7 @@ static __noinline int do_enter(struct scratch *s, __u32 slot, __u64 dev, __u64 b
 	struct ip_ctx *c;
 	struct ip_frame *f, *top = NULL;
 	__u64 now, devv;
-	__u32 d, flags, row;
+	__u32 d, flags, row, kp = (slot >> IP_METHOD_SHIFT) == IP_METHOD_KPROBE;
 
 	slot &= (1U << IP_METHOD_SHIFT) - 1;
 	if (slot >= IP_MAX_SLOTS)
@@ -363,10 +379,18 @@ static __noinline int do_enter(struct scratch *s, __u32 slot, __u64 dev, __u64 b
 	if (!c)
 		return 0;
 	d = c->depth;
-	/* A frame whose stack address is not above ours has returned: the stack
-	 * unwound past it, so its exit was lost (the kernel's recursion guard
-	 * skips a probe an interrupt enters while the same probe runs on that
-	 * CPU). Drop such frames before they pile up. */
+	/* Frames that have returned (frame_returned) lost their exits, most often
+	 * to the kernel's recursion guard, which skips a probe an interrupt enters
+	 * while the same probe runs on that CPU. Drop them before they pile up;
+	 * above a returned last frame, the untimed overflow frames are dead too. */
+	if (d > IP_MAX_DEPTH) {
+		struct ip_frame *last = frame_at(c, IP_MAX_DEPTH - 1);
+
+		if (last && frame_returned(last->sp, sp, kp)) {
+			d = IP_MAX_DEPTH;
+			c->depth = d;
+		}
+	}
 	if (d <= IP_MAX_DEPTH) {
 		__u32 lost = 0;
 
@@ -377,7 +401,7 @@ static __noinline int do_enter(struct scratch *s, __u32 slot, __u64 dev, __u64 b
 			if (d == 0)
 				break;
 			t = frame_at(c, d - 1);
-			if (!t || t->sp > sp)
+			if (!t || !frame_returned(t->sp, sp, kp))
 				break;
 			d--;
 			lost++;
@@ -428,7 +452,7 @@ static __noinline int do_enter(struct scratch *s, __u32 slot, __u64 dev, __u64 b
 	if (!f)
 		return 0;
 	f->dev = devv;
-	f->sp = sp;
+	f->sp = sp | kp;
 	f->row = row;
 	f->bytes = bytes;
 	f->slot = slot;

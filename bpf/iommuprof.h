@@ -127,7 +127,7 @@ struct ip_hist {
 
 struct ip_frame {
 	unsigned long long ts;
-	unsigned long long sp;          /* the call's stack address at entry (its callees' are lower) */
+	unsigned long long sp;          /* the call's stack address at entry, | 1 for a kprobe's (frame_returned) */
 	unsigned long long dev;
 	unsigned long long bytes;       /* or scatterlist entries (IP_F_ENTRIES) */
 	unsigned int slot;

@@ -132,8 +132,9 @@ struct Counters {
     uint64_t migrated = 0;
     // Runs of the profiler's programs the kernel skipped because the same program was
     // already running on that CPU (an interrupt entered a probed function while its probe
-    // ran): those calls' entries or exits are missing (bpf_prog_info.recursion_misses,
-    // 5.12+; 0 where the kernel does not count them).
+    // ran): those calls' entries or exits are missing (bpf_prog_info.recursion_misses of
+    // the fentry/fexit and tracepoint programs; the kernel counts kprobe programs' skips
+    // only from 6.7, so with kprobes this can read low).
     uint64_t recursion_misses = 0;
     Counters since(const Counters &earlier) const;
     bool operator==(const Counters &o) const = default;

@@ -477,6 +477,30 @@ TEST_P(BpfLogic, FramesTheStackUnwoundPastAreDropped)
     EXPECT_EQ(stat(IP_STAT_UNMATCHED_EXIT), 0u);
 }
 
+// A kprobe sees the function's own stack pointer, which a tail call (`jmp callee`, as 6.1's
+// dma_map_page_attrs does through ops->map_page) hands on unchanged: the live caller must not be
+// taken for a returned frame when its callee enters at the same address. (A trampoline's frame
+// stays below its caller's, so between fentry frames the same address does mean returned.)
+TEST_P(BpfLogic, KprobeTailCallKeepsItsCaller)
+{
+    const uint64_t kp = uint64_t(IP_METHOD_KPROBE) << IP_METHOD_SHIFT;
+    sp = kIrqStack;
+    run(7, 0 | kp, 0xabc000);  // dma_map
+    run(7, 1 | kp);            // iommu_map, tail-called: same stack pointer
+    exit_(1 | kp, 0);
+    exit_(0 | kp, 0x1000);
+    EXPECT_EQ(stat(IP_STAT_DROPPED_FRAMES), 0u);
+    EXPECT_EQ(stat(IP_STAT_UNMATCHED_EXIT), 0u);
+    EXPECT_EQ(hist(point_index("dma_map"), 0xabc000).count, 1u);
+    EXPECT_EQ(hist(point_index("iommu_map"), 0xabc000).count, 1u);
+    // fentry at the same address: the first has returned.
+    run(7, 0, 0xdef000);
+    run(7, 0, 0xdef000);
+    exit_(0, 0x1000);
+    EXPECT_EQ(stat(IP_STAT_DROPPED_FRAMES), 1u);
+    EXPECT_EQ(hist(point_index("dma_map"), 0xdef000).count, 1u);
+}
+
 TEST_P(BpfLogic, EventsCountBytesWithoutLatency)
 {
     run(2, 4, 0, 0);

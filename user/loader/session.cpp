@@ -207,6 +207,14 @@ private:
         bpf_object *obj = skel_->obj;
         bpf_program *p;
         bpf_object__for_each_program(p, obj) bpf_program__set_autoload(p, false);
+        // THREAD_SIZE, which tells a task's own stack from an interrupt's: 16 KiB on x86_64, twice
+        // that under KASAN, the page size on arm64 with 64 KiB pages.
+        uint64_t stack = uint64_t{1} << IP_STACK_SHIFT;
+        if (k.symbols.count("kasan_report"))
+            stack *= 2;
+        if (long page = sysconf(_SC_PAGESIZE); page > long(stack))
+            stack = uint64_t(page);
+        skel_->rodata->task_stack_size = stack;
 
         bool need_kprobe = false;
         int slot = 0;
