@@ -20,6 +20,9 @@ SampleClass classify_stack(const std::vector<std::string> &frames, bool idle_tas
 // The same snapshot with the raw (uncompensated) time sums: sum_ns + comp_ns.
 // Percentiles and maxima stay compensated (the kernel keeps one distribution).
 Snapshot raw_times(const Snapshot &s);
+// raw_times() as the verdict judges it (`verdict --raw`): the calibration stays, since it
+// also prices dma-direct's per-entry walk under pt, which is not a probe effect.
+Snapshot raw_times_judged(const Snapshot &s);
 
 struct PointDevice {
     std::string point;

@@ -55,6 +55,13 @@ Snapshot raw_times(const Snapshot &s)
     return r;
 }
 
+Snapshot raw_times_judged(const Snapshot &s)
+{
+    Snapshot r = raw_times(s);
+    r.calibration = s.calibration;
+    return r;
+}
+
 std::vector<PointDevice> by_device(const Snapshot &s)
 {
     std::map<std::pair<std::string, std::string>, Hist> acc;

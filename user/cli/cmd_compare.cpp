@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <memory>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -40,7 +41,9 @@ void run(const CompareCmd &o)
         check_writable(o.html);
     Profile b = read_profile(o.before);
     Profile a = read_profile(o.after);
-    const auto calibration = b.snap.calibration;  // for the page's verdict, as `verdict --raw` keeps it
+    std::optional<Verdict> v;  // the page shows the verdict on BEFORE: what the change was meant to win
+    if (!o.html.empty())
+        v = page_verdict(b, o.raw, o.before);
     if (o.raw) {
         b.snap = raw_times(b.snap);
         a.snap = raw_times(a.snap);
@@ -56,13 +59,8 @@ void run(const CompareCmd &o)
     d.compare.devices = !o.no_devices;
     d.compare.histograms = !o.no_hist;
     d.compare.width = terminal_width();
-    if (!o.html.empty()) {
-        // The page also shows the verdict on BEFORE: what the change was meant to win.
-        Snapshot judged = b.snap;
-        judged.calibration = calibration;
-        Verdict v = decide(b.host, &judged, Thresholds{});
-        v.profile_source = o.before;
-        d.verdict = &v;
+    if (v) {
+        d.verdict = &*v;
         write_file_atomic(o.html, render(d, Format::Html));
         d.verdict = nullptr;
     }

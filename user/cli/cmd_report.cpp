@@ -4,6 +4,7 @@
 #include <fmt/core.h>
 
 #include <memory>
+#include <optional>
 
 #include "common.hpp"
 #include "iommuprof/cli.hpp"
@@ -41,7 +42,9 @@ void run(const ReportCmd &o)
     if (!o.html.empty())
         check_writable(o.html);
     Profile p = read_profile(o.file);
-    const auto calibration = p.snap.calibration;  // prices dma-direct's per-entry walk, not a probe effect
+    std::optional<Verdict> v;  // the page shows the verdict too
+    if (!o.html.empty())
+        v = page_verdict(p, o.raw, o.file);
     if (o.raw)
         p.snap = raw_times(p.snap);
     if (o.folded) {
@@ -66,13 +69,8 @@ void run(const ReportCmd &o)
     d.histograms = o.hist;
     d.per_cpu = o.per_cpu;
     d.rows = o.rows;
-    if (!o.html.empty()) {
-        // The page shows the verdict too: the profile's own host facts, default thresholds.
-        Snapshot judged = p.snap;
-        judged.calibration = calibration;  // as `verdict --raw` does
-        Verdict v = decide(p.host, &judged, Thresholds{});
-        v.profile_source = o.file;
-        d.verdict = &v;
+    if (v) {
+        d.verdict = &*v;
         write_file_atomic(o.html, render(d, Format::Html));
         d.verdict = nullptr;
         if (!o.json && !o.hist)

@@ -114,11 +114,8 @@ void run(const VerdictCmd &o)
             source += ", stopped early";
     }
 
-    if (snap && o.raw) {
-        auto calibration = snap->calibration;  // prices dma-direct's per-entry walk, not a probe effect
-        snap = raw_times(*snap);
-        snap->calibration = std::move(calibration);
-    }
+    if (snap && o.raw)
+        snap = raw_times_judged(*snap);
     Verdict v = decide(host, snap ? &*snap : nullptr, t, error);
     v.profile_source = snap ? source : "";
     Document d;

@@ -1,5 +1,7 @@
 #include "common.hpp"
 
+#include "iommuprof/aggregate.hpp"
+
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -156,6 +158,14 @@ std::string kernel_release()
 }
 
 bool stdout_is_tty() { return isatty(STDOUT_FILENO); }
+
+Verdict page_verdict(const Profile &recorded, bool raw, const std::string &file)
+{
+    Snapshot judged = raw ? raw_times_judged(recorded.snap) : recorded.snap;
+    Verdict v = decide(recorded.host, &judged, Thresholds{});
+    v.profile_source = file;
+    return v;
+}
 bool stderr_is_tty() { return isatty(STDERR_FILENO); }
 
 void print_text(const std::string &s) { print_out(terminal_safe(s)); }

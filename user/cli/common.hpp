@@ -7,7 +7,9 @@
 #include <CLI/CLI.hpp>
 
 #include "iommuprof/hostfacts.hpp"
+#include "iommuprof/profile.hpp"
 #include "iommuprof/session.hpp"
+#include "iommuprof/verdict.hpp"
 
 namespace iommuprof::cli {
 
@@ -50,6 +52,9 @@ CLI::Validator integer_in(long long lo, long long hi);
 
 std::string kernel_release();
 bool stdout_is_tty();
+// The verdict the HTML pages of report and compare show for a saved profile: its own host facts,
+// default thresholds, times as `verdict [--raw] --from FILE` judges them.
+Verdict page_verdict(const Profile &recorded, bool raw, const std::string &file);
 bool stderr_is_tty();
 // Write text to stdout, failing loudly (exit 1) on a closed pipe or full disk.
 void print_out(const std::string &s);
