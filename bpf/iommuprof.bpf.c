@@ -120,6 +120,8 @@ struct scratch {
 	__u64 rec_comp;      /* record()'s extra arguments: ns subtracted, ... */
 	__u64 rec_nested;    /* ... probed calls nested, ... */
 	__u64 rec_intr;      /* ... 1: another context's calls ran inside */
+	__u64 irq_done;      /* calls completed in interrupt contexts on this CPU */
+	__u64 irq_done_mark; /* ... at the last softirq end */
 	struct ip_hist zero_hist;
 };
 
@@ -559,6 +561,8 @@ static __noinline int do_exit(struct scratch *s, __u32 slot, __u64 ret, __u64 sp
 	record(s, (__u64)f->row << 32 | point, f->dev, cdur, (bytes << 3) | sizeflag | 2 | err);
 	c->depth = i;
 	c->done++;
+	if (c->block) /* an interrupt context (a task's has block 0) */
+		s->irq_done++;
 	if (i == 0 && !(cfg(slot)->flags & IP_F_CALIB)) {
 		/* Outermost call of this context: subtract the outermost time of
 		 * contexts that ran on this CPU meanwhile (interrupts nested in us,
@@ -719,10 +723,33 @@ static __always_inline void drop_irq_frames(void)
 	}
 }
 
+/* The softirq-in-task nesting counter: a softirq that ends after interrupt
+ * contexts completed probed calls on this CPU (since the previous softirq end:
+ * its own calls, and those of hardirqs that ran before it), while the task it
+ * interrupted is inside a probed call of its own. ksoftirqd's softirqs run on
+ * their own task and are not counted. */
+static __always_inline void count_softirq_nesting(void)
+{
+	struct scratch *s = get_scratch();
+	struct ip_ctx *tc;
+	__u64 n;
+
+	if (!s || s->irq_done == s->irq_done_mark)
+		return;
+	n = s->irq_done - s->irq_done_mark;
+	s->irq_done_mark = s->irq_done;
+	tc = bpf_task_storage_get(&task_ctxs, bpf_get_current_task_btf(), 0, 0);
+	if (tc && tc->depth) {
+		stat_inc(IP_STAT_SOFTIRQ_NESTED, 1);
+		stat_inc(IP_STAT_SOFTIRQ_NESTED_CALLS, n);
+	}
+}
+
 /* Attached to the irq:softirq_exit tracepoint whenever function probes are. */
 SEC("raw_tp")
 int ip_softirq_exit(struct bpf_raw_tracepoint_args *ctx)
 {
+	count_softirq_nesting();
 	drop_irq_frames();
 	return 0;
 }
@@ -768,7 +795,9 @@ int ip_selftest(struct bpf_raw_tracepoint_args *ctx)
 		s->sp = bpf_ktime_get_ns();
 	if (op == 5 && get_ctx(sp, 1))
 		s->sp++;
-	if (op == 6)
+	if (op == 6) {
+		count_softirq_nesting();
 		drop_irq_frames();
+	}
 	return 0;
 }

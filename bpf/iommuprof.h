@@ -154,6 +154,8 @@ enum ip_stat {
 	IP_STAT_UNMATCHED_EXIT,     /* exit with no matching entry (attached mid-call) */
 	IP_STAT_DROPPED_FRAMES,     /* entries whose exit never came (discarded) */
 	IP_STAT_MIGRATED,           /* outermost call ended on another CPU */
+	IP_STAT_SOFTIRQ_NESTED,     /* softirqs that completed probed calls inside a task's probed call */
+	IP_STAT_SOFTIRQ_NESTED_CALLS, /* ... and those calls */
 	IP_STAT_MAX,
 };
 

@@ -18,6 +18,7 @@ pkgs=(
     build-essential cmake ninja-build pkg-config
     clang-14 llvm-14 bpftool       # BPF objects and skeletons
     libbpf-dev libelf-dev zlib1g-dev
+    libmnl-dev                     # rtnetlink: packet counters per NIC, in every network namespace
     libfmt-dev libcli11-dev nlohmann-json3-dev
     googletest libgtest-dev
     libclang-rt-14-dev              # libFuzzer runtime (tests/fuzz)

@@ -56,4 +56,22 @@ CpuShare cpu_share(const Snapshot &s, const std::string &point = kTotalPoint);
 // cpu_share() of every point that has cells, in one pass over the cells.
 std::map<std::string, CpuShare> cpu_share_by_point(const Snapshot &s);
 
+// Traffic of one device that network interfaces sit on, beside the DMA calls made for it
+// in the same window: what a packet costs in mappings and CPU time.
+struct NetDeviceTraffic {
+    std::string device;
+    std::vector<std::string> ifaces;  // "eth0", or "NETNS/eth0" outside the profiler's namespace
+    uint64_t rx_packets = 0, tx_packets = 0, rx_bytes = 0, tx_bytes = 0;
+    uint64_t maps = 0;     // DMA-API map calls (single and scatterlist) for the device
+    uint64_t unmaps = 0;   // and unmap calls
+    uint64_t cpu_ns = 0;   // outermost-call time (compensated) for the device
+    uint64_t packets() const { return rx_packets + tx_packets; }
+    double packets_per_s = 0;
+    double maps_per_packet = 0;     // NaN when no packet moved
+    double cpu_ns_per_packet = 0;   // NaN when no packet moved
+};
+// One entry per device with an interface on it, by device name; empty when the
+// snapshot carries no packet counters.
+std::vector<NetDeviceTraffic> net_by_device(const Snapshot &s);
+
 }  // namespace iommuprof

@@ -40,6 +40,8 @@ void from_json(const nlohmann::json &j, PointInfo &p);
 
 // {"hist_full","devname_full","ctx_full","depth_overflow","unmatched_exit",
 //  "dropped_frames","migrated"}
+void to_json(nlohmann::json &j, const NetIface &n);
+void from_json(const nlohmann::json &j, NetIface &n);
 void to_json(nlohmann::json &j, const Counters &c);
 void from_json(const nlohmann::json &j, Counters &c);
 

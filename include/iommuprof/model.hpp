@@ -136,6 +136,11 @@ struct Counters {
     // the fentry/fexit and tracepoint programs; the kernel counts kprobe programs' skips
     // only from 6.7, so with kprobes this can read low).
     uint64_t recursion_misses = 0;
+    // Softirq-in-task nesting: softirqs that completed probed calls (with those of any
+    // hardirq before them on that CPU) while the task they interrupted was inside a probed
+    // call, and those calls. Counted at every softirq end while function probes are attached.
+    uint64_t softirq_nested = 0;
+    uint64_t softirq_nested_calls = 0;
     Counters since(const Counters &earlier) const;
     bool operator==(const Counters &o) const = default;
 };
@@ -208,6 +213,24 @@ struct SampleStats {
     bool operator==(const SampleStats &o) const = default;
 };
 
+// Packet counters of one network interface that sits on a device (a NIC, a
+// virtio-net function, a VF), read with every snapshot from every network
+// namespace (user/loader/netdev.cpp): over a snapshot's window, so the traffic
+// the DMA calls served can be counted per device.
+struct NetIface {
+    std::string device;  // the DMA device: the PCI function under it, named as dev_name() names it
+    std::string name;    // interface name in its namespace
+    std::string netns;   // "" for the profiler's own namespace, the name under /run/netns, or "net:[INODE]"
+    uint64_t rx_packets = 0;
+    uint64_t tx_packets = 0;
+    uint64_t rx_bytes = 0;
+    uint64_t tx_bytes = 0;
+    bool operator==(const NetIface &o) const = default;
+};
+// later - earlier per interface (matched by namespace and name); interfaces that were
+// not there earlier are left out (their packets in the window are not known).
+std::vector<NetIface> net_since(const std::vector<NetIface> &later, const std::vector<NetIface> &earlier);
+
 // Name of the pseudo point holding outermost-call time.
 inline constexpr const char *kTotalPoint = "total";
 
@@ -224,6 +247,9 @@ struct Snapshot {
     std::vector<Calibration> calibration;
     // Stack samples taken beside (or instead of) the probes; none when not sampled.
     std::optional<SampleStats> samples;
+    // Packets over the window of every interface on a device; none when not read
+    // (older profiles, or no network interface sits on a device).
+    std::vector<NetIface> net;
     bool operator==(const Snapshot &o) const = default;
 
     // cells(later) - cells(earlier), duration = later - earlier.

@@ -47,6 +47,10 @@ std::string render_counter_warnings(const Counters &c);
 std::string render_compensation_note(const Snapshot &s);
 // One line on the stack samples ("" when the profile has none).
 std::string render_samples_line(const Snapshot &s);
+// The traffic of the devices network interfaces sit on (packets/s, maps, unmaps and CPU
+// time per packet) and the softirq-in-task nesting line; "" when neither applies.
+// Part of render_table.
+std::string render_network(const Snapshot &s);
 // The sampled stacks of the DMA paths (and of the profiler's probes), folded: one
 // "frame;frame;...;leaf COUNT" line each, the input of flamegraph.pl and speedscope.
 std::string render_folded(const SampleStats &s);

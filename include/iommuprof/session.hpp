@@ -42,6 +42,12 @@ public:
     virtual const std::string &sampling_note() const = 0;
 };
 
+// Packet counters of every network interface that sits on a device, in every network
+// namespace of the host (own, /run/netns, those of running processes; at most 64
+// namespaces and 1024 interfaces): cumulative since the interface came up
+// (user/loader/netdev.cpp). What cannot be read is left out.
+std::vector<NetIface> read_net_ifaces();
+
 // Waits up to `seconds` (forever if < 0); returns false if SIGINT/SIGTERM
 // arrived (see install_stop_handlers). Wakes early also when stop_requested().
 bool sleep_unless_stopped(double seconds);

@@ -16,6 +16,9 @@ std::string ns(double v);
 std::string seconds(double s);
 // A count or a rate without unit, SI prefixes: "0", "0.5", "31.2", "950", "12.3k", "1.50M", "2.00G".
 std::string count(double v);
+// A ratio of counts, three significant digits: "0", "<0.001", "0.958", "1.05", "12.3", "250";
+// from 1000 as count(): "1.50k".
+std::string ratio(double v);
 // A size in bytes, IEC prefixes: "512 B", "4.00 KiB", "128 KiB", "1.50 MiB".
 std::string bytes(double v);
 // A fraction as a percentage: "0%", "<0.001%", "0.031%", "4.20%", "11.6%", "100%".

@@ -453,6 +453,40 @@ TEST_P(BpfLogic, SoftirqExitDropsInterruptFramesThatLostTheirExits)
     EXPECT_EQ(stat(IP_STAT_UNMATCHED_EXIT), 0u);
 }
 
+// The softirq-in-task nesting counter: a softirq end counts when interrupt contexts completed probed
+// calls since the previous softirq end while the interrupted task is inside a probed call; a softirq
+// with no probed call, or one over a task outside any probed call, does not count.
+TEST_P(BpfLogic, SoftirqNestedInATaskCallIsCounted)
+{
+    sp = kTaskStack;
+    enter(0, 0xdef000);            // the task maps ...
+    sp = kIrqStack;
+    for (int i = 0; i < 3; i++) {  // ... a NIC's softirq maps and unmaps three buffers inside it
+        enter(0, 0xabc000);
+        exit_(0, 0x1000);
+    }
+    run(6, 0);                     // irq:softirq_exit
+    EXPECT_EQ(stat(IP_STAT_SOFTIRQ_NESTED), 1u);
+    EXPECT_EQ(stat(IP_STAT_SOFTIRQ_NESTED_CALLS), 3u);
+    run(6, 0);                     // a softirq that mapped nothing
+    EXPECT_EQ(stat(IP_STAT_SOFTIRQ_NESTED), 1u);
+    sp = kTaskStack;
+    exit_(0, 0x1000);              // the task's call returns
+    sp = kIrqStack;
+    enter(0, 0xabc000);            // a softirq between the task's calls
+    exit_(0, 0x1000);
+    run(6, 0);
+    EXPECT_EQ(stat(IP_STAT_SOFTIRQ_NESTED), 1u) << "the task was in no probed call";
+    EXPECT_EQ(stat(IP_STAT_SOFTIRQ_NESTED_CALLS), 3u);
+    sp = kTaskStack;
+    enter(0, 0xdef000);
+    run(6, 0);                     // the earlier softirq's call was already counted at its end
+    EXPECT_EQ(stat(IP_STAT_SOFTIRQ_NESTED), 1u);
+    exit_(0, 0x1000);
+    EXPECT_EQ(hist(point_index("dma_map"), 0xdef000).count, 2u);
+    EXPECT_EQ(hist(point_index("dma_map"), 0xabc000).count, 4u);
+}
+
 // A frame is stale once a new call of its context enters at or above its stack address: the stack
 // has unwound past it (a hardirq whose exit program was skipped, with no softirq after it on that
 // CPU to clean up; in the lab, NVMe completions beside dd). It is dropped at that entry, and the

@@ -9,8 +9,12 @@ usage: check_net.py OUTDIR CELL NVME_BDF VIRTIO_BDF E1000E_BDF
   what receiving and sending need plus a margin; virtio-net maps too;
 - totals per CPU equal totals per device for every point;
 - no call lost: unmatched exits and dropped in-flight frames at most 0.1 % of the calls + 10;
-- the nesting counter: calls during which another context (the NICs' softirqs, dd runs on CPU 0
-  beside the traffic) completed probed calls on the same CPU were seen (intr_count > 0).
+- the nesting counters: calls during which another context (the NICs' softirqs, dd runs on CPU 0
+  beside the traffic) completed probed calls on the same CPU were seen (intr_count > 0), and
+  softirqs that mapped inside a task's own probed call (counters.softirq_nested > 0);
+- packets: the profile's packet counters of both NICs (e1000e in its own network namespace) match
+  the guest's own interface statistics over the run, and the report's network rows give maps and
+  CPU time per packet from them.
 Prints one PASS/FAIL line per assertion and a summary line; exit 1 on any failure.
 """
 import glob
@@ -109,5 +113,31 @@ nested = sum(c["hist"].get("intr_count", 0) for c in cells if c["point"] != "tot
 nested_nvme = sum(c["hist"].get("intr_count", 0) for c in cells if c["device"] == nvme and c["point"] != "total")
 check(nested > 0, f"nesting seen: {nested} calls ran while another context completed probed calls on their CPU "
       f"({nested_nvme} of them NVMe calls of dd)")
+check(cnt.get("softirq_nested", 0) > 0,
+      f"softirq-in-task nesting seen: {cnt.get('softirq_nested', 0)} softirqs completed "
+      f"{cnt.get('softirq_nested_calls', 0)} probed calls inside a task's own probed call")
+
+# Packets: the profile's counters against the guest's own (read before and after the whole run, so
+# a few packets outside the profile's window, ARP and neighbour discovery, may differ).
+net = {(n["netns"], n["device"]): n for n in prof["snapshot"].get("net", [])}
+pe = next((n for (ns, dev), n in net.items() if dev == e1000e), None)
+pv = next((n for (ns, dev), n in net.items() if dev == virtio), None)
+if check(pe is not None and pv is not None, "the profile has packet counters of both NICs", str(list(net))):
+    check(pe["netns"] != "" and pv["netns"] == "", f"e1000e counted in its namespace ({pe['netns']!r}), "
+          f"virtio-net in the profiler's own")
+    for name, p, rx, tx in (("e1000e", pe, e_rx, e_tx), ("virtio-net", pv, v_rx, v_tx)):
+        ok = all(abs(a - b) <= 0.02 * b + 20 for a, b in ((p["rx_packets"], rx), (p["tx_packets"], tx)))
+        check(ok, f"{name}: profile's packets rx {p['rx_packets']} tx {p['tx_packets']} = the guest's "
+              f"rx {rx} tx {tx} (within 2 % + 20)")
+    rows = {r["device"]: r for r in rep.get("network", [])}
+    re_ = rows.get(e1000e, {})
+    mpp = re_.get("maps_per_packet")
+    want = maps_e / max(1, pe["rx_packets"] + pe["tx_packets"])
+    check(mpp is not None and abs(mpp - want) < 1e-9 and re_.get("cpu_ns_per_packet", 0) and re_["cpu_ns_per_packet"] > 0,
+          f"report: e1000e {mpp} maps per packet (= {maps_e} / its packets), "
+          f"{re_.get('cpu_ns_per_packet')} ns CPU per packet")
+    for dev, r in rows.items():
+        print(f"INFO  [{cell}] {dev} {','.join(r['interfaces'])}: {r['packets_per_s']:.0f} packets/s, "
+              f"{r['maps_per_packet']} maps/packet, {r['cpu_ns_per_packet']} ns CPU/packet")
 print(f"{'FAIL' if failures else 'PASS'}  [{cell}] network cell: {failures} failure(s)")
 sys.exit(1 if failures else 0)

@@ -457,6 +457,25 @@ TEST(OpenMetrics, WithoutCpuLabelSumsCpus)
               1);
 }
 
+TEST(OpenMetrics, PacketsAndSoftirqNesting)
+{
+    Snapshot s = snapshot();
+    s.net = {{"0000:00:06.0", "eth1", "labpeer", 1000, 200, 1'400'000, 12'000}};
+    s.counters.softirq_nested = 12;
+    s.counters.softirq_nested_calls = 40;
+    Parsed p = check_exposition(render_openmetrics(s, host()));
+    ASSERT_TRUE(p.errors.empty()) << joined(p.errors);
+    EXPECT_EQ(p.types["iommuprof_network_packets_total"], "counter");
+    L rx{{"device", "0000:00:06.0"}, {"interface", "eth1"}, {"netns", "labpeer"}, {"direction", "rx"}};
+    EXPECT_EQ(p.get("iommuprof_network_packets_total", rx), 1000);
+    rx["direction"] = "tx";
+    EXPECT_EQ(p.get("iommuprof_network_packets_total", rx), 200);
+    EXPECT_EQ(p.get("iommuprof_softirq_nested_total", {}), 12);
+    EXPECT_EQ(p.get("iommuprof_softirq_nested_calls_total", {}), 40);
+    EXPECT_EQ(check_exposition(render_openmetrics(snapshot(), host())).count("iommuprof_network_packets_total"), 0u)
+        << "no packet series without packet counters";
+}
+
 TEST(OpenMetrics, EmptySnapshotIsValid)
 {
     Snapshot s;

@@ -95,3 +95,20 @@ TEST(Units, SharesAndChanges)
     EXPECT_EQ(units::change(0), "0%");
     EXPECT_EQ(units::factor(1.254), "1.25×");
 }
+
+TEST(Units, Ratios)
+{
+    EXPECT_EQ(units::ratio(0), "0");
+    EXPECT_EQ(units::ratio(1150.0 / 1200), "0.958");
+    EXPECT_EQ(units::ratio(0.5), "0.5");
+    EXPECT_EQ(units::ratio(1.0), "1");
+    EXPECT_EQ(units::ratio(1.049), "1.05");
+    EXPECT_EQ(units::ratio(12.34), "12.3");
+    EXPECT_EQ(units::ratio(250), "250");
+    EXPECT_EQ(units::ratio(999.4), "999");
+    EXPECT_EQ(units::ratio(1500), "1.50k");
+    EXPECT_EQ(units::ratio(0.0001), "<0.001");
+    EXPECT_EQ(units::ratio(0.00051), "0.00051");
+    EXPECT_EQ(units::ratio(-0.25), "-0.25");
+    EXPECT_EQ(units::ratio(std::nan("")), "-");
+}

@@ -1,5 +1,6 @@
 // Aggregations over a Snapshot's (point, device, cpu) cells.
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 #include <tuple>
@@ -153,6 +154,50 @@ std::map<std::string, CpuShare> cpu_share_by_point(const Snapshot &s)
     }
     for (auto &[point, a] : acc)
         out.emplace(point, share_of(a.per_cpu, a.total, s.duration_s * 1e9, s.ncpus));
+    return out;
+}
+
+std::vector<NetDeviceTraffic> net_by_device(const Snapshot &s)
+{
+    std::map<std::string, NetDeviceTraffic> acc;
+    for (auto &n : s.net) {
+        NetDeviceTraffic &t = acc[n.device];
+        t.device = n.device;
+        t.ifaces.push_back(n.netns.empty() ? n.name : n.netns + "/" + n.name);
+        t.rx_packets = sat_add(t.rx_packets, n.rx_packets);
+        t.tx_packets = sat_add(t.tx_packets, n.tx_packets);
+        t.rx_bytes = sat_add(t.rx_bytes, n.rx_bytes);
+        t.tx_bytes = sat_add(t.tx_bytes, n.tx_bytes);
+    }
+    if (acc.empty())
+        return {};
+    // The DMA API's map and unmap points: what a driver calls per buffer.
+    std::map<std::string, int, std::less<>> role;  // 1 map, 2 unmap
+    for (auto &p : s.points)
+        if (p.category == Category::DmaApi)
+            role[p.name] = p.name.rfind("dma_map", 0) == 0 ? 1 : p.name.rfind("dma_unmap", 0) == 0 ? 2 : 0;
+    for (auto &c : s.cells) {
+        auto it = acc.find(c.device);
+        if (it == acc.end())
+            continue;
+        if (c.point == kTotalPoint) {
+            it->second.cpu_ns = sat_add(it->second.cpu_ns, c.hist.sum_ns);
+            continue;
+        }
+        auto r = role.find(c.point);
+        if (r != role.end() && r->second == 1)
+            it->second.maps = sat_add(it->second.maps, c.hist.count);
+        else if (r != role.end() && r->second == 2)
+            it->second.unmaps = sat_add(it->second.unmaps, c.hist.count);
+    }
+    std::vector<NetDeviceTraffic> out;
+    for (auto &[dev, t] : acc) {
+        double pk = double(t.packets());
+        t.packets_per_s = s.duration_s > 0 ? pk / s.duration_s : 0;
+        t.maps_per_packet = pk > 0 ? double(t.maps) / pk : std::nan("");
+        t.cpu_ns_per_packet = pk > 0 ? double(t.cpu_ns) / pk : std::nan("");
+        out.push_back(std::move(t));
+    }
     return out;
 }
 

@@ -114,7 +114,8 @@ Counters Counters::since(const Counters &e) const
     return {sub(hist_full, e.hist_full),       sub(devname_full, e.devname_full),
             sub(ctx_full, e.ctx_full),         sub(depth_overflow, e.depth_overflow),
             sub(unmatched_exit, e.unmatched_exit), sub(dropped_frames, e.dropped_frames),
-            sub(migrated, e.migrated),         sub(recursion_misses, e.recursion_misses)};
+            sub(migrated, e.migrated),         sub(recursion_misses, e.recursion_misses),
+            sub(softirq_nested, e.softirq_nested), sub(softirq_nested_calls, e.softirq_nested_calls)};
 }
 
 namespace {
@@ -267,6 +268,23 @@ const PointInfo *Snapshot::point(const std::string &name) const
     return nullptr;
 }
 
+std::vector<NetIface> net_since(const std::vector<NetIface> &later, const std::vector<NetIface> &earlier)
+{
+    std::map<std::pair<std::string, std::string>, const NetIface *> old;
+    for (auto &n : earlier)
+        old[{n.netns, n.name}] = &n;
+    std::vector<NetIface> d;
+    for (auto &n : later) {
+        auto it = old.find({n.netns, n.name});
+        if (it == old.end() || it->second->device != n.device)
+            continue;
+        const NetIface &e = *it->second;
+        d.push_back({n.device, n.name, n.netns, sat_sub(n.rx_packets, e.rx_packets), sat_sub(n.tx_packets, e.tx_packets),
+                     sat_sub(n.rx_bytes, e.rx_bytes), sat_sub(n.tx_bytes, e.tx_bytes)});
+    }
+    return d;
+}
+
 Snapshot Snapshot::since(const Snapshot &earlier) const
 {
     Snapshot d;
@@ -277,6 +295,7 @@ Snapshot Snapshot::since(const Snapshot &earlier) const
     d.calibration = calibration;
     if (samples)
         d.samples = earlier.samples ? samples->since(*earlier.samples) : *samples;
+    d.net = net_since(net, earlier.net);
     std::map<std::tuple<std::string, std::string, int>, const Hist *> old;
     for (auto &c : earlier.cells)
         old[{c.point, c.device, c.cpu}] = &c.hist;

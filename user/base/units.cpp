@@ -70,6 +70,19 @@ std::string count(double v)
     return scaled(v, kCount, false);
 }
 
+std::string ratio(double v)
+{
+    if (!std::isfinite(v))
+        return "-";
+    if (std::fabs(v) >= 999.5)
+        return count(v);
+    if (v == 0 || fmt::format("{:.3g}", std::fabs(v)) == "0")
+        return "0";
+    if (std::fabs(v) < 0.0005)
+        return v < 0 ? "-<0.001" : "<0.001";
+    return fmt::format("{:.3g}", v);
+}
+
 std::string bytes(double v) { return scaled(v, kBytes, true); }
 
 std::string pct(double f)

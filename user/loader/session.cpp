@@ -118,6 +118,7 @@ public:
             phase("sampler");
             attached_at_ = clock_type::now();
         }
+        net_base_ = read_net_ifaces();
         if (n == 0 && !only_sampling) {
             std::string why;
             for (auto &a : attachments_)
@@ -137,6 +138,7 @@ public:
         read_hists(s);
         read_stats(s);
         std::erase_if(s.cells, [](const Cell &c) { return c.point.rfind("calib_", 0) == 0; });
+        s.net = net_since(read_net_ifaces(), net_base_);
         merge_same_name(s);
         s.calibration = calibration_;
         if (sampler_)
@@ -510,6 +512,8 @@ private:
         s.counters.dropped_frames = total(IP_STAT_DROPPED_FRAMES);
         s.counters.migrated = total(IP_STAT_MIGRATED);
         s.counters.recursion_misses = recursion_misses();
+        s.counters.softirq_nested = total(IP_STAT_SOFTIRQ_NESTED);
+        s.counters.softirq_nested_calls = total(IP_STAT_SOFTIRQ_NESTED_CALLS);
     }
 
     // Sum of bpf_prog_info.recursion_misses over the loaded programs: runs the kernel skipped
@@ -698,6 +702,7 @@ private:
     std::vector<Attachment> attachments_;
     std::map<__u64, std::string> devnames_;
     clock_type::time_point attached_at_;
+    std::vector<NetIface> net_base_;  // packet counters at attach (snapshots count from there)
     double attach_s_ = 0;
     int ncpus_ = 1;
     int possible_ = 1;

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <limits>
+#include <set>
 
 #include <fmt/core.h>
 
@@ -161,7 +162,8 @@ void to_json(json &j, const Counters &c)
     j = json{{"hist_full", c.hist_full},           {"devname_full", c.devname_full},
              {"ctx_full", c.ctx_full},             {"depth_overflow", c.depth_overflow},
              {"unmatched_exit", c.unmatched_exit}, {"dropped_frames", c.dropped_frames},
-             {"migrated", c.migrated},             {"recursion_misses", c.recursion_misses}};
+             {"migrated", c.migrated},             {"recursion_misses", c.recursion_misses},
+             {"softirq_nested", c.softirq_nested}, {"softirq_nested_calls", c.softirq_nested_calls}};
 }
 
 void from_json(const json &j, Counters &c)
@@ -174,7 +176,11 @@ void from_json(const json &j, Counters &c)
     r.unmatched_exit = get_u64(j, "unmatched_exit");
     r.dropped_frames = get_u64(j, "dropped_frames");
     r.migrated = get_u64(j, "migrated");
-    r.recursion_misses = j.is_object() && j.contains("recursion_misses") ? get_u64(j, "recursion_misses") : 0;
+    // added later: absent in older profiles (0)
+    auto optional = [&](const char *k) { return j.is_object() && j.contains(k) ? get_u64(j, k) : 0; };
+    r.recursion_misses = optional("recursion_misses");
+    r.softirq_nested = optional("softirq_nested");
+    r.softirq_nested_calls = optional("softirq_nested_calls");
     c = r;
 }
 
@@ -272,6 +278,30 @@ void from_json(const json &j, SampleStats &s)
     s = std::move(r);
 }
 
+// ---- NetIface ----
+
+void to_json(json &j, const NetIface &n)
+{
+    j = json{{"device", n.device},         {"name", n.name},         {"netns", n.netns},
+             {"rx_packets", n.rx_packets}, {"tx_packets", n.tx_packets}, {"rx_bytes", n.rx_bytes},
+             {"tx_bytes", n.tx_bytes}};
+}
+
+void from_json(const json &j, NetIface &n)
+{
+    NetIface r;
+    r.device = get_string(j, "device");
+    r.name = get_string(j, "name");
+    r.netns = get_string(j, "netns");
+    if (r.device.empty() || r.name.empty())
+        fail(r.device.empty() ? "device" : "name", "empty");
+    r.rx_packets = get_u64(j, "rx_packets");
+    r.tx_packets = get_u64(j, "tx_packets");
+    r.rx_bytes = get_u64(j, "rx_bytes");
+    r.tx_bytes = get_u64(j, "tx_bytes");
+    n = std::move(r);
+}
+
 // ---- Snapshot ----
 
 void to_json(json &j, const Snapshot &s)
@@ -282,6 +312,8 @@ void to_json(json &j, const Snapshot &s)
         j["calibration"] = s.calibration;
     if (s.samples)
         j["samples"] = *s.samples;
+    if (!s.net.empty())
+        j["net"] = s.net;
 }
 
 void from_json(const json &j, Snapshot &s)
@@ -299,6 +331,15 @@ void from_json(const json &j, Snapshot &s)
         read_array(j, "calibration", r.calibration);
     if (j.contains("samples"))
         r.samples = read_sub<SampleStats>(j, "samples");
+    if (j.contains("net")) {  // added later: absent in older profiles
+        read_array(j, "net", r.net);
+        if (r.net.size() > 1024)
+            fail("net", fmt::format("{} interfaces: more than the 1024 a profile records", r.net.size()));
+        std::set<std::pair<std::string, std::string>> seen;
+        for (auto &n : r.net)
+            if (!seen.insert({n.netns, n.name}).second)
+                fail("net", fmt::format("interface {} of namespace '{}' is listed twice", n.name, n.netns));
+    }
     s = std::move(r);
 }
 

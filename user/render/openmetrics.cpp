@@ -232,6 +232,21 @@ std::string render_openmetrics(const Snapshot &snap, const HostFacts &host, cons
     for (auto &[kind, v] : anomalies)
         w.sample("iommuprof_probe_anomalies_total", {{"kind", kind}}, v);
 
+    w.family("iommuprof_softirq_nested_total", "counter",
+             "Softirqs that completed probed calls inside a task's own probed call on their CPU.");
+    w.sample("iommuprof_softirq_nested_total", {}, snap.counters.softirq_nested);
+    w.family("iommuprof_softirq_nested_calls_total", "counter", "The probed calls those softirqs completed.");
+    w.sample("iommuprof_softirq_nested_calls_total", {}, snap.counters.softirq_nested_calls);
+    if (!snap.net.empty()) {
+        w.family("iommuprof_network_packets_total", "counter",
+                 "Packets of the network interfaces that sit on a device, by direction: divide a device's "
+                 "iommuprof_calls_total or CPU seconds by them for the cost per packet.");
+        for (const NetIface &n : snap.net)
+            for (auto [dir, v] : {std::pair{"rx", n.rx_packets}, std::pair{"tx", n.tx_packets}})
+                w.sample("iommuprof_network_packets_total",
+                         {{"device", n.device}, {"interface", n.name}, {"netns", n.netns}, {"direction", dir}}, v);
+    }
+
     if (opts.plan) {
         w.family("iommuprof_probe_attached", "gauge", "1 when the probe point is attached, 0 when unavailable.");
         for (const Attachment &a : *opts.plan)

@@ -1,5 +1,6 @@
 // JSON summary of a snapshot (docs/json.md) and of the attach plan.
 #include <algorithm>
+#include <cmath>
 
 #include "iommuprof/json.hpp"
 #include "iommuprof/render.hpp"
@@ -92,6 +93,23 @@ nlohmann::json summary_json(const Snapshot &s)
     CpuShare sh = cpu_share(s);
     j["total"] = {{"cpu_share_all", sh.all_cpus}, {"cpu_share_hottest", sh.hottest_cpu}, {"hottest_cpu", sh.hottest}};
     j["counters"] = s.counters;  // the profile file's own mapping (json.hpp)
+    auto net = nlohmann::json::array();
+    for (auto &t : net_by_device(s)) {
+        auto fin = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+        net.push_back({{"device", t.device},
+                       {"interfaces", t.ifaces},
+                       {"rx_packets", t.rx_packets},
+                       {"tx_packets", t.tx_packets},
+                       {"rx_bytes", t.rx_bytes},
+                       {"tx_bytes", t.tx_bytes},
+                       {"packets_per_s", t.packets_per_s},
+                       {"dma_maps", t.maps},
+                       {"dma_unmaps", t.unmaps},
+                       {"cpu_ns", t.cpu_ns},
+                       {"maps_per_packet", fin(t.maps_per_packet)},
+                       {"cpu_ns_per_packet", fin(t.cpu_ns_per_packet)}});
+    }
+    j["network"] = net;  // empty: the profile has no packet counters (or no interface on a device)
     return j;
 }
 

@@ -130,7 +130,40 @@ std::string render_table(const Snapshot &s, const TableOptions &o)
     }
     if (rows.empty())
         out += "(no events)\n";
+    out += render_network(s);
     out += render_counter_warnings(s.counters);
+    return out;
+}
+
+std::string render_network(const Snapshot &s)
+{
+    std::string out;
+    auto net = net_by_device(s);
+    std::erase_if(net, [](const NetDeviceTraffic &t) { return t.packets() == 0 && t.maps == 0; });
+    if (!net.empty()) {
+        double pps = 0;
+        for (auto &t : net)
+            pps += t.packets_per_s;
+        out += fmt::format("network: {} packets/s on {} device{}; per packet, the DMA-API maps and unmaps and the "
+                           "CPU time in IOMMU/DMA paths\n",
+                           units::count(pps), net.size(), net.size() == 1 ? "" : "s");
+        out += fmt::format("{:<22} {:<26} {:>9} {:>9} {:>9} {:>9} {:>9}\n", "DEVICE", "INTERFACES", "PACKETS/s", "RX/s",
+                           "MAPS/PKT", "UNMAP/PKT", "CPU/PKT");
+        double dur = s.duration_s > 0 ? s.duration_s : 1;
+        for (auto &t : net) {
+            double pk = double(t.packets());
+            out += fmt::format("{:<22} {:<26} {:>9} {:>9} {:>9} {:>9} {:>9}\n", esc(t.device).substr(0, 22),
+                               esc(join_some(t.ifaces, 2, ",")).substr(0, 26), units::count(t.packets_per_s),
+                               units::count(t.rx_packets / dur), units::ratio(t.maps_per_packet),
+                               units::ratio(pk > 0 ? t.unmaps / pk : std::nan("")),
+                               pk > 0 ? units::ns(t.cpu_ns_per_packet) : "-");
+        }
+    }
+    const Counters &c = s.counters;
+    if (c.softirq_nested)
+        out += fmt::format("nesting: {} softirqs completed {} probed calls inside a task's own probed call on their "
+                           "CPU (counted once, for the softirq's device)\n",
+                           c.softirq_nested, c.softirq_nested_calls);
     return out;
 }
 
