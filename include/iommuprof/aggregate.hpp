@@ -62,8 +62,10 @@ struct NetDeviceTraffic {
     std::string device;
     std::vector<std::string> ifaces;  // "eth0", or "NETNS/eth0" outside the profiler's namespace
     uint64_t rx_packets = 0, tx_packets = 0, rx_bytes = 0, tx_bytes = 0;
-    uint64_t maps = 0;     // DMA-API map calls (single and scatterlist) for the device
-    uint64_t unmaps = 0;   // and unmap calls
+    // DMA-API map calls (single and scatterlist) for the device, and unmap calls; where the
+    // DMA API was not probed, the dma-iommu layer's (iommu_dma_map*, one per DMA-API call)
+    uint64_t maps = 0;
+    uint64_t unmaps = 0;
     uint64_t cpu_ns = 0;   // outermost-call time (compensated) for the device
     uint64_t packets() const { return rx_packets + tx_packets; }
     double packets_per_s = 0;

@@ -2,6 +2,7 @@
 // compare_profiles() is pure; the renderers live in user/render/compare_render.cpp.
 #pragma once
 
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -50,6 +51,21 @@ struct CategoryRow {
     double calls_change = 0;  // after/before - 1; NaN when before is 0
 };
 
+// Per packet, one device that network interfaces sit on (net_by_device).
+struct NetCompareSide {
+    bool present = false;       // the profile has packet counters of the device
+    uint64_t packets = 0;
+    double packets_per_s = 0;
+    double maps_per_packet = NAN;     // NaN: no packet
+    double cpu_ns_per_packet = NAN;   // NaN: no packet
+};
+struct NetCompareRow {
+    std::string device;
+    std::vector<std::string> ifaces;  // both profiles' names, once each
+    NetCompareSide before, after;
+    double cpu_per_packet_change = NAN;  // after/before - 1; NaN when either is not a number or before is 0
+};
+
 struct ProfileSummary {
     std::string label, created, kernel, mode;
     std::vector<std::string> iommu_params;  // "iommu=pt", "iommu.strict=1"
@@ -76,6 +92,8 @@ struct Comparison {
     // For each point (union of both profiles, catalog order): its summary row
     // (device "") followed by one row per device, busiest first.
     std::vector<CompareRow> rows;
+    // Network devices of either profile, by packets (before, then after), most first.
+    std::vector<NetCompareRow> net;
     // Loud warnings first ("mode did not change", "workload differs"), then
     // the lesser ones (different kernel, CPU count, anomalies, ...).
     std::vector<std::string> warnings;

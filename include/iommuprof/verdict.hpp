@@ -55,6 +55,10 @@ struct DeviceEvidence {
     std::string driver;     // from the host facts, "" when unknown
     std::string id;         // "vvvv:dddd", "" when unknown
     std::string group_type; // its IOMMU group's type, "" when unknown
+    // A network device (interfaces sit on it and the profile has packet counters):
+    // packets received and sent in the profile, and its interfaces.
+    uint64_t packets = 0;
+    std::vector<std::string> ifaces;
 };
 
 struct VerdictNumbers {

@@ -33,7 +33,10 @@
 #   BENCH_ICOUNT (1: QEMU -icount, the guest clock counts instructions; set by scripts/bench-overhead)
 #   BENCH_COST_ITERATIONS (50000: iterations of iommuprof-bpf-cost; 0: skip)
 #   BENCH_SHAPES ("4k-rand": workload shapes, each NAME:RW:BS:QD, e.g. "4k-rand:randread:4k:8
-#                seq-256k:read:256k:4"; a bare name takes its settings from the list below)
+#                seq-256k:read:256k:4"; a bare name takes its settings from the list below).
+#                Network shapes (a guest booted with scripts/lab/run --net): net-udp, 1400-byte UDP
+#                datagrams at 20 Mbit/s from virtio-net to e1000e (iperf3), net-udp-small, 64-byte
+#                datagrams at 2 Mbit/s; their "I/Os" are the datagrams e1000e received
 #   BENCH_KEEP_PROFILES (1: keep every iommuprof profile in $BENCH_OUT/profiles/, for
 #                scripts/bench-accuracy)
 #   BENCH_IOMMUPROF_ARGS (extra arguments of `iommuprof record` in the iommuprof variants)
@@ -111,7 +114,8 @@ cp "$work/lat.bt" "$out/logs/lat.bt"
 
 # ---- workload ---------------------------------------------------------------------------
 # Workload shapes: NAME:RW:BS:QD. The shape in use is in $rw $bs $qd.
-declare -A known_shapes=([4k-rand]=randread:4k:$qd [4k-rand-qd1]=randread:4k:1 [seq-128k]=read:128k:4 [seq-128k-qd1]=read:128k:1 [seq-256k]=read:256k:4 [seq-1m]=read:1m:2)
+declare -A known_shapes=([4k-rand]=randread:4k:$qd [4k-rand-qd1]=randread:4k:1 [seq-128k]=read:128k:4 [seq-128k-qd1]=read:128k:1 [seq-256k]=read:256k:4 [seq-1m]=read:1m:2
+    [net-udp]=net:1400/20M:1 [net-udp-small]=net:64/2M:1)
 read -r -a shapes <<<"${BENCH_SHAPES:-4k-rand}"
 rw=randread bs=4k
 set_shape() {
@@ -119,14 +123,47 @@ set_shape() {
     [[ $spec == *:* ]] || spec=$spec:${known_shapes[$spec]:?unknown shape $spec}
     IFS=: read -r _ rw bs qd <<<"$spec"
     [[ $workload == dd ]] && qd=1
+    if [[ $rw == net ]]; then
+        : "${LAB_NET_NS:?shape $1 needs a guest booted with scripts/lab/run --net}"
+        # one iperf3 server for the whole shape, in the peer's namespace
+        pgrep -f "iperf3 -s -B $LAB_NET_PEER_ADDR" >/dev/null ||
+            ip netns exec "$LAB_NET_NS" iperf3 -s -B "$LAB_NET_PEER_ADDR" -D --logfile "$out/logs/iperf3-server.log" ||
+            die "iperf3 server did not start"
+        local i
+        for ((i = 0; i < 100; i++)); do
+            timeout 1 bash -c ">/dev/tcp/$LAB_NET_PEER_ADDR/5201" 2>/dev/null && break
+            sleep 0.1
+        done
+    fi
     true
+}
+peer_rx() { ip netns exec "$LAB_NET_NS" cat "/sys/class/net/$LAB_NET_PEER_IF/statistics/rx_packets"; }
+
+# A network shape: UDP datagrams of ${bs%/*} bytes at ${bs#*/}bit/s for SECONDS; the "I/Os" are
+# the frames e1000e received (in its namespace) between the marks.
+run_net() {
+    local t=$1 tag=${2:-} rx0 rx1 t0 rc=0
+    rx0=$(peer_rx)
+    [[ -n $tag ]] && "$here/mark.sh" "$tag.start"
+    t0=$(now)
+    timeout -k 10 $((3 * t + 60)) iperf3 -c "$LAB_NET_PEER_ADDR" -B "$LAB_NET_ADDR" -u -l "${bs%/*}" -b "${bs#*/}" \
+        -t "$t" --json >"$work/iperf3.json" 2>"$work/iperf3.err" || rc=$?
+    local secs_run
+    secs_run=$(elapsed "$t0")
+    [[ -n $tag ]] && "$here/mark.sh" "$tag.end"
+    rx1=$(peer_rx)
+    ((rc == 124 || rc == 137)) && return 124
+    ((rc == 0)) || { cat "$work/iperf3.err" >&2; return 1; }
+    echo "$((rx1 - rx0)) $secs_run 0" >"$work/net.out"
 }
 
 # run_workload SECONDS [TAG]: with a TAG, scripts/bench/mark.sh TAG.start / TAG.end run right
 # before the first and after the last I/O. workload_result prints "ios elapsed_s fio_cpu_s".
 run_workload() {
     local t=$1 tag=${2:-}
-    if [[ $workload == fio ]]; then
+    if [[ $rw == net ]]; then
+        run_net "$@"
+    elif [[ $workload == fio ]]; then
         local marks=()
         [[ -n $tag ]] && marks=(--exec_prerun="$here/mark.sh $tag.start" --exec_postrun="$here/mark.sh $tag.end")
         # (fio writes the exec_* output to bench.prerun.txt / bench.postrun.txt in its cwd)
@@ -157,7 +194,9 @@ run_workload() {
     fi
 }
 workload_result() {
-    if [[ $workload == fio ]]; then
+    if [[ $rw == net ]]; then
+        cat "$work/net.out"
+    elif [[ $workload == fio ]]; then
         # (with exec_prerun, fio prints "Saving output of prerun ..." before the JSON)
         sed -n '/^{/,$p' "$work/fio.json" |
             jq -r '.jobs[0] | (.job_runtime / 1000) as $rt | "\(.read.total_ios) \($rt) \((.usr_cpu + .sys_cpu) / 100 * $rt)"'
@@ -286,6 +325,8 @@ for ((r = 0; r < repeats; r++)); do
         v=${variants[$(((j + r) % nv))]}
         tag=r$r-$v
         [[ ${#shapes[@]} -gt 1 ]] && tag=$shape-$tag
+        # (the identity variants switch the NVMe disk's group: nothing to do with a network shape)
+        [[ $rw == net && $v == *-identity ]] && continue
         if ! start_tracer "$v" "$tag"; then
             echo "{\"repeat\": $r, \"variant\": \"$v\", \"shape\": \"$shape\", \"ok\": false, \"why\": \"not ready\"}" >>"$out/samples.jsonl"
             continue

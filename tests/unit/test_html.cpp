@@ -5,6 +5,8 @@
 
 #include <regex>
 
+#include <fmt/core.h>
+
 #include "iommuprof/compare.hpp"
 #include "iommuprof/profile.hpp"
 #include "iommuprof/render.hpp"
@@ -215,4 +217,38 @@ TEST(Html, FlameGraphWidthsFollowTheSamples)
     EXPECT_NE(h.find("<title>b — 30 samples (75.0%)</title><rect x=\"0.00\" y=\"21.00\" width=\"750.00\""),
               std::string::npos)
         << h.substr(h.find("class=\"flame\""), 1500);
+}
+
+// Network devices: a table of packets and the cost per packet on the report page, and before
+// and after on the compare page; none without packet counters.
+TEST(Html, NetworkTrafficPerDevice)
+{
+    Profile b = profile(true, "0000:00:06.0"), a = profile(false, "0000:00:06.0");
+    EXPECT_EQ(report_page(b, nullptr).find("id=\"network\""), std::string::npos);
+    b.snap.net = {{"0000:00:06.0", "eth1", "labpeer", 15000, 5000, 1, 1}};  // 20000 packets
+    a.snap.net = b.snap.net;
+    std::string h = report_page(b, nullptr);
+    EXPECT_NE(h.find("id=\"network\""), std::string::npos);
+    // 20000 iommu_dma_map calls (the DMA API was not probed) for 20000 packets
+    EXPECT_NE(h.find("data-device=\"0000:00:06.0\" data-packets=\"20000\" data-maps-per-packet=\"1\""),
+              std::string::npos)
+        << h;
+    EXPECT_NE(h.find("labpeer/eth1"), std::string::npos);
+    Comparison c = compare_profiles(b, a);
+    ASSERT_EQ(c.net.size(), 1u);
+    EXPECT_LT(c.net[0].cpu_per_packet_change, 0);
+    Document d;
+    d.kind = Document::Kind::Compare;
+    d.profile = &b;
+    d.name = "strict.iprof";
+    d.after = &a;
+    d.after_name = "pt.iprof";
+    d.comparison = &c;
+    h = render(d, Format::Html);
+    EXPECT_NE(h.find("<section id=\"network\">"), std::string::npos);
+    EXPECT_NE(h.find(fmt::format("data-cpu-ns-per-packet-before=\"{:.6g}\"", c.net[0].before.cpu_ns_per_packet)),
+              std::string::npos)
+        << h;
+    EXPECT_NE(c.conclusion.find("CPU time per packet on 0000:00:06.0 (labpeer/eth1) fell from"), std::string::npos)
+        << c.conclusion;
 }

@@ -71,6 +71,28 @@ TEST(Network, PacketsMapsAndCpuPerPacketPerDevice)
     EXPECT_DOUBLE_EQ(v.cpu_ns_per_packet, 1000);
 }
 
+TEST(Network, WithoutTheDmaApiTheDmaIommuLayerCountsTheMaps)
+{
+    Snapshot s = traffic();
+    s.points = {{"iommu_dma_map", Category::DmaIommu, true},
+                {"iommu_dma_unmap", Category::DmaIommu, true},
+                {"iommu_map", Category::IommuCore, true},
+                {kTotalPoint, Category::Total, true}};
+    for (auto &c : s.cells)
+        if (c.point == "dma_map" || c.point == "dma_unmap")
+            c.point = "iommu_" + c.point;
+    auto net = net_by_device(s);
+    const NetDeviceTraffic &e = net[1].device == kE1000e ? net[1] : net[0];
+    EXPECT_EQ(e.maps, 1100u) << "iommu_dma_map, not iommu_map";
+    EXPECT_EQ(e.unmaps, 1100u);
+    // Both layers timed (--dma-api): the DMA API's calls, not twice.
+    Snapshot both = traffic();
+    both.points.push_back({"iommu_dma_map", Category::DmaIommu, true});
+    both.cells.push_back({"iommu_dma_map", kE1000e, 0, calls(1150, 1)});
+    auto n2 = net_by_device(both);
+    EXPECT_EQ((n2[1].device == kE1000e ? n2[1] : n2[0]).maps, 1150u);
+}
+
 TEST(Network, NoPacketsIsNotANumberAndNoCountersNoRows)
 {
     Snapshot s = traffic();

@@ -711,3 +711,29 @@ TEST(Sampling, AnIdleCpuThatTookNoSamplesStillCountsItsTime)
     ss.cpus[0].total = 12000;
     EXPECT_EQ(ss.cpu_denominator(0, 10), 12000u);
 }
+
+// A NIC: the verdict gives the cost and the saving per packet of every busy device that network
+// interfaces sit on, in both the worth-trying and the not-worth-it wording.
+TEST(Verdict, NetworkDevicesGetPerPacketFigures)
+{
+    Prof p(10, 2);
+    p.maps("0000:06:00.0", 0, 200000, 5000, 3000);  // 1 s in DMA paths, 0.6 s translation-only
+    p.maps("0000:04:00.0", 1, 1000, 5000, 3000);    // a disk: no interface
+    p.s.net = {{"0000:06:00.0", "eth1", "labpeer", 150000, 50000, 0, 0}};
+    HostFacts h = host("amd-strict");
+    auto v = decide(h, p.operator->(), defaults());
+    ASSERT_EQ(v.verdict, kWorthTrying);
+    EXPECT_EQ(v.top_devices[0].packets, 200000u);
+    EXPECT_EQ(v.top_devices[0].ifaces, std::vector<std::string>{"labpeer/eth1"});
+    EXPECT_EQ(v.top_devices[1].packets, 0u);
+    EXPECT_TRUE(contains(v.reasons, "per packet received or sent: 0000:06:00.0 (labpeer/eth1) 5.00 µs in "
+                                    "DMA-mapping paths per packet, 3.00 µs of it translation-only"))
+        << ::testing::PrintToString(v.reasons);
+    Prof small(10, 2);
+    small.maps("0000:06:00.0", 0, 2000, 5000, 3000);
+    small.s.net = p.s.net;
+    auto v2 = decide(h, small.operator->(), defaults());
+    ASSERT_EQ(v2.verdict, kNotWorthIt);
+    EXPECT_TRUE(contains(v2.reasons, "0000:06:00.0 (labpeer/eth1) 50 ns in DMA-mapping paths per packet, 30 ns"))
+        << ::testing::PrintToString(v2.reasons);
+}

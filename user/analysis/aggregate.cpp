@@ -1,5 +1,7 @@
 // Aggregations over a Snapshot's (point, device, cpu) cells.
 #include <algorithm>
+#include <array>
+#include <string_view>
 #include <cmath>
 #include <map>
 #include <set>
@@ -171,11 +173,27 @@ std::vector<NetDeviceTraffic> net_by_device(const Snapshot &s)
     }
     if (acc.empty())
         return {};
-    // The DMA API's map and unmap points: what a driver calls per buffer.
-    std::map<std::string, int, std::less<>> role;  // 1 map, 2 unmap
-    for (auto &p : s.points)
-        if (p.category == Category::DmaApi)
-            role[p.name] = p.name.rfind("dma_map", 0) == 0 ? 1 : p.name.rfind("dma_unmap", 0) == 0 ? 2 : 0;
+    // Maps and unmaps: the DMA API's calls (what a driver calls per buffer); where the DMA API
+    // was not probed (the default plan times the dma-iommu layer of a translated group), the
+    // dma-iommu layer's, one per DMA-API call on that path.
+    struct Role {
+        bool api;  // DMA API (else dma-iommu)
+        int kind;  // 1 map, 2 unmap
+    };
+    std::map<std::string, Role, std::less<>> role;
+    for (auto &p : s.points) {
+        std::string_view n = p.name;
+        if (p.category == Category::DmaApi && n.starts_with("dma_"))
+            n.remove_prefix(4);
+        else if (p.category == Category::DmaIommu && n.starts_with("iommu_dma_"))
+            n.remove_prefix(10);
+        else
+            continue;
+        int kind = n.starts_with("map") ? 1 : n.starts_with("unmap") ? 2 : 0;
+        if (kind)
+            role[p.name] = {p.category == Category::DmaApi, kind};
+    }
+    std::map<std::string, std::array<uint64_t, 4>> calls;  // device: api maps, api unmaps, layer maps, layer unmaps
     for (auto &c : s.cells) {
         auto it = acc.find(c.device);
         if (it == acc.end())
@@ -185,10 +203,15 @@ std::vector<NetDeviceTraffic> net_by_device(const Snapshot &s)
             continue;
         }
         auto r = role.find(c.point);
-        if (r != role.end() && r->second == 1)
-            it->second.maps = sat_add(it->second.maps, c.hist.count);
-        else if (r != role.end() && r->second == 2)
-            it->second.unmaps = sat_add(it->second.unmaps, c.hist.count);
+        if (r == role.end())
+            continue;
+        uint64_t &n = calls[c.device][(r->second.api ? 0 : 2) + (r->second.kind - 1)];
+        n = sat_add(n, c.hist.count);
+    }
+    for (auto &[dev, n] : calls) {
+        bool api = n[0] || n[1];
+        acc[dev].maps = api ? n[0] : n[2];
+        acc[dev].unmaps = api ? n[1] : n[3];
     }
     std::vector<NetDeviceTraffic> out;
     for (auto &[dev, t] : acc) {

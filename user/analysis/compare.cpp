@@ -290,6 +290,29 @@ Comparison compare_profiles(const Profile &bp, const Profile &ap)
         c.rows.insert(c.rows.end(), drows.begin(), drows.end());
     }
 
+    // ---- network devices: per packet ----
+    std::map<std::string, NetCompareRow> nets;
+    for (auto [snap, after] : {std::pair{&bp.snap, false}, std::pair{&ap.snap, true}})
+        for (const auto &t : net_by_device(*snap)) {
+            NetCompareRow &r = nets[t.device];
+            r.device = t.device;
+            for (const auto &i : t.ifaces)
+                if (std::find(r.ifaces.begin(), r.ifaces.end(), i) == r.ifaces.end())
+                    r.ifaces.push_back(i);
+            NetCompareSide &s = after ? r.after : r.before;
+            s = {true, t.packets(), t.packets_per_s, t.maps_per_packet, t.cpu_ns_per_packet};
+        }
+    for (auto &[dev, r] : nets) {
+        if (r.before.packets == 0 && r.after.packets == 0)
+            continue;
+        if (r.before.cpu_ns_per_packet > 0 && std::isfinite(r.after.cpu_ns_per_packet))
+            r.cpu_per_packet_change = rel_change(r.before.cpu_ns_per_packet, r.after.cpu_ns_per_packet);
+        c.net.push_back(r);
+    }
+    std::stable_sort(c.net.begin(), c.net.end(), [](const NetCompareRow &x, const NetCompareRow &y) {
+        return std::pair{x.before.packets, x.after.packets} > std::pair{y.before.packets, y.after.packets};
+    });
+
     // ---- warnings: loud ones first ----
     if (!c.mode_known) {
         c.warnings.push_back(fmt::format(
@@ -378,6 +401,22 @@ Comparison compare_profiles(const Profile &bp, const Profile &ap)
             s += fmt::format(" ({})", units::change(rel_change(b, a)));
         parts.push_back(s);
     }
+    // The network devices that moved packets on both sides: CPU time and maps per packet.
+    std::vector<std::string> per_packet;
+    for (const auto &r : c.net) {
+        if (!(r.before.packets && r.after.packets && std::isfinite(r.before.cpu_ns_per_packet) &&
+              std::isfinite(r.after.cpu_ns_per_packet)))
+            continue;
+        per_packet.push_back(fmt::format(
+            "{} ({}) {} ({} maps per packet before, {} after)", r.device, join_some(r.ifaces, 2, ","),
+            from_to(r.before.cpu_ns_per_packet, r.after.cpu_ns_per_packet, units::ns(r.before.cpu_ns_per_packet),
+                    units::ns(r.after.cpu_ns_per_packet)),
+            units::ratio(r.before.maps_per_packet), units::ratio(r.after.maps_per_packet)));
+        if (per_packet.size() == 2)
+            break;
+    }
+    if (!per_packet.empty())
+        parts.push_back("CPU time per packet on " + join(per_packet, " and on "));
     if (!std::isnan(c.workload_ratio))
         parts.push_back(fmt::format("{}/s {} ({})", measure,
                                     from_to(c.before.dma_calls_per_s, c.after.dma_calls_per_s,

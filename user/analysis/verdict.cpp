@@ -336,8 +336,15 @@ void fill_evidence(Verdict &v, const HostFacts &h, const Snapshot &s)
     for (auto &c : s.cells)
         if (auto it = one.find(c.device); it != one.end())
             it->second.cells.push_back(c);
+    std::map<std::string, NetDeviceTraffic> net;
+    for (auto &t : net_by_device(s))
+        net[t.device] = t;
     for (auto &d : list) {
         d.saving_ns = verdict_numbers(one[d.device]).saving_ns;
+        if (auto it = net.find(d.device); it != net.end()) {
+            d.packets = it->second.packets();
+            d.ifaces = it->second.ifaces;
+        }
         if (const IommuGroup *g = h.group_of(d.device)) {
             d.group_type = g->type;
             for (auto &gd : g->devices)
@@ -441,6 +448,18 @@ Verdict decide(const HostFacts &h, const Snapshot *s, const Thresholds &t, const
                               "in the lab; docs/accuracy.md)",
                               units::pct(n.saving_sg_ns / n.saving_ns),
                               n.sg_entries ? "no probe calibration to price an entry" : "entries not counted");
+    // Network devices: the cost and the saving per packet, the figures a network host is run by.
+    std::string per_packet;
+    if (n.timed) {
+        std::vector<std::string> pp;
+        for (auto &d : v.top_devices)
+            if (d.packets)
+                pp.push_back(fmt::format("{} ({}) {} in DMA-mapping paths per packet, {} of it translation-only",
+                                         d.device, join_some(d.ifaces, 2, ","), units::ns(d.time_ns / double(d.packets)),
+                                         units::ns(d.saving_ns / double(d.packets))));
+        if (!pp.empty())
+            per_packet = "per packet received or sent: " + join(pp, "; ");
+    }
     std::string sampled;
     if (n.sampled && !n.saving_from_samples)
         sampled = fmt::format("the sampler ({} samples, {}) puts translation-only work at {} of all CPUs: "
@@ -671,6 +690,8 @@ Verdict decide(const HostFacts &h, const Snapshot *s, const Thresholds &t, const
                                                           : ""));
         if (n.saving_lower_bound)
             v.reasons.push_back("the dma-iommu layer was not timed: the saving is a lower bound");
+        if (!per_packet.empty())
+            v.reasons.push_back(per_packet);
         if (!sg_note.empty())
             v.reasons.push_back(sg_note);
         if (!sampled.empty())
@@ -709,6 +730,8 @@ Verdict decide(const HostFacts &h, const Snapshot *s, const Thresholds &t, const
     v.reasons.push_back(measured);
     v.reasons.push_back(fmt::format("at most {} of CPU time per second would come back under iommu=pt",
                                     units::ns(n.duration_s > 0 ? n.saving_ns / n.duration_s : 0)));
+    if (!per_packet.empty())
+        v.reasons.push_back(per_packet);
     if (n.saving_lower_bound)
         v.reasons.push_back("the dma-iommu layer was not timed: the saving is a lower bound");
     if (!sg_note.empty())

@@ -200,10 +200,12 @@ std::vector<NetIface> read_net_ifaces()
     std::set<std::pair<dev_t, ino_t>> seen{{self.st_dev, self.st_ino}};
     std::vector<std::unique_ptr<Fd>> fds;
     std::vector<Namespace> spaces{{"", -1}};
-    auto add = [&](const std::string &path, const std::string &label) {
+    // (read-only: /run/netns holds nsfs bind mounts, not links; /proc/PID/ns/net is the kernel's
+    // own link to the namespace, which O_NOFOLLOW would refuse)
+    auto add = [&](const std::string &path, const std::string &label, int flags) {
         if (spaces.size() >= kMaxNamespaces)
             return;
-        int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | flags);
         if (fd < 0)
             return;
         auto owner = std::make_unique<Fd>(fd);
@@ -217,13 +219,13 @@ std::vector<NetIface> read_net_ifaces()
     std::error_code ec;
     for (auto &e : std::filesystem::directory_iterator("/run/netns", ec)) {
         std::string name = e.path().filename().string();
-        add(e.path().string(), name);
+        add(e.path().string(), name, O_NOFOLLOW);
     }
     if (DIR *d = opendir("/proc")) {
         while (dirent *e = readdir(d)) {
             if (e->d_name[0] < '1' || e->d_name[0] > '9')
                 continue;
-            add(std::string("/proc/") + e->d_name + "/ns/net", "");
+            add(std::string("/proc/") + e->d_name + "/ns/net", "", 0);
             if (spaces.size() >= kMaxNamespaces)
                 break;
         }

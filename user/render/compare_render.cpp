@@ -241,6 +241,29 @@ std::string render_compare_text(const Comparison &c, const CompareTextOptions &o
         out += fmt::format("  ... {} more devices\n", hidden);
     out += "  n/a: not attached in that profile; -: no timing (count-only) or no calls\n";
 
+    // ---- network devices: per packet ----
+    if (!c.net.empty()) {
+        static constexpr char net_fmt[] = "{:<22} {:>9} {:>9}  {:>7} {:>7}  {:>9} {:>9} {:>6}\n";
+        out += "\n" + rtrim(fmt::format(net_fmt, "NETWORK DEVICE", "packets/s", "", "maps/pkt", "", "CPU/packet", "",
+                                        "")) +
+               "\n";
+        out += fmt::format(net_fmt, "", "before", "after", "before", "after", "before", "after", "change");
+        auto pkt = [](const NetCompareSide &s, auto f) { return s.present && s.packets ? f(s) : std::string("-"); };
+        for (const auto &r : c.net) {
+            std::string name = esc(r.device) + " " + esc(join_some(r.ifaces, 2, ","));
+            if (name.size() > 22)
+                name = name.substr(0, 21) + "~";
+            auto pps = [](const NetCompareSide &s) { return units::count(s.packets_per_s); };
+            auto mpp = [](const NetCompareSide &s) { return units::ratio(s.maps_per_packet); };
+            auto cpp = [](const NetCompareSide &s) { return units::ns(s.cpu_ns_per_packet); };
+            out += fmt::format(net_fmt, name, pkt(r.before, pps), pkt(r.after, pps), pkt(r.before, mpp),
+                               pkt(r.after, mpp), pkt(r.before, cpp), pkt(r.after, cpp),
+                               std::isfinite(r.cpu_per_packet_change) ? units::change(r.cpu_per_packet_change) : "");
+        }
+        out += "  per packet: DMA-API maps, and CPU time in IOMMU/DMA paths for the device (received and sent "
+               "packets)\n";
+    }
+
     // ---- mini histograms ----
     if (o.histograms) {
         bool title = false;
@@ -355,6 +378,20 @@ json compare_to_json(const Comparison &c)
                              {"calls_change", num_or_null(r.calls_change)},
                              {"p99_change", num_or_null(r.p99_change)},
                              {"cpu_share_change", r.cpu_share_change}});
+    j["network"] = json::array();
+    auto net_side = [](const NetCompareSide &s) {
+        return json{{"present", s.present},
+                    {"packets", s.packets},
+                    {"packets_per_s", s.packets_per_s},
+                    {"maps_per_packet", num_or_null(s.maps_per_packet)},
+                    {"cpu_ns_per_packet", num_or_null(s.cpu_ns_per_packet)}};
+    };
+    for (const auto &r : c.net)
+        j["network"].push_back({{"device", r.device},
+                                {"interfaces", r.ifaces},
+                                {"before", net_side(r.before)},
+                                {"after", net_side(r.after)},
+                                {"cpu_per_packet_change", num_or_null(r.cpu_per_packet_change)}});
     j["warnings"] = c.warnings;
     j["loud_warnings"] = c.loud_warnings;
     j["conclusion"] = c.conclusion;

@@ -484,6 +484,49 @@ void host_table(Page &p, const std::vector<std::string> &names, const std::vecto
     }
 }
 
+// ---- network devices: per packet ----
+
+void net_table(Page &p, const Snapshot &s)
+{
+    auto net = net_by_device(s);
+    std::erase_if(net, [](const NetDeviceTraffic &t) { return t.packets() == 0 && t.maps == 0; });
+    if (net.empty())
+        return;
+    p.add("<section id=\"network\"><h2>Network traffic per device</h2>\n<div class=\"scroll\"><table class=\"net\">\n"
+          "<tr><th>device</th><th>interfaces</th><th>packets/s</th><th>received/s</th><th>DMA maps per packet</th>"
+          "<th>CPU per packet</th></tr>\n");
+    double dur = s.duration_s > 0 ? s.duration_s : 1;
+    for (auto &t : net)
+        p.f("<tr data-device=\"{}\" data-packets=\"{}\" data-maps-per-packet=\"{}\" data-cpu-ns-per-packet=\"{}\">"
+            "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            html(t.device), t.packets(), num(t.maps_per_packet), num(t.cpu_ns_per_packet), html(t.device),
+            html(join(t.ifaces, ", ")), units::count(t.packets_per_s), units::count(t.rx_packets / dur),
+            units::ratio(t.maps_per_packet), units::ns(t.cpu_ns_per_packet));
+    p.add("</table></div>\n<p class=\"sub\">Packets received and sent by the interfaces on each device over the "
+          "profile; per packet, the DMA-API map calls made for the device and the CPU time in its IOMMU/DMA "
+          "paths.</p>\n</section>\n");
+}
+
+void net_compare_table(Page &p, const Comparison &c)
+{
+    if (c.net.empty())
+        return;
+    p.add("<section id=\"network\"><h2>Network traffic per device, before and after</h2>\n<div class=\"scroll\">"
+          "<table class=\"net\">\n<tr><th>device</th><th>packets/s before</th><th>after</th><th>maps per packet "
+          "before</th><th>after</th><th>CPU per packet before</th><th>after</th><th>change</th></tr>\n");
+    auto cell = [](const NetCompareSide &s, const std::string &v) { return s.present && s.packets ? v : "-"; };
+    for (auto &r : c.net)
+        p.f("<tr data-device=\"{}\" data-cpu-ns-per-packet-before=\"{}\" data-cpu-ns-per-packet-after=\"{}\">"
+            "<td>{} ({})</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            html(r.device), num(r.before.cpu_ns_per_packet), num(r.after.cpu_ns_per_packet), html(r.device),
+            html(join(r.ifaces, ", ")), cell(r.before, units::count(r.before.packets_per_s)),
+            cell(r.after, units::count(r.after.packets_per_s)), cell(r.before, units::ratio(r.before.maps_per_packet)),
+            cell(r.after, units::ratio(r.after.maps_per_packet)), cell(r.before, units::ns(r.before.cpu_ns_per_packet)),
+            cell(r.after, units::ns(r.after.cpu_ns_per_packet)),
+            std::isfinite(r.cpu_per_packet_change) ? units::change(r.cpu_per_packet_change) : "");
+    p.add("</table></div>\n</section>\n");
+}
+
 void head(Page &p, const std::string &title)
 {
     p.add("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
@@ -542,7 +585,9 @@ void one_profile_sections(Page &p, const Profile &pr, const Verdict *v, const st
     p.add("<section id=\"cpu\"><h2>CPU time in the DMA paths</h2>\n");
     bars(p, "cpu-bars", {file}, cpu_rows(v, pr.snap),
          "Share of all CPUs' time (and of the busiest CPU) over the profile.");
-    p.add("</section>\n<section id=\"latency\"><h2>Latency per point and device</h2>\n");
+    p.add("</section>\n");
+    net_table(p, pr.snap);
+    p.add("<section id=\"latency\"><h2>Latency per point and device</h2>\n");
     histograms(p, {file}, {&pr.snap});
     p.add("</section>\n<section id=\"host\"><h2>Host facts</h2>\n");
     host_table(p, {file}, {&pr.host});
@@ -591,7 +636,9 @@ std::string render_html(const Document &d)
         p.f("<p class=\"sub\">Workload: {} {}/s before, {}/s after{}.</p>\n", html(c.before.workload_measure),
             units::count(c.before.dma_calls_per_s), units::count(c.after.dma_calls_per_s),
             std::isnan(c.workload_ratio) ? "" : " (" + units::factor(c.workload_ratio) + ")");
-        p.add("</section>\n<section id=\"latency\"><h2>Latency per point and device, before and after</h2>\n");
+        p.add("</section>\n");
+        net_compare_table(p, c);
+        p.add("<section id=\"latency\"><h2>Latency per point and device, before and after</h2>\n");
         histograms(p, names, {&d.profile->snap, &d.after->snap});
         p.add("</section>\n");
         if (d.verdict) {

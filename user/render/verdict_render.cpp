@@ -171,7 +171,9 @@ nlohmann::json verdict_json(const Verdict &v)
                         {"saving_ns", d.saving_ns},
                         {"driver", str_or_null(d.driver)},
                         {"id", str_or_null(d.id)},
-                        {"group_type", str_or_null(d.group_type)}});
+                        {"group_type", str_or_null(d.group_type)},
+                        {"packets", d.packets ? json(d.packets) : json(nullptr)},
+                        {"interfaces", d.ifaces}});
     j["top_devices"] = devs;
     const auto &t = v.thresholds;
     j["thresholds"] = {{"min_share_all", t.min_share_all},
