@@ -36,7 +36,9 @@
 #                seq-256k:read:256k:4"; a bare name takes its settings from the list below).
 #                Network shapes (a guest booted with scripts/lab/run --net): net-udp, 1400-byte UDP
 #                datagrams at 20 Mbit/s from virtio-net to e1000e (iperf3), net-udp-small, 64-byte
-#                datagrams at 2 Mbit/s; their "I/Os" are the datagrams e1000e received
+#                datagrams at 2 Mbit/s; net-rr, 1400-byte echo requests from virtio-net answered by
+#                e1000e, one in flight at a time (ping -f: every packet costs the same, no batching
+#                that depends on when packets arrive). Their "I/Os" are the frames e1000e received
 #   BENCH_KEEP_PROFILES (1: keep every iommuprof profile in $BENCH_OUT/profiles/, for
 #                scripts/bench-accuracy)
 #   BENCH_IOMMUPROF_ARGS (extra arguments of `iommuprof record` in the iommuprof variants)
@@ -115,7 +117,7 @@ cp "$work/lat.bt" "$out/logs/lat.bt"
 # ---- workload ---------------------------------------------------------------------------
 # Workload shapes: NAME:RW:BS:QD. The shape in use is in $rw $bs $qd.
 declare -A known_shapes=([4k-rand]=randread:4k:$qd [4k-rand-qd1]=randread:4k:1 [seq-128k]=read:128k:4 [seq-128k-qd1]=read:128k:1 [seq-256k]=read:256k:4 [seq-1m]=read:1m:2
-    [net-udp]=net:1400/20M:1 [net-udp-small]=net:64/2M:1)
+    [net-udp]=net:1400/20M:1 [net-udp-small]=net:64/2M:1 [net-rr]=net:1400/rr:1)
 read -r -a shapes <<<"${BENCH_SHAPES:-4k-rand}"
 rw=randread bs=4k
 set_shape() {
@@ -146,8 +148,13 @@ run_net() {
     rx0=$(peer_rx)
     [[ -n $tag ]] && "$here/mark.sh" "$tag.start"
     t0=$(now)
-    timeout -k 10 $((3 * t + 60)) iperf3 -c "$LAB_NET_PEER_ADDR" -B "$LAB_NET_ADDR" -u -l "${bs%/*}" -b "${bs#*/}" \
-        -t "$t" --json >"$work/iperf3.json" 2>"$work/iperf3.err" || rc=$?
+    if [[ ${bs#*/} == rr ]]; then # request-response: flood ping, the next request when the reply is in
+        timeout -k 10 $((3 * t + 60)) ping -f -q -s "${bs%/*}" -w "$t" -I "$LAB_NET_IF" "$LAB_NET_PEER_ADDR" \
+            >"$work/iperf3.json" 2>"$work/iperf3.err" || rc=$?
+    else
+        timeout -k 10 $((3 * t + 60)) iperf3 -c "$LAB_NET_PEER_ADDR" -B "$LAB_NET_ADDR" -u -l "${bs%/*}" -b "${bs#*/}" \
+            -t "$t" --json >"$work/iperf3.json" 2>"$work/iperf3.err" || rc=$?
+    fi
     local secs_run
     secs_run=$(elapsed "$t0")
     [[ -n $tag ]] && "$here/mark.sh" "$tag.end"

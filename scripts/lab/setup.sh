@@ -17,6 +17,7 @@ pkgs=(
     coreutils grep mawk
     bpftool         # used in the guest (host binary over 9p) by the smoke test
     iproute2 iperf3 # scripts/lab/run --net: network namespace, addresses, traffic (net-traffic)
+    iputils-ping    # bench-accuracy net-rr: one echo request in flight at a time (ping -f)
 )
 names=()
 for p in "${pkgs[@]}"; do [[ $p == \#* ]] || names+=("$p"); done
