@@ -36,6 +36,8 @@ const volatile __u64 stale_ns = 5000000000ULL;
 /* THREAD_SIZE of this kernel: 16 KiB on x86_64, twice that with KASAN, the page
  * size on arm64 with 64 KiB pages (the loader finds out). */
 const volatile __u64 task_stack_size = 1ULL << IP_STACK_SHIFT;
+/* Tests only: task contexts always in the fallback map. */
+const volatile __u32 task_storage_off = 0;
 /* Probe-effect compensation per method (IP_METHOD_*), written by userspace
  * after its calibration (0 until then, and when calibration was impossible):
  *   comp_inner  the part of a call's own probe cost that falls between its
@@ -88,6 +90,27 @@ struct {
 	__type(key, int);
 	__type(value, struct ip_ctx);
 } task_ctxs SEC(".maps");
+
+/* Where task storage cannot be created (seen on Debian's 7.x kernels: every
+ * bpf_task_storage_get(..., F_CREATE) from these programs returns NULL), the
+ * task's context lives here instead, keyed by thread id; least recently used
+ * entries go first, so the tasks that exited take no room for long. Marked by
+ * IP_CTX_HASHED in `block`. */
+#define IP_CTX_HASHED (~0ULL)
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, IP_TASK_CTX_FALLBACK);
+	__type(key, __u32);
+	__type(value, struct ip_ctx);
+} task_ctx_fallback SEC(".maps");
+
+/* A zeroed context to create fallback entries from (never written). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ip_ctx);
+} zero_ctx SEC(".maps");
 
 /* In-flight calls of interrupt context (softirq/NAPI and hardirq on the IRQ
  * stack, NMI and exceptions on their own stacks): per CPU, one frame stack per
@@ -289,6 +312,34 @@ static __noinline void record(struct scratch *s, __u64 point_row, __u64 dev, __u
  * BPF program's own frame: since 6.13 a program may run on a per-CPU private
  * stack. On the current task's stack: task context; anywhere else: an
  * interrupt on this CPU (see IP_STACK_SHIFT). */
+/* The context of task t: its task storage, or the fallback map where task
+ * storage cannot be created. */
+static __always_inline struct ip_ctx *task_ctx(struct task_struct *t, int create)
+{
+	struct ip_ctx *c, *z;
+	__u32 tid, zk = 0;
+
+	if (!task_storage_off) {
+		c = bpf_task_storage_get(&task_ctxs, t, 0, create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+		if (c)
+			return c;
+	}
+	tid = t->pid;
+	c = bpf_map_lookup_elem(&task_ctx_fallback, &tid);
+	if (c || !create)
+		return c;
+	z = bpf_map_lookup_elem(&zero_ctx, &zk);
+	if (!z)
+		return NULL;
+	bpf_map_update_elem(&task_ctx_fallback, &tid, z, BPF_NOEXIST);
+	c = bpf_map_lookup_elem(&task_ctx_fallback, &tid);
+	if (c) {
+		c->block = IP_CTX_HASHED;
+		stat_inc(IP_STAT_CTX_FALLBACK, 1);
+	}
+	return c;
+}
+
 static __always_inline struct ip_ctx *get_ctx(__u64 sp, int create)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
@@ -297,7 +348,7 @@ static __always_inline struct ip_ctx *get_ctx(__u64 sp, int create)
 
 	base = (__u64)t->stack;
 	if (sp - base < task_stack_size) {
-		c = bpf_task_storage_get(&task_ctxs, t, 0, create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+		c = task_ctx(t, create);
 		if (!c && create)
 			stat_inc(IP_STAT_CTX_FULL, 1);
 		return c;
@@ -561,7 +612,7 @@ static __noinline int do_exit(struct scratch *s, __u32 slot, __u64 ret, __u64 sp
 	record(s, (__u64)f->row << 32 | point, f->dev, cdur, (bytes << 3) | sizeflag | 2 | err);
 	c->depth = i;
 	c->done++;
-	if (c->block) /* an interrupt context (a task's has block 0) */
+	if (c->block && c->block != IP_CTX_HASHED) /* an interrupt context (a task's has block 0) */
 		s->irq_done++;
 	if (i == 0 && !(cfg(slot)->flags & IP_F_CALIB)) {
 		/* Outermost call of this context: subtract the outermost time of
@@ -738,7 +789,7 @@ static __always_inline void count_softirq_nesting(void)
 		return;
 	n = s->irq_done - s->irq_done_mark;
 	s->irq_done_mark = s->irq_done;
-	tc = bpf_task_storage_get(&task_ctxs, bpf_get_current_task_btf(), 0, 0);
+	tc = task_ctx(bpf_get_current_task_btf(), 0);
 	if (tc && tc->depth) {
 		stat_inc(IP_STAT_SOFTIRQ_NESTED, 1);
 		stat_inc(IP_STAT_SOFTIRQ_NESTED_CALLS, n);

@@ -32,6 +32,7 @@
 #define IP_POINT_CALIB_OUTER 61 /* calibration points (never in a snapshot): the loader */
 #define IP_POINT_CALIB_INNER 62 /* times its own probes on two nested functions it drives */
 #define IP_BUCKETS 32          /* log2(ns) buckets: [0,2) [2,4) ... [2^31, inf) */
+#define IP_TASK_CTX_FALLBACK 512 /* task contexts where task storage cannot be created (LRU) */
 #define IP_MAX_DEPTH 16        /* nested in-flight calls per execution context (--detail: ~8 per chain, and a hardirq can nest in a softirq on the same IRQ stack block) */
 #define IP_DEVNAME_LEN 32
 
@@ -156,6 +157,7 @@ enum ip_stat {
 	IP_STAT_MIGRATED,           /* outermost call ended on another CPU */
 	IP_STAT_SOFTIRQ_NESTED,     /* softirqs that completed probed calls inside a task's probed call */
 	IP_STAT_SOFTIRQ_NESTED_CALLS, /* ... and those calls */
+	IP_STAT_CTX_FALLBACK,       /* task contexts created in the fallback map (no task storage) */
 	IP_STAT_MAX,
 };
 

@@ -8,6 +8,6 @@
 set -euo pipefail
 src=${1:-/proc/kallsyms}
 here=$(cd "$(dirname "$0")/.." && pwd)
-names=$(grep -o 'fn("[^"]*"' "$here/user/catalog/catalog.cpp" | sed 's/fn("//; s/"//' | sort -u | paste -sd'|')
+names=$(grep -oE 'fn(_sg)?\("[^"]*"' "$here/user/catalog/catalog.cpp" | sed -E 's/fn(_sg)?\("//; s/"//' | sort -u | paste -sd'|')
 names="$names|bpf_fentry_test1|do_nanosleep|vfs_read"
 grep -E "^[0-9a-f]+ [tT] ($names)((\.(isra|constprop|part|cold|llvm)(\.[0-9]+)?)*)?([[:space:]].*)?$" "$src"

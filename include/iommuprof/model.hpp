@@ -141,6 +141,9 @@ struct Counters {
     // call, and those calls. Counted at every softirq end while function probes are attached.
     uint64_t softirq_nested = 0;
     uint64_t softirq_nested_calls = 0;
+    // Task contexts kept in the fallback map because task storage could not be created
+    // (Debian's 7.x kernels): not an anomaly, the calls are timed all the same.
+    uint64_t task_ctx_fallback = 0;
     Counters since(const Counters &earlier) const;
     bool operator==(const Counters &o) const = default;
 };

@@ -18,7 +18,7 @@ namespace iommuprof {
 struct BtfFunc {
     int nargs = 0;
     int dev_arg = -1;   // parameter of type struct device *
-    int size_arg = -1;  // parameter named "size" of integer type
+    int size_arg = -1;  // integer parameter named "size" (or mapping_size, mapped_len: dma_iova_destroy)
     int nents_arg = -1; // parameter named "nents" of integer type (scatterlists)
 };
 

@@ -42,11 +42,83 @@ lab_locked() {
     ) 9>"$LAB_CACHE/.lock"
 }
 
-# Package-name regex of a kernel series ("6.1" or "6.12").
+# ---- the lab's own apt state ----
+# Guest kernels come from every Debian suite (bullseye's 5.10 to sid's newest 7.x), resolved and
+# downloaded with an apt state of the lab's own under $LAB_CACHE/apt: its own sources list, lists,
+# archive cache and an empty dpkg status, selected with APT_CONFIG. The host's sources and lists
+# are never touched, and nothing is installed.
+LAB_APT=$LAB_CACHE/apt
+LAB_APT_MIRROR=${IOMMUPROF_LAB_MIRROR:-http://deb.debian.org/debian}
+LAB_APT_SECURITY=${IOMMUPROF_LAB_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+LAB_APT_SUITES=${IOMMUPROF_LAB_SUITES:-bullseye bullseye-security bookworm bookworm-updates bookworm-security trixie trixie-security trixie-backports sid}
+
+_lab_apt_init() {
+    mkdir -p "$LAB_APT/lists/partial" "$LAB_APT/cache/archives/partial" "$LAB_APT/sources.list.d" \
+        "$LAB_APT/preferences.d"
+    [[ -f $LAB_APT/status ]] || : >"$LAB_APT/status"
+    local s uri kr=/usr/share/keyrings/debian-archive-keyring.gpg
+    {
+        for s in $LAB_APT_SUITES; do
+            uri=$LAB_APT_MIRROR
+            [[ $s == *-security ]] && uri=$LAB_APT_SECURITY
+            echo "deb [arch=amd64 signed-by=$kr] $uri $s main"
+        done
+    } >"$LAB_APT/sources.list.new"
+    mv "$LAB_APT/sources.list.new" "$LAB_APT/sources.list"
+    cat >"$LAB_APT/apt.conf.new" <<EOF_CONF
+Dir::Etc::SourceList "$LAB_APT/sources.list";
+Dir::Etc::SourceParts "$LAB_APT/sources.list.d";
+Dir::Etc::Preferences "$LAB_APT/preferences";
+Dir::Etc::PreferencesParts "$LAB_APT/preferences.d";
+Dir::State::Lists "$LAB_APT/lists";
+Dir::State::status "$LAB_APT/status";
+Dir::Cache "$LAB_APT/cache";
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+APT::Architecture "amd64";
+APT::Architectures { "amd64"; };
+Acquire::Languages "none";
+Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled "false";
+EOF_CONF
+    mv "$LAB_APT/apt.conf.new" "$LAB_APT/apt.conf"
+}
+# lab_apt CMD ARGS: an apt command (apt-get, apt-cache) on the lab's own apt state.
+lab_apt() { APT_CONFIG=$LAB_APT/apt.conf "$@"; }
+_lab_apt_lists_ok() { compgen -G "$LAB_APT/lists/*_Packages*" >/dev/null; }
+_lab_apt_update_locked() {
+    _lab_apt_init
+    lab_log "apt-get update of the lab's own apt state ($LAB_APT: $LAB_APT_SUITES)"
+    local log
+    log=$(mktemp)
+    if ! lab_apt apt-get update -q >"$log" 2>&1; then
+        lab_warn "apt-get update ($LAB_APT) failed: $(grep -E '^(E|W):' "$log" | head -n 3 | tr '\n' ' ')"
+        rm -f "$log"
+        _lab_apt_lists_ok
+        return
+    fi
+    # a suite that could not be read is a warning (the others still resolve)
+    grep -E '^(W|E):' "$log" | head -n 3 | while IFS= read -r l; do lab_warn "$l"; done
+    rm -f "$log"
+}
+# lab_apt_update: refresh the lab's apt lists (once per call; serialised with the cache lock).
+lab_apt_update() { lab_locked _lab_apt_update_locked; }
+# lab_apt_ready: the lab's apt lists exist (fetched once, on first use).
+lab_apt_ready() {
+    [[ -f $LAB_APT/apt.conf ]] && _lab_apt_lists_ok && return 0
+    lab_apt_update
+}
+
+# Package-name regex of a kernel series: "6.1" (6.1.0-N-amd64), "6.12" (6.12.N+deb12-amd64), any
+# other "X.Y" (X.Y.N+debNN-amd64 or X.Y.0-N-amd64: 5.10, 6.18, 6.19, 7.3, ...), or a bare major
+# "7" (the newest 7.x).
 lab_series_regex() {
     case $1 in
         6.1) echo '^linux-image-6\.1\.0-[0-9]+-amd64$' ;;
         6.12) echo '^linux-image-6\.12\.[0-9]+\+deb12-amd64$' ;;
+        [5-9].[0-9] | [5-9].[0-9][0-9])
+            local v=${1//./\\.}
+            echo "^linux-image-$v(\\.0-[0-9]+|\\.[0-9]+\\+deb[0-9]+)-amd64\$" ;;
+        [5-9]) echo "^linux-image-$1\\.[0-9]+(\\.0-[0-9]+|\\.[0-9]+\\+deb[0-9]+)-amd64\$" ;;
         *) return 1 ;;
     esac
 }
@@ -60,10 +132,11 @@ lab_resolve_kver() {
         echo "${want#linux-image-}"
         return 0
     fi
-    re=$(lab_series_regex "$want") || lab_die "unknown kernel '$want' (use 6.1, 6.12 or a full release like 6.12.117+deb12-amd64)"
+    re=$(lab_series_regex "$want") ||
+        lab_die "unknown kernel '$want' (use a series such as 5.10, 6.1, 6.12, 6.18, 7.3, a major such as 7, or a full release like 6.12.117+deb12-amd64)"
     # apt-cache takes ~1 s per call here: remember the answer until the apt lists change.
     local memo=$LAB_CACHE/resolved-$want
-    if [[ -s $memo ]] && [[ -z $(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -newer "$memo" 2>/dev/null | head -n1) ]] &&
+    if [[ -s $memo ]] && [[ -z $(find "$LAB_APT/lists" -maxdepth 1 -name '*Packages*' -newer "$memo" 2>/dev/null | head -n1) ]] &&
         [[ -f $LAB_CACHE/kernels/$(cat "$memo")/.complete ]]; then
         cat "$memo"
         return 0
@@ -81,16 +154,17 @@ lab_resolve_kver() {
         echo "$kver"
         return 0
     fi
-    lab_die "no linux-image package found for kernel series $want (run scripts/lab/setup.sh for apt lists)"
+    lab_die "no linux-image package found for kernel series $want in $LAB_APT_SUITES"
 }
 
 # Newest package matching regex $1 that has an installable candidate ("pkgnames" also lists names
 # only mentioned in dependencies).  Prints the kernel release.
 _lab_resolve_apt() {
     local re=$1 series=$2 pkgs pkg
-    mapfile -t pkgs < <(apt-cache pkgnames "linux-image-$series" 2>/dev/null | grep -E "$re" | sort -rV)
+    lab_apt_ready || return 1
+    mapfile -t pkgs < <(lab_apt apt-cache pkgnames "linux-image-${series%%.*}" 2>/dev/null | grep -E "$re" | sort -rV)
     [[ ${#pkgs[@]} -gt 0 ]] || return 1
-    pkg=$(apt-cache policy "${pkgs[@]}" 2>/dev/null | awk '
+    pkg=$(lab_apt apt-cache policy "${pkgs[@]}" 2>/dev/null | awk '
         /^[^ ].*:$/ { name = substr($0, 1, length($0) - 1) }
         /^  Candidate:/ && $2 != "(none)" && !done { print name; done = 1 }')
     [[ -n $pkg ]] || return 1
@@ -107,22 +181,44 @@ _lab_fetch_kernel_locked() {
     dir=$(lab_kernel_dir "$kver")
     [[ -f $dir/.complete ]] && return 0
     lab_log "fetching linux-image-$kver into $dir (one-time)"
+    lab_apt_ready || return 1
     tmp=$(mktemp -d "$LAB_CACHE/.fetch.XXXXXX")
     # apt-get download drops privileges to _apt: let it write into the scratch directory.
     chmod 0777 "$tmp"
-    if ! (cd "$tmp" && apt-get download -q=2 "linux-image-$kver" >&2); then
+    # From 6.19 (sid) and 7.x the image is split: linux-image-KVER is a metapackage over
+    # linux-binary-KVER (the kernel), linux-modules-KVER and linux-base-KVER, all of them under
+    # usr/lib/modules/KVER/.
+    local pkgs=("linux-image-$kver") p
+    for p in $(lab_apt apt-cache show --no-all-versions "linux-image-$kver" 2>/dev/null | sed -n 's/^Depends: //p' |
+        tr ',|' '\n\n' | awk '{ print $1 }' | grep -xF -e "linux-binary-$kver" -e "linux-modules-$kver" -e "linux-base-$kver" | sort -u); do
+        pkgs+=("$p")
+    done
+    if ! (cd "$tmp" && lab_apt apt-get download -q=2 "${pkgs[@]}" >&2); then
         rm -rf "$tmp"
-        lab_warn "apt-get download linux-image-$kver failed"
+        lab_warn "apt-get download ${pkgs[*]} failed"
         return 1
     fi
-    deb=$(find "$tmp" -maxdepth 1 -name '*.deb' | head -n1)
-    [[ -n $deb ]] || lab_die "no .deb downloaded for linux-image-$kver"
     mkdir -p "$tmp/x"
-    dpkg -x "$deb" "$tmp/x" || lab_die "dpkg -x $deb failed"
+    for deb in "$tmp"/*.deb; do
+        [[ -f $deb ]] || lab_die "no .deb downloaded for linux-image-$kver"
+        dpkg -x "$deb" "$tmp/x" || lab_die "dpkg -x $deb failed"
+        rm -f "$deb"
+    done
+    # The lab's layout: boot/vmlinuz-KVER and lib/modules/KVER (merged-/usr packages put the
+    # modules, and the split ones the kernel as well, under usr/lib/modules/KVER).
+    if [[ -d $tmp/x/usr/lib/modules/$kver ]]; then
+        mkdir -p "$tmp/x/lib/modules"
+        cp -a "$tmp/x/usr/lib/modules/$kver" "$tmp/x/lib/modules/" && rm -rf "$tmp/x/usr/lib/modules/$kver"
+    fi
+    if [[ ! -f $tmp/x/boot/vmlinuz-$kver ]]; then
+        mkdir -p "$tmp/x/boot"
+        for p in "$tmp/x/lib/modules/$kver/vmlinuz" "$tmp/x/lib/modules/$kver/vmlinuz-$kver"; do
+            [[ -f $p ]] && mv "$p" "$tmp/x/boot/vmlinuz-$kver" && break
+        done
+    fi
+    [[ -f $tmp/x/boot/vmlinuz-$kver ]] || lab_die "${pkgs[*]}: no kernel image (boot/vmlinuz-$kver or usr/lib/modules/$kver/vmlinuz)"
     # The package ships no modules.dep (postinst runs depmod): generate it for the unpacked tree.
     depmod -b "$tmp/x" "$kver" || lab_die "depmod for $kver failed"
-    [[ -f $tmp/x/boot/vmlinuz-$kver ]] || lab_die "linux-image-$kver has no boot/vmlinuz-$kver"
-    rm -f "$deb"
     rm -rf "$dir"
     mkdir -p "$(dirname "$dir")"
     mv "$tmp/x" "$dir"
@@ -142,8 +238,8 @@ lab_get_kernel() {
     local kver
     if ! kver=$(lab_resolve_kver "$1" 2>/dev/null) || ! lab_fetch_kernel "$kver"; then
         [[ $1 == *-amd64 ]] && lab_die "cannot download linux-image-$kver"
-        lab_log "refreshing the apt lists (apt-get update) and resolving $1 again"
-        apt-get update -qq >/dev/null 2>&1 || lab_warn "apt-get update failed"
+        lab_log "refreshing the lab's apt lists and resolving $1 again"
+        lab_apt_update || lab_warn "apt-get update ($LAB_APT) failed"
         kver=$(lab_resolve_kver "$1") || return 1
         lab_fetch_kernel "$kver" || lab_die "cannot download linux-image-$kver"
     fi

@@ -74,6 +74,9 @@ protected:
         // Frames older than this lost their exits (5 s in the tool; short here so that a
         // test can wait for it, long enough for every other test's calls).
         skel->rodata->stale_ns = kStaleNs;
+        // ctest runs the logic twice: once more with task storage off (the fallback map)
+        if (getenv("IOMMUPROF_TEST_NO_TASK_STORAGE"))
+            skel->rodata->task_storage_off = 1;
         ASSERT_EQ(iommuprof_bpf__load(skel), 0) << "verifier rejected a program (IOMMUPROF_DEBUG=1 for the log)";
         ncpu = libbpf_num_possible_cpus();
     }
@@ -183,6 +186,8 @@ TEST_P(BpfLogic, NestedCallsAreTimedInclusivelyAndTotalCountsTheStackOnce)
     EXPECT_EQ(m.intr_count + im.intr_count + q.intr_count, 0u) << "own nested calls are not an interruption";
     EXPECT_EQ(stat(IP_STAT_UNMATCHED_EXIT), 0u);
     EXPECT_EQ(stat(IP_STAT_DROPPED_FRAMES), 0u);
+    // one task context, in task storage or (task storage off) created once in the fallback map
+    EXPECT_EQ(stat(IP_STAT_CTX_FALLBACK), getenv("IOMMUPROF_TEST_NO_TASK_STORAGE") ? 1u : 0u);
 }
 
 // A scatter-gather slot's size argument is its number of entries (nents, an int):

@@ -115,7 +115,8 @@ Counters Counters::since(const Counters &e) const
             sub(ctx_full, e.ctx_full),         sub(depth_overflow, e.depth_overflow),
             sub(unmatched_exit, e.unmatched_exit), sub(dropped_frames, e.dropped_frames),
             sub(migrated, e.migrated),         sub(recursion_misses, e.recursion_misses),
-            sub(softirq_nested, e.softirq_nested), sub(softirq_nested_calls, e.softirq_nested_calls)};
+            sub(softirq_nested, e.softirq_nested), sub(softirq_nested_calls, e.softirq_nested_calls),
+            sub(task_ctx_fallback, e.task_ctx_fallback)};
 }
 
 namespace {

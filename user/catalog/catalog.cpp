@@ -55,6 +55,23 @@ std::vector<ProbeSpec> build()
          {{fn_sg("iommu_dma_map_sg", 0, 2, NEG)}}, {}});
     add({"iommu_dma_unmap_sg", C::DmaIommu, "", "", "dma-iommu: unmap a scatterlist",
          {{fn_sg("iommu_dma_unmap_sg", 0, 2)}}, {}});
+    // The two-step IOVA API (6.16+; the block layer maps multi-page requests with it from 6.17):
+    // one IOVA range per request, pages linked into it, one sync. It maps through the IOMMU only:
+    // under pt dma_iova_try_alloc fails at once and the caller maps each segment with
+    // dma_map_phys, so all of it is dma-iommu work. Each is called by the driver (the device is
+    // their first argument) and none calls another, except dma_iova_destroy, which frees.
+    add({"dma_iova_alloc", C::DmaIommu, "", "", "two-step IOVA API: allocate the IOVA range (6.16+)",
+         {{fn("dma_iova_try_alloc", 0, 3)}}, {}});
+    add({"dma_iova_link", C::DmaIommu, "", "", "two-step IOVA API: map pages into the range (6.16+)",
+         {{fn("dma_iova_link", 0, 4, NEG)}}, {}});
+    add({"dma_iova_sync", C::DmaIommu, "", "", "two-step IOVA API: IOTLB sync after linking (6.16+)",
+         {{fn("dma_iova_sync", 0, 3, NEG)}}, {}});
+    add({"dma_iova_unlink", C::DmaIommu, "", "", "two-step IOVA API: unmap pages (6.16+)",
+         {{fn("dma_iova_unlink", 0, 3)}}, {}});
+    add({"dma_iova_destroy", C::DmaIommu, "", "", "two-step IOVA API: unmap and free the range (6.16+)",
+         {{fn("dma_iova_destroy", 0, 2)}}, {}});
+    add({"dma_iova_free", C::DmaIommu, "", "", "two-step IOVA API: free an unmapped range (6.16+)",
+         {{fn("dma_iova_free", 0)}}, {}});
 
     // ---- IOMMU core: page-table updates ----
     add({"iommu_map", C::IommuCore, "", "", "IOMMU page-table map",
@@ -70,10 +87,21 @@ std::vector<ProbeSpec> build()
          {tp("iommu", "unmap", -1, 2)}});
     add({"iommu_unmap", C::IommuCore, "", "", "IOMMU unmap + sync (VFIO / explicit domains)",
          {{fn("iommu_unmap", -1, 2, ZERO)}}, {}});
-    add({"intel_iommu_map_pages", C::IommuCore, "intel", "", "VT-d page-table update",
-         {{fn("intel_iommu_map_pages", -1, -1, NEG)}}, {}});
-    add({"amd_iommu_map_pages", C::IommuCore, "amd", "", "AMD-Vi page-table update",
-         {{fn("amd_iommu_map_pages", -1, -1, NEG)}}, {}});
+    // Page-table updates: the vendor's own code up to 6.18; from 6.19 the generic IOMMU page
+    // table (iommupt), one set of functions per format (7.0/7.1 call *_map_range directly from
+    // iommu_map_nosync, 6.19 through pt_iommu_*_map_pages). Every format is built in, so each is
+    // its own point rather than an alternative of another.
+    add({"intel_iommu_map_pages", C::IommuCore, "intel", "", "VT-d page-table update (second stage)",
+         {{fn("vtdss_map_range", -1, -1, NEG), fn("pt_iommu_vtdss_map_pages", -1, -1, NEG),
+           fn("intel_iommu_map_pages", -1, -1, NEG)}},
+         {}});
+    add({"amd_iommu_map_pages", C::IommuCore, "amd", "", "AMD-Vi page-table update (v1)",
+         {{fn("amdv1_map_range", -1, -1, NEG), fn("pt_iommu_amdv1_map_pages", -1, -1, NEG),
+           fn("amd_iommu_map_pages", -1, -1, NEG)}},
+         {}});
+    add({"x86_64_map_range", C::IommuCore, "", "",
+         "generic page table, x86-64 format: VT-d first stage, AMD-Vi v2 (6.19+)",
+         {{fn("x86_64_map_range", -1, -1, NEG), fn("pt_iommu_x86_64_map_pages", -1, -1, NEG)}}, {}});
     add({"viommu_map_pages", C::IommuCore, "virtio", "virtio_iommu", "virtio-iommu MAP request",
          {{fn("viommu_map_pages", -1, -1, NEG)}}, {}});
 

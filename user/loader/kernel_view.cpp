@@ -92,7 +92,7 @@ void fill_btf_func(const btf *b, const std::string &name, KernelView &k)
         std::string_view pn = btf__name_by_offset(b, p[i].name_off);
         if (f.dev_arg < 0 && is_device_ptr(b, p[i].type))
             f.dev_arg = i;
-        if (f.size_arg < 0 && (pn == "size" || pn == "mapping_size") && is_integer(b, p[i].type))
+        if (f.size_arg < 0 && (pn == "size" || pn == "mapping_size" || pn == "mapped_len") && is_integer(b, p[i].type))
             f.size_arg = i;
         if (f.nents_arg < 0 && pn == "nents" && is_integer(b, p[i].type))
             f.nents_arg = i;

@@ -514,6 +514,7 @@ private:
         s.counters.recursion_misses = recursion_misses();
         s.counters.softirq_nested = total(IP_STAT_SOFTIRQ_NESTED);
         s.counters.softirq_nested_calls = total(IP_STAT_SOFTIRQ_NESTED_CALLS);
+        s.counters.task_ctx_fallback = total(IP_STAT_CTX_FALLBACK);
     }
 
     // Sum of bpf_prog_info.recursion_misses over the loaded programs: runs the kernel skipped

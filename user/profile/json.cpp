@@ -163,7 +163,8 @@ void to_json(json &j, const Counters &c)
              {"ctx_full", c.ctx_full},             {"depth_overflow", c.depth_overflow},
              {"unmatched_exit", c.unmatched_exit}, {"dropped_frames", c.dropped_frames},
              {"migrated", c.migrated},             {"recursion_misses", c.recursion_misses},
-             {"softirq_nested", c.softirq_nested}, {"softirq_nested_calls", c.softirq_nested_calls}};
+             {"softirq_nested", c.softirq_nested}, {"softirq_nested_calls", c.softirq_nested_calls},
+             {"task_ctx_fallback", c.task_ctx_fallback}};
 }
 
 void from_json(const json &j, Counters &c)
@@ -181,6 +182,7 @@ void from_json(const json &j, Counters &c)
     r.recursion_misses = optional("recursion_misses");
     r.softirq_nested = optional("softirq_nested");
     r.softirq_nested_calls = optional("softirq_nested_calls");
+    r.task_ctx_fallback = optional("task_ctx_fallback");
     c = r;
 }
 
