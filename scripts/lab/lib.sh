@@ -164,11 +164,30 @@ _lab_resolve_apt() {
     lab_apt_ready || return 1
     mapfile -t pkgs < <(lab_apt apt-cache pkgnames "linux-image-${series%%.*}" 2>/dev/null | grep -E "$re" | sort -rV)
     [[ ${#pkgs[@]} -gt 0 ]] || return 1
-    pkg=$(lab_apt apt-cache policy "${pkgs[@]}" 2>/dev/null | awk '
+    # newest first, the first whose package (and, split, every part of it) can be downloaded: a
+    # suite may list an image whose parts are gone (seen: 6.19.14+deb13 in trixie-backports)
+    local p kver
+    while read -r p; do
+        kver=${p#linux-image-}
+        _lab_split_parts "$kver" | _lab_all_have_candidates && { echo "$kver"; return 0; }
+    done < <(lab_apt apt-cache policy "${pkgs[@]}" 2>/dev/null | awk '
         /^[^ ].*:$/ { name = substr($0, 1, length($0) - 1) }
-        /^  Candidate:/ && $2 != "(none)" && !done { print name; done = 1 }')
-    [[ -n $pkg ]] || return 1
-    echo "${pkg#linux-image-}"
+        /^  Candidate:/ && $2 != "(none)" { print name }')
+    return 1
+}
+# The split packages a linux-image-KVER depends on (none for the older, whole images).
+_lab_split_parts() {
+    local kver=$1
+    lab_apt apt-cache show --no-all-versions "linux-image-$kver" 2>/dev/null | sed -n 's/^Depends: //p' |
+        tr ',|' '\n\n' | awk '{ print $1 }' |
+        grep -xF -e "linux-binary-$kver" -e "linux-modules-$kver" -e "linux-base-$kver" | sort -u
+}
+# stdin: package names; true when every one has an installable candidate
+_lab_all_have_candidates() {
+    local names
+    mapfile -t names
+    [[ ${#names[@]} -gt 0 ]] || return 0
+    [[ $(lab_apt apt-cache policy "${names[@]}" 2>/dev/null | grep -c '^  Candidate: [^(]') == "${#names[@]}" ]]
 }
 
 # Directory holding the unpacked kernel package (boot/, lib/modules/KVER with modules.dep).
@@ -189,8 +208,7 @@ _lab_fetch_kernel_locked() {
     # linux-binary-KVER (the kernel), linux-modules-KVER and linux-base-KVER, all of them under
     # usr/lib/modules/KVER/.
     local pkgs=("linux-image-$kver") p
-    for p in $(lab_apt apt-cache show --no-all-versions "linux-image-$kver" 2>/dev/null | sed -n 's/^Depends: //p' |
-        tr ',|' '\n\n' | awk '{ print $1 }' | grep -xF -e "linux-binary-$kver" -e "linux-modules-$kver" -e "linux-base-$kver" | sort -u); do
+    for p in $(_lab_split_parts "$kver"); do
         pkgs+=("$p")
     done
     if ! (cd "$tmp" && lab_apt apt-get download -q=2 "${pkgs[@]}" >&2); then
@@ -410,8 +428,11 @@ lab_accel() {
 }
 
 # lab_cells: prints the matrix cells "KERNEL IOMMU MODE EXPECTED_GROUP_TYPE" of tests/lab/cells.txt
-# (or $LAB_CELLS_FILE), comments and blank lines removed.
+# (or $LAB_CELLS_FILE), comments and blank lines removed. Cells tagged `wide` (a fifth column)
+# belong to the wide matrix: printed with LAB_WIDE=1 (all cells) or LAB_WIDE=only (those alone).
 lab_cells() {
     sed -e 's/#.*//' -e '/^[[:space:]]*$/d' -e 's/[[:space:]]\+/ /g' -e 's/^ //;s/ $//' \
-        "${LAB_CELLS_FILE:-$LAB_REPO/tests/lab/cells.txt}"
+        "${LAB_CELLS_FILE:-$LAB_REPO/tests/lab/cells.txt}" |
+        awk -v w="${LAB_WIDE:-0}" '{ wide = $5 == "wide"; $5 = "" ; sub(/ +$/, "") }
+            (w == "1") || (w == "only" && wide) || (w != "1" && w != "only" && !wide)'
 }

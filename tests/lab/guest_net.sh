@@ -13,20 +13,6 @@ stats() {
         "$(ip netns exec "$LAB_NET_NS" cat /sys/class/net/$LAB_NET_PEER_IF/statistics/rx_packets)" \
         "$(ip netns exec "$LAB_NET_NS" cat /sys/class/net/$LAB_NET_PEER_IF/statistics/tx_packets)"
 }
-# A third network device, in a namespace no name points to (only a process holds it): a netdevsim
-# port, so that the profile's interface list is checked beyond /run/netns and beyond PCI devices.
-anon_ns_pid=
-if modprobe netdevsim 2>/dev/null && echo "7 1" > /sys/bus/netdevsim/new_device 2>/dev/null; then
-    for _ in $(seq 50); do
-        nsim_if=$(ls /sys/bus/netdevsim/devices/netdevsim7/net/ 2>/dev/null | head -1)
-        [[ -n $nsim_if ]] && break
-        sleep 0.1
-    done
-    unshare -n sleep 3600 &
-    anon_ns_pid=$!
-    sleep 0.2
-    ip link set "$nsim_if" netns "$anon_ns_pid" && echo "$nsim_if" > "$o/nsim.if"
-fi
 stats > "$o/stats.before"
 "$IP" run --detail -o "$o/net.iprof" --label "$LAB_KERNEL $LAB_IOMMU $LAB_MODE network" -- bash -c '
     taskset -c 0 dd if=$LAB_NVME_DEV of=/dev/null bs=4k count=100000 iflag=direct 2>"$LAB_OUT/dd.err" &
@@ -40,5 +26,4 @@ stats > "$o/stats.after"
 "$IP" report --json "$o/net.iprof" > "$o/report.json" 2> "$o/report.err"
 "$IP" report -H --per-cpu "$o/net.iprof" > "$o/per-cpu.txt" 2>&1
 "$IP" report "$o/net.iprof" > "$o/report.txt" 2>&1
-[[ -n $anon_ns_pid ]] && kill "$anon_ns_pid"
 exit 0

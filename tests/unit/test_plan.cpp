@@ -133,6 +133,38 @@ TEST(Plan, Debian612PrefersIommuMapAndCacheTagFlushes)
     EXPECT_NE(entry(p, "vfio_dma_map")->att.reason.find("vfio_iommu_type1"), std::string::npos);
 }
 
+// Debian 7.3 (kallsyms from a lab guest): the DMA API is dma_map_phys (dma_map_page_attrs wraps
+// it: only one of the two), the two-step IOVA API is there, and the page tables are the generic
+// ones (iommupt): vtdss_map_range stands for VT-d's, amdv1_map_range for AMD-Vi's.
+TEST(Plan, Debian73HasTheTwoStepIovaApiAndTheGenericPageTable)
+{
+    KernelView k = capable(load("7.3-debian.txt"));
+    k.fentry_max_args = 12;
+    Plan p = make_plan(k);
+    EXPECT_EQ(symbols_of(p, "dma_map"), std::vector<std::string>{"dma_map_phys"});
+    EXPECT_EQ(symbols_of(p, "iommu_dma_map"), std::vector<std::string>{"iommu_dma_map_phys"});
+    for (auto [point, sym] : {std::pair{"dma_iova_alloc", "dma_iova_try_alloc"}, {"dma_iova_link", "dma_iova_link"},
+                              {"dma_iova_sync", "dma_iova_sync"}, {"dma_iova_destroy", "dma_iova_destroy"}}) {
+        EXPECT_EQ(symbols_of(p, point), std::vector<std::string>{sym}) << point;
+        EXPECT_EQ(entry(p, point)->att.category, Category::DmaIommu) << point;
+    }
+    EXPECT_EQ(symbols_of(p, "intel_iommu_map_pages"), std::vector<std::string>{"vtdss_map_range"});
+    EXPECT_EQ(symbols_of(p, "amd_iommu_map_pages"), std::vector<std::string>{"amdv1_map_range"});
+    EXPECT_EQ(symbols_of(p, "x86_64_map_range"), std::vector<std::string>{"x86_64_map_range"});
+    EXPECT_EQ(symbols_of(p, "iommu_map"), std::vector<std::string>{"iommu_map_nosync"});
+    // The verdict's plan times the two-step API: 64 KiB and larger block I/O maps through it.
+    PlanOptions o;
+    o.only_points = verdict_points();
+    o.fallback_points = dma_api_points();
+    Plan v = make_plan(k, o);
+    for (const char *want : {"dma_iova_alloc", "dma_iova_link", "dma_iova_sync", "dma_iova_unlink", "dma_iova_destroy"})
+        EXPECT_NE(entry(v, want), nullptr) << want;
+    // 6.12 has none of it: the points are there and say so.
+    Plan old = make_plan(capable(load("6.12-debian.txt")));
+    EXPECT_EQ(entry(old, "dma_iova_link")->att.method, Method::Unavailable);
+    EXPECT_EQ(symbols_of(old, "intel_iommu_map_pages"), std::vector<std::string>{"intel_iommu_map_pages"});
+}
+
 TEST(Plan, VerdictPointsLeaveOutWhatNestsInTheDmaIommuLayer)
 {
     KernelView k = capable(load("6.12-debian.txt"));
