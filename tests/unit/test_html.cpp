@@ -75,6 +75,19 @@ std::string report_page(const Profile &p, const Verdict *v)
     return render(d, Format::Html);
 }
 
+// The compare page's document: strict.iprof (b) against pt.iprof (a).
+Document compare_doc(const Profile &b, const Profile &a, const Comparison &c)
+{
+    Document d;
+    d.kind = Document::Kind::Compare;
+    d.profile = &b;
+    d.name = "strict.iprof";
+    d.after = &a;
+    d.after_name = "pt.iprof";
+    d.comparison = &c;
+    return d;
+}
+
 }  // namespace
 
 TEST(Html, ReportHasVerdictOneHistogramPerTimedPointAndBars)
@@ -175,13 +188,7 @@ TEST(Html, CompareOverlaysBeforeAndAfter)
 {
     Profile b = profile(true), a = profile(false);
     Comparison c = compare_profiles(b, a);
-    Document d;
-    d.kind = Document::Kind::Compare;
-    d.profile = &b;
-    d.name = "strict.iprof";
-    d.after = &a;
-    d.after_name = "pt.iprof";
-    d.comparison = &c;
+    Document d = compare_doc(b, a, c);
     std::string h = render(d, Format::Html);
     EXPECT_NE(h.find("data-verdict=\"compare\""), std::string::npos);
     // Every (point, device) seen on either side gets one figure, the outermost calls too
@@ -237,14 +244,7 @@ TEST(Html, NetworkTrafficPerDevice)
     Comparison c = compare_profiles(b, a);
     ASSERT_EQ(c.net.size(), 1u);
     EXPECT_LT(c.net[0].cpu_per_packet_change, 0);
-    Document d;
-    d.kind = Document::Kind::Compare;
-    d.profile = &b;
-    d.name = "strict.iprof";
-    d.after = &a;
-    d.after_name = "pt.iprof";
-    d.comparison = &c;
-    h = render(d, Format::Html);
+    h = render(compare_doc(b, a, c), Format::Html);
     EXPECT_NE(h.find("<section id=\"network\">"), std::string::npos);
     EXPECT_NE(h.find(fmt::format("data-cpu-ns-per-packet-before=\"{:.6g}\"", c.net[0].before.cpu_ns_per_packet)),
               std::string::npos)
