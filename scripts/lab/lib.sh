@@ -181,6 +181,7 @@ _lab_split_parts() {
     lab_apt apt-cache show --no-all-versions "linux-image-$kver" 2>/dev/null | sed -n 's/^Depends: //p' |
         tr ',|' '\n\n' | awk '{ print $1 }' |
         grep -xF -e "linux-binary-$kver" -e "linux-modules-$kver" -e "linux-base-$kver" | sort -u
+    return 0 # none is an answer (under pipefail, grep's "no match" would make it a failure)
 }
 # stdin: package names; true when every one has an installable candidate
 _lab_all_have_candidates() {

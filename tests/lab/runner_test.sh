@@ -46,6 +46,17 @@ expected_type() {
     echo "$t"
 }
 
+# Resolution from the lab's apt lists, as on a fresh machine (no kernel cached to fall back on),
+# under this script's pipefail: a whole (unsplit) image has no parts, which is an answer.
+if lab_apt_ready; then
+    re=$(lab_series_regex 6.1)
+    if kver=$(_lab_resolve_apt "$re" 6.1) && [[ $kver == 6.1.0-*-amd64 ]]; then
+        pass "resolution: 6.1 -> $kver from the lab's apt lists (no cache used)"
+    else
+        fail "resolution: 6.1 did not resolve from the lab's apt lists ('${kver:-}')"
+    fi
+fi
+
 # Fetch kernels and build initramfs images first, so that the timings below are boot + run only.
 for k in $(printf '%s\n' "${cells[@]}" | awk '{ print $1 }' | sort -u); do
     scripts/lab/kernels.sh "$k" >/dev/null
