@@ -240,6 +240,40 @@ set_nvme_domain() { # TYPE: rebinds the disk in a group of that type (0 when it 
     run_workload 1 # warm-up in the new domain (IOVA caches, first mappings), not measured
 }
 
+# ---- the NICs' default domains (variant none-identity with a network shape) ------------------
+# Both NICs are switched (each driver unbound, its group's type written, bound again), and the
+# link is set up again as at boot (scripts/lab/net-guest.sh: namespace, addresses, carrier).
+net_group() { readlink -f "/sys/bus/pci/devices/$1/iommu_group"; }
+net_boot_type=
+[[ -n ${LAB_NET_E1000E_BDF:-} && -e /sys/bus/pci/devices/${LAB_NET_E1000E_BDF:-none}/iommu_group ]] &&
+    net_boot_type=$(cat "$(net_group "$LAB_NET_E1000E_BDF")/type" 2>/dev/null)
+set_net_domain() { # TYPE
+    local want=$1 bdf g drv changed=0
+    [[ -n $net_boot_type ]] || { log "the NICs have no IOMMU group"; return 1; }
+    for bdf in "$LAB_NET_E1000E_BDF" "$LAB_NET_VIRTIO_BDF"; do
+        g=$(net_group "$bdf")
+        [[ $(cat "$g/type") == "$want" ]] && continue
+        drv=$(basename "$(readlink -f "/sys/bus/pci/devices/$bdf/driver")")
+        echo "$bdf" >"/sys/bus/pci/drivers/$drv/unbind" || return 1
+        if ! echo "$want" >"$g/type"; then
+            log "cannot set $g/type to $want"
+            echo "$bdf" >"/sys/bus/pci/drivers/$drv/bind"
+            return 1
+        fi
+        echo "$bdf" >"/sys/bus/pci/drivers/$drv/bind" || return 1
+        changed=1
+    done
+    ((changed)) || return 0
+    pkill -x iperf3 2>/dev/null
+    ip netns del "$LAB_NET_NS" 2>/dev/null
+    # shellcheck source=scripts/lab/net-guest.sh
+    . "$here/../lab/net-guest.sh" || { log "the link did not come back after the switch to $want"; return 1; }
+    set_shape "$shape" # the iperf3 server again
+    log "NIC groups $(basename "$(net_group "$LAB_NET_E1000E_BDF")") $(basename "$(net_group "$LAB_NET_VIRTIO_BDF")"): $want"
+    run_workload 1 # warm-up in the new domains, not measured
+}
+set_domain() { if [[ $rw == net ]]; then set_net_domain "$@"; else set_nvme_domain "$@"; fi; }
+
 # ---- tracers ----------------------------------------------------------------------------
 tracer_pid=
 ready_s=
@@ -250,10 +284,11 @@ start_tracer() { # VARIANT TAG: sets tracer_pid and ready_s (start -> all probes
     ready_s=0
     tracer_pid=
     if [[ $v == *-identity ]]; then
-        set_nvme_domain identity || return 1
+        set_domain identity || return 1
         switched_once=1
-    elif [[ -n $boot_type && -n ${switched_once:-} ]]; then
-        set_nvme_domain "$boot_type" || return 1
+    elif [[ -n ${switched_once:-} ]]; then
+        if [[ $rw == net ]]; then set_net_domain "$net_boot_type" || return 1
+        elif [[ -n $boot_type ]]; then set_nvme_domain "$boot_type" || return 1; fi
     fi
     case $v in
         none | none-identity) return 0 ;;
@@ -332,8 +367,7 @@ for ((r = 0; r < repeats; r++)); do
         v=${variants[$(((j + r) % nv))]}
         tag=r$r-$v
         [[ ${#shapes[@]} -gt 1 ]] && tag=$shape-$tag
-        # (the identity variants switch the NVMe disk's group: nothing to do with a network shape)
-        [[ $rw == net && $v == *-identity ]] && continue
+        # (with a network shape, the identity variants switch the NICs' groups)
         if ! start_tracer "$v" "$tag"; then
             echo "{\"repeat\": $r, \"variant\": \"$v\", \"shape\": \"$shape\", \"ok\": false, \"why\": \"not ready\"}" >>"$out/samples.jsonl"
             continue
