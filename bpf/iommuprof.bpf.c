@@ -655,8 +655,7 @@ static __always_inline __u64 kp_arg(struct pt_regs *ctx, int i)
 	return i >= 0 && i < 5 ? a[i] : 0;
 }
 
-SEC("kprobe")
-int ip_kprobe(struct pt_regs *ctx)
+static __always_inline int kprobe_enter(struct pt_regs *ctx)
 {
 	__u32 slot = bpf_get_attach_cookie(ctx);
 	struct scratch *s = get_scratch();
@@ -671,8 +670,7 @@ int ip_kprobe(struct pt_regs *ctx)
 	return do_enter(s, slot | IP_METHOD_KPROBE << IP_METHOD_SHIFT, dev, size, PT_REGS_SP(ctx));
 }
 
-SEC("kretprobe")
-int ip_kretprobe(struct pt_regs *ctx)
+static __always_inline int kprobe_exit(struct pt_regs *ctx)
 {
 	struct scratch *s = get_scratch();
 	__u32 slot = bpf_get_attach_cookie(ctx);
@@ -681,6 +679,21 @@ int ip_kretprobe(struct pt_regs *ctx)
 		return 0;
 	return do_exit(s, slot | IP_METHOD_KPROBE << IP_METHOD_SHIFT, PT_REGS_RC(ctx), PT_REGS_SP(ctx));
 }
+
+SEC("kprobe")
+int ip_kprobe(struct pt_regs *ctx) { return kprobe_enter(ctx); }
+
+SEC("kretprobe")
+int ip_kretprobe(struct pt_regs *ctx) { return kprobe_exit(ctx); }
+
+/* The same, attached to many functions in one link (kprobe_multi, 5.18+: one
+ * program verified once, one ftrace update for all; the cookie of each
+ * function is its slot). */
+SEC("kprobe.multi")
+int ip_kprobe_multi(struct pt_regs *ctx) { return kprobe_enter(ctx); }
+
+SEC("kretprobe.multi")
+int ip_kretprobe_multi(struct pt_regs *ctx) { return kprobe_exit(ctx); }
 
 /* ---- fentry / fexit / raw_tp: stamped out per slot ---- */
 

@@ -103,6 +103,8 @@ struct KernelFeatures {
     std::string kprobes_why;  // when !kprobes
     bool raw_tp = false;
     bool tracefs = false;     // optional: used for available_filter_functions
+    bool kprobe_multi = false;     // kprobes go through kprobe_multi links (many functions per link)
+    std::string kprobe_multi_why;  // when kprobes && !kprobe_multi
 };
 
 // One histogram cell: (point, device, cpu).

@@ -44,6 +44,10 @@ struct KernelView {
     // Kernel capabilities (loader/features.cpp).
     bool kprobes = false;
     std::string kprobes_why;  // when false
+    // kprobe_multi links (5.18+, CONFIG_FPROBE): many functions in one link, one program for
+    // all; probed by loading and attaching one (IOMMUPROF_NO_KPROBE_MULTI=1: not used)
+    bool kprobe_multi = false;
+    std::string kprobe_multi_why;  // when false
     bool fentry = false;
     std::string fentry_why;   // when false
     int fentry_max_args = 6;  // x86-64 trampolines: 6 before 6.6, 12 from 6.6

@@ -165,6 +165,7 @@ void check_btf()
 }
 
 static void probe_attach_features(KernelView &k, const btf *vmlinux);
+static void probe_kprobe_multi(KernelView &k);
 
 std::string errstr(int e)
 {
@@ -291,7 +292,53 @@ KernelView read_kernel_view(bool probe_features)
     } else {
         k.kprobes_why = "no kprobes (no kprobe PMU: CONFIG_KPROBES unset)";
     }
+    if (!k.kprobes)
+        k.kprobe_multi_why = "no kprobes";
+    else if (getenv("IOMMUPROF_NO_KPROBE_MULTI"))
+        k.kprobe_multi_why = "IOMMUPROF_NO_KPROBE_MULTI is set";
+    else if (probe_features)
+        probe_kprobe_multi(k);
     return k;
+}
+
+// A 2-instruction kprobe_multi program attached to one harmless function and detached: the
+// kernel has kprobe_multi links (5.18+) and fprobe (CONFIG_FPROBE).
+static void probe_kprobe_multi(KernelView &k)
+{
+    const char *target = nullptr;
+    for (const char *t : {"do_nanosleep", "vfs_read"})
+        if (k.symbols.count(t)) {
+            target = t;
+            break;
+        }
+    if (!target) {
+        k.kprobe_multi_why = "no kprobe_multi (no probe target)";
+        return;
+    }
+    const bpf_insn insns[] = {
+        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},  // r0 = 0
+        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},                    // exit
+    };
+    LIBBPF_OPTS(bpf_prog_load_opts, lo, .expected_attach_type = BPF_TRACE_KPROBE_MULTI);
+    int fd = bpf_prog_load(BPF_PROG_TYPE_KPROBE, "ip_feat_kpm", "GPL", insns, 2, &lo);
+    if (fd < 0) {
+        k.kprobe_multi_why = fmt::format("no kprobe_multi (kernel refuses the program type: {})", strerror(errno));
+        return;
+    }
+    const char *syms[] = {target};
+    LIBBPF_OPTS(bpf_link_create_opts, o);
+    o.kprobe_multi.syms = syms;
+    o.kprobe_multi.cnt = 1;
+    int link = bpf_link_create(fd, 0, BPF_TRACE_KPROBE_MULTI, &o);
+    if (link < 0) {
+        int e = errno;
+        k.kprobe_multi_why = fmt::format("no kprobe_multi (attach failed: {})",
+                                         e == ENOTSUPP ? "not supported (CONFIG_FPROBE unset?)" : strerror(e));
+    } else {
+        k.kprobe_multi = true;
+        close(link);
+    }
+    close(fd);
 }
 
 static void probe_attach_features(KernelView &k, const btf *vmlinux)

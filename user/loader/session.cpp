@@ -68,7 +68,7 @@ public:
         KernelView k = read_kernel_view(true);
         phase("kernel view + feature probe");
         features_ = KernelFeatures{k.release, k.have_btf, k.fentry, k.fentry_why, k.kprobes,
-                                   k.kprobes_why, k.raw_tp, k.tracefs};
+                                   k.kprobes_why, k.raw_tp, k.tracefs, k.kprobe_multi, k.kprobe_multi_why};
         bool only_sampling = opts.sampling == SessionOptions::Sampling::Only;
         PlanOptions po{opts.force_kprobe, opts.no_tracepoints, opts.only_points, opts.fallback_points};
         if (only_sampling) {
@@ -285,9 +285,10 @@ private:
         skel_->rodata->ncols = ncols_;
         skel_->rodata->nrows = nrows_;
         bpf_map__set_max_entries(skel_->maps.rows, std::max(1u, nrows_ * ncols_));
+        kpm_ = k.kprobe_multi;
         if ((need_kprobe || calib_kprobe_) && k.kprobes) {
-            bpf_program__set_autoload(skel_->progs.ip_kprobe, true);
-            bpf_program__set_autoload(skel_->progs.ip_kretprobe, true);
+            bpf_program__set_autoload(kp_prog(false), true);
+            bpf_program__set_autoload(kp_prog(true), true);
         }
         // Timed calls in interrupt context: their frames are reset at the end of every softirq
         // (ip_softirq_exit in bpf/iommuprof.bpf.c), where none can be in flight.
@@ -296,7 +297,28 @@ private:
             timed |= slots_.count(&e - plan_.entries.data()) &&
                      (e.att.method == Method::Fentry || e.att.method == Method::Kprobe);
         bpf_program__set_autoload(skel_->progs.ip_softirq_exit, timed && k.raw_tp);
-        return iommuprof_bpf__load(skel_);
+        // IOMMUPROF_VERIFIER_STATS=1: the verifier's statistics of every program on stderr
+        // (instructions processed, states, time): what loading costs, program by program.
+        std::vector<std::pair<bpf_program *, std::unique_ptr<char[]>>> logs;
+        if (getenv("IOMMUPROF_VERIFIER_STATS")) {
+            constexpr size_t kLog = 1 << 16;
+            bpf_object__for_each_program(p, obj) if (bpf_program__autoload(p))
+            {
+                logs.emplace_back(p, std::make_unique<char[]>(kLog));
+                bpf_program__set_log_buf(p, logs.back().second.get(), kLog);
+                bpf_program__set_log_level(p, 4);
+            }
+        }
+        int err = iommuprof_bpf__load(skel_);
+        for (auto &[p, buf] : logs) {
+            std::string_view log(buf.get());
+            while (!log.empty() && log.back() == '\n')
+                log.remove_suffix(1);
+            size_t nl = log.rfind("\nprocessed");
+            fmt::print(stderr, "iommuprof: verifier: {:<22} {}\n", bpf_program__name(p),
+                       nl == std::string_view::npos ? log : log.substr(nl + 1));
+        }
+        return err;
     }
 
     bpf_program *prog(const std::string &name)
@@ -304,24 +326,47 @@ private:
         return bpf_object__find_program_by_name(skel_->obj, name.c_str());
     }
 
+    // The kprobe programs in use: the kprobe_multi pair where the kernel has kprobe_multi
+    // links (one link may then carry many functions), the classic pair otherwise.
+    bpf_program *kp_prog(bool ret)
+    {
+        if (kpm_)
+            return ret ? skel_->progs.ip_kretprobe_multi : skel_->progs.ip_kprobe_multi;
+        return ret ? skel_->progs.ip_kretprobe : skel_->progs.ip_kprobe;
+    }
+
+    // One link of the kprobe (ret: kretprobe) program on fns, each with its cookie (its slot).
+    bpf_link *kp_link(bool ret, const std::vector<const char *> &fns, const std::vector<__u64> &cookies)
+    {
+        if (kpm_) {
+            LIBBPF_OPTS(bpf_kprobe_multi_opts, o, .syms = const_cast<const char **>(fns.data()),
+                        .cookies = cookies.data(), .cnt = fns.size(), .retprobe = ret);
+            return bpf_program__attach_kprobe_multi_opts(kp_prog(ret), nullptr, &o);
+        }
+        if (fns.size() != 1) {
+            errno = EINVAL;
+            return nullptr;
+        }
+        LIBBPF_OPTS(bpf_kprobe_opts, o, .bpf_cookie = cookies[0], .retprobe = ret);
+        return bpf_program__attach_kprobe_opts(kp_prog(ret), fns[0], &o);
+    }
+
     // Exit side first, so no entry is left without its exit; an exit
     // without entry is only counted (unmatched_exit).
-    bool attach_kprobe(PlanEntry &e, int slot, std::string &err)
+    bool attach_kprobes(const std::vector<const char *> &fns, const std::vector<__u64> &cookies, std::string &err)
     {
-        if (!bpf_program__autoload(skel_->progs.ip_kprobe)) {
+        if (!bpf_program__autoload(kp_prog(false))) {
             err = "kprobes unavailable";
             return false;
         }
-        LIBBPF_OPTS(bpf_kprobe_opts, ro, .bpf_cookie = (__u64)slot, .retprobe = true);
-        bpf_link *x = bpf_program__attach_kprobe_opts(skel_->progs.ip_kretprobe, e.att.symbol.c_str(), &ro);
+        bpf_link *x = kp_link(true, fns, cookies);
         if (!x) {
-            err = "kretprobe: " + errstr(errno);
+            err = std::string(kpm_ ? "kretprobe.multi: " : "kretprobe: ") + errstr(errno);
             return false;
         }
-        LIBBPF_OPTS(bpf_kprobe_opts, eo, .bpf_cookie = (__u64)slot, .retprobe = false);
-        bpf_link *n = bpf_program__attach_kprobe_opts(skel_->progs.ip_kprobe, e.att.symbol.c_str(), &eo);
+        bpf_link *n = kp_link(false, fns, cookies);
         if (!n) {
-            err = "kprobe: " + errstr(errno);
+            err = std::string(kpm_ ? "kprobe.multi: " : "kprobe: ") + errstr(errno);
             bpf_link__destroy(x);
             return false;
         }
@@ -330,8 +375,41 @@ private:
         return true;
     }
 
+    bool attach_kprobe(PlanEntry &e, int slot, std::string &err)
+    {
+        return attach_kprobes({e.att.symbol.c_str()}, {__u64(slot)}, err);
+    }
+
+    // With kprobe_multi, every kprobe entry of the plan in one pair of links: one ftrace update
+    // for all instead of two kprobe registrations per function. When that fails (a symbol
+    // kprobe_multi cannot resolve, e.g. a name two static functions share), the entries are
+    // attached one by one below, and the failing one says why.
+    void attach_kprobes_at_once()
+    {
+        std::vector<const char *> fns;
+        std::vector<__u64> cookies;
+        std::vector<PlanEntry *> es;
+        for (size_t i = 0; i < plan_.entries.size(); i++) {
+            auto &e = plan_.entries[i];
+            auto it = slots_.find(i);
+            if (it == slots_.end() || e.att.method != Method::Kprobe)
+                continue;
+            fns.push_back(e.att.symbol.c_str());
+            cookies.push_back(__u64(it->second));
+            es.push_back(&e);
+        }
+        std::string err;
+        if (!kpm_ || fns.size() < 2 || !attach_kprobes(fns, cookies, err))
+            return;
+        for (auto *e : es) {
+            e->att.attached = true;
+            e->att.reason += fmt::format("; kprobe_multi: one link for all {} kprobe functions", es.size());
+        }
+    }
+
     void attach(KernelView &k)
     {
+        attach_kprobes_at_once();
         for (size_t i = 0; i < plan_.entries.size(); i++) {
             auto &e = plan_.entries[i];
             auto it = slots_.find(i);
@@ -356,13 +434,17 @@ private:
                 err = "fentry attach failed: " + errstr(ex);
                 if (e.kprobe_fallback && attach_kprobe(e, slot, err)) {
                     e.att.method = Method::Kprobe;
-                    e.att.reason = "kprobe/kretprobe: " + err;
+                    e.att.reason = (kpm_ ? "kprobe_multi link: " : "kprobe/kretprobe: ") + err;
                     e.att.attached = true;
                     continue;
                 }
                 e.att.reason += "; " + err;
             } else if (e.att.method == Method::Kprobe) {
+                if (e.att.attached)  // (attach_kprobes_at_once)
+                    continue;
                 if (attach_kprobe(e, slot, err)) {
+                    if (kpm_)
+                        e.att.reason += "; kprobe_multi link";
                     e.att.attached = true;
                     continue;
                 }
@@ -561,9 +643,7 @@ private:
             }
         } else {
             for (bool ret : {true, false}) {
-                LIBBPF_OPTS(bpf_kprobe_opts, o, .bpf_cookie = (__u64)slot, .retprobe = ret);
-                bpf_link *l = bpf_program__attach_kprobe_opts(ret ? skel_->progs.ip_kretprobe
-                                                                  : skel_->progs.ip_kprobe, fn, &o);
+                bpf_link *l = kp_link(ret, {fn}, {__u64(slot)});
                 if (!l)
                     break;
                 ls.push_back(l);
@@ -686,6 +766,7 @@ private:
 
     int calib_slot_ = -1;
     bool calib_fentry_ = false, calib_kprobe_ = false;
+    bool kpm_ = false;  // kprobes through kprobe_multi links (load())
     std::string calib_outer_fentry_, calib_outer_kprobe_;
     std::vector<Calibration> calibration_;
     std::vector<std::string> calib_notes_;

@@ -31,9 +31,12 @@ std::string render_run_summary_text(const Profile &p, const std::string &what, c
 std::string render_probes_text(const KernelFeatures &f, const std::string &kernel, const std::vector<Attachment> &plan)
 {
     auto yn = [](bool b, const std::string &why) { return b ? std::string("yes") : "NO - " + esc(why); };
+    std::string kp = yn(f.kprobes, f.kprobes_why);
+    if (f.kprobes)
+        kp += f.kprobe_multi ? " (kprobe_multi links)"
+                             : " (one kprobe per function: " + esc(f.kprobe_multi_why.empty() ? "no kprobe_multi" : f.kprobe_multi_why) + ")";
     std::string out = fmt::format("kernel {}: BTF {}; fentry/fexit {}; kprobes {}; raw tracepoints {}\n", esc(kernel),
-                                  f.btf ? "yes" : "NO", yn(f.fentry, f.fentry_why), yn(f.kprobes, f.kprobes_why),
-                                  f.raw_tp ? "yes" : "NO");
+                                  f.btf ? "yes" : "NO", yn(f.fentry, f.fentry_why), kp, f.raw_tp ? "yes" : "NO");
     if (!f.fentry && !f.kprobes)
         out += "=> no function probes can attach on this kernel: latency cannot be measured; "
                "counting on tracepoints only\n";
@@ -55,6 +58,8 @@ nlohmann::json probes_json(const KernelFeatures &f, const std::string &kernel, c
                             {"fentry_reason", f.fentry_why},
                             {"kprobes", f.kprobes},
                             {"kprobes_reason", f.kprobes_why},
+                            {"kprobe_multi", f.kprobe_multi},
+                            {"kprobe_multi_reason", f.kprobe_multi_why},
                             {"raw_tracepoints", f.raw_tp},
                             {"tracefs", f.tracefs}}},
                           {"attach_seconds", attach_seconds},
