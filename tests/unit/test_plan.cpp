@@ -9,6 +9,7 @@
 
 #include "iommuprof.h"
 #include "iommuprof/plan.hpp"
+#include "iommuprof/render.hpp"
 
 using namespace iommuprof;
 
@@ -340,3 +341,24 @@ TEST(Catalog, PointIdsFitTheBpfSideAndNamesAreUnique)
 }
 
 }  // namespace
+
+TEST(Probes, TheHeaderSaysWhetherKprobesGoThroughKprobeMulti)
+{
+    KernelFeatures f;
+    f.release = "6.12.117+deb12-amd64";
+    f.btf = f.fentry = f.kprobes = f.raw_tp = f.tracefs = true;
+    f.kprobe_multi = true;
+    std::string text = render_probes_text(f, f.release, {});
+    EXPECT_NE(text.find("kprobes yes (kprobe_multi links)"), std::string::npos) << text;
+    auto j = probes_json(f, f.release, {}, 1.0);
+    EXPECT_EQ(j["features"]["kprobe_multi"], true);
+
+    f.kprobe_multi = false;
+    f.kprobe_multi_why = "no kprobe_multi (attach failed: not supported (CONFIG_FPROBE unset?))";
+    text = render_probes_text(f, f.release, {});
+    EXPECT_NE(text.find("kprobes yes (one kprobe per function: no kprobe_multi (attach failed"), std::string::npos)
+        << text;
+    j = probes_json(f, f.release, {}, 1.0);
+    EXPECT_EQ(j["features"]["kprobe_multi"], false);
+    EXPECT_EQ(j["features"]["kprobe_multi_reason"], f.kprobe_multi_why);
+}
