@@ -46,6 +46,7 @@ void run(const RecordCmd &o)
     std::string created = now_iso8601_utc();
     auto session = Session::open(o.plan.options(&host));
     warn_sampling(*session);
+    announce_ready(*session);
     bool tty = stderr_is_tty();
     if (!tty)
         fmt::print(stderr, "iommuprof: recording{} to {}\n",

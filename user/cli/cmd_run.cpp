@@ -221,6 +221,7 @@ void run(RunCmd &o)
     std::string created = now_iso8601_utc();
     auto session = Session::open(o.plan.options(&host));
     warn_sampling(*session);
+    announce_ready(*session);
 
     // Counters are cumulative since attach: the profile is the difference
     // between the moment the command starts and the moment it is reaped.

@@ -77,6 +77,7 @@ void run(const TopCmd &o)
         om.emplace(o);
     install_stop_handlers();
     auto s = Session::open(o.plan.options());
+    announce_ready(*s);
     bool tty = stdout_is_tty() && !o.json;
     Snapshot prev = s->snapshot();
     double elapsed = 0;

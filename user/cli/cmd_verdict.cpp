@@ -46,6 +46,7 @@ std::optional<Snapshot> profile_live(const VerdictCmd &o, const HostFacts &host,
     try {
         session = Session::open(o.plan.options(&host));
         warn_sampling(*session);
+        announce_ready(*session);
     } catch (const Error &e) {
         error = e.what();
         return std::nullopt;

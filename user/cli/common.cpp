@@ -78,6 +78,19 @@ void warn_sampling(const Session &s)
         fmt::print(stderr, "iommuprof: warning: no stack sampling beside the probes: {}\n", s.sampling_note());
 }
 
+void announce_ready(const Session &s)
+{
+    int fentry = 0, kprobe = 0, tp = 0;
+    for (auto &a : s.plan())
+        if (a.attached)
+            (a.method == Method::Fentry ? fentry : a.method == Method::Kprobe ? kprobe : tp)++;
+    fmt::print(stderr,
+               "iommuprof: ready after {:.1f} s: {} probes attached (fentry {}, kprobe {}{}, tracepoint {}); "
+               "counting starts now\n",
+               s.attach_seconds(), fentry + kprobe + tp, fentry, kprobe,
+               kprobe && s.features().kprobe_multi ? " through kprobe_multi" : "", tp);
+}
+
 void add_raw_flag(CLI::App *cmd, bool &raw)
 {
     cmd->add_flag("--raw", raw,

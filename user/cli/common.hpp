@@ -40,6 +40,9 @@ void use_verdict_points(SessionOptions &o, bool dma_api, const HostFacts *host);
 
 // Warns on stderr when sampling beside the probes could not start.
 void warn_sampling(const Session &s);
+// One line on stderr once every probe is attached: how long it took and what attached. Every
+// window (top's intervals, record's and run's profile, verdict's measurement) starts after it.
+void announce_ready(const Session &s);
 
 // --raw: report times as measured, without the probe-effect compensation.
 void add_raw_flag(CLI::App *cmd, bool &raw);

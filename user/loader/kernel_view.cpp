@@ -333,7 +333,7 @@ static void probe_kprobe_multi(KernelView &k)
     if (link < 0) {
         int e = errno;
         k.kprobe_multi_why = fmt::format("no kprobe_multi (attach failed: {})",
-                                         e == ENOTSUPP ? "not supported (CONFIG_FPROBE unset?)" : strerror(e));
+                                         e == ENOTSUPP || e == EOPNOTSUPP ? "not supported: CONFIG_FPROBE unset" : strerror(e));
     } else {
         k.kprobe_multi = true;
         close(link);
