@@ -432,6 +432,8 @@ private:
                 if (x)
                     bpf_link__destroy(x);
                 err = "fentry attach failed: " + errstr(ex);
+                if (e.kprobe_fallback)
+                    calibrate_kprobes_late();
                 if (e.kprobe_fallback && attach_kprobe(e, slot, err)) {
                     e.att.method = Method::Kprobe;
                     e.att.reason = (kpm_ ? "kprobe_multi link: " : "kprobe/kretprobe: ") + err;
@@ -743,30 +745,54 @@ private:
     void calibrate()
     {
         calibration_.clear();
+        calib_fentry_done_ = calib_kprobe_done_ = false;
         if (calib_slot_ < 0)
             return;
         if (getenv("IOMMUPROF_DEBUG"))
             fmt::print(stderr, "iommuprof: calibration slots {} fentry {} kprobe {}\n", calib_slot_, calib_fentry_,
                        calib_kprobe_);
+        bool plan_kprobes = false;
+        for (auto &e : plan_.entries)
+            plan_kprobes |= e.att.method == Method::Kprobe;
         for (bool fentry : {true, false}) {
             if (fentry ? !calib_fentry_ : !calib_kprobe_)
                 continue;
-            auto c = calibrate_method(fentry);
-            if (!c)
+            // kprobes: now when the plan has some; otherwise only if a fentry attach falls back to
+            // a kprobe (calibrate_kprobes_late), which is rare and saves every other start the
+            // kprobe registrations and 20k syscalls
+            if (!fentry && !plan_kprobes)
                 continue;
-            int m = fentry ? IP_METHOD_FENTRY : IP_METHOD_KPROBE;
-            skel_->bss->comp_inner[m] = __u64(c->inner_ns + 0.5);
-            skel_->bss->comp_pair[m] = __u64(c->pair_ns + 0.5);
-            calibration_.push_back(*c);
+            calibrate_one(fentry);
         }
         if (getenv("IOMMUPROF_DEBUG"))
             for (auto &n : calib_notes_)
                 fmt::print(stderr, "iommuprof: {}\n", n);
     }
 
+    void calibrate_one(bool fentry)
+    {
+        (fentry ? calib_fentry_done_ : calib_kprobe_done_) = true;
+        auto c = calibrate_method(fentry);
+        if (!c)
+            return;
+        int m = fentry ? IP_METHOD_FENTRY : IP_METHOD_KPROBE;
+        skel_->bss->comp_inner[m] = __u64(c->inner_ns + 0.5);
+        skel_->bss->comp_pair[m] = __u64(c->pair_ns + 0.5);
+        calibration_.push_back(*c);
+    }
+
+    // Before the first kprobe a fentry attach falls back to: the kprobe cost is measured first,
+    // so that no call of it goes uncompensated.
+    void calibrate_kprobes_late()
+    {
+        if (calib_kprobe_ && !calib_kprobe_done_)
+            calibrate_one(false);
+    }
+
     int calib_slot_ = -1;
     bool calib_fentry_ = false, calib_kprobe_ = false;
     bool kpm_ = false;  // kprobes through kprobe_multi links (load())
+    bool calib_fentry_done_ = false, calib_kprobe_done_ = false;
     std::string calib_outer_fentry_, calib_outer_kprobe_;
     std::vector<Calibration> calibration_;
     std::vector<std::string> calib_notes_;
