@@ -176,12 +176,16 @@ _lab_resolve_apt() {
     return 1
 }
 # The split packages a linux-image-KVER depends on (none for the older, whole images).
+# An image is split when it depends on its linux-binary part; a whole image (6.18 and older)
+# holds the kernel and its modules itself, and the linux-base-KVER some of them depend on is not
+# needed (seen: trixie-backports lists none for 6.18).
 _lab_split_parts() {
-    local kver=$1
-    lab_apt apt-cache show --no-all-versions "linux-image-$kver" 2>/dev/null | sed -n 's/^Depends: //p' |
-        tr ',|' '\n\n' | awk '{ print $1 }' |
-        grep -xF -e "linux-binary-$kver" -e "linux-modules-$kver" -e "linux-base-$kver" | sort -u
-    return 0 # none is an answer (under pipefail, grep's "no match" would make it a failure)
+    local kver=$1 deps
+    deps=$(lab_apt apt-cache show --no-all-versions "linux-image-$kver" 2>/dev/null | sed -n 's/^Depends: //p' |
+        tr ',|' '\n\n' | awk '{ print $1 }')
+    grep -qxF "linux-binary-$kver" <<<"$deps" || return 0
+    grep -xF -e "linux-binary-$kver" -e "linux-modules-$kver" -e "linux-base-$kver" <<<"$deps" | sort -u
+    return 0 # (under pipefail, grep's "no match" would make it a failure)
 }
 # stdin: package names; true when every one has an installable candidate
 _lab_all_have_candidates() {
