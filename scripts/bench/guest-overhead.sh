@@ -248,7 +248,7 @@ net_boot_type=
 [[ -n ${LAB_NET_E1000E_BDF:-} && -e /sys/bus/pci/devices/${LAB_NET_E1000E_BDF:-none}/iommu_group ]] &&
     net_boot_type=$(cat "$(net_group "$LAB_NET_E1000E_BDF")/type" 2>/dev/null)
 set_net_domain() { # TYPE
-    local want=$1 bdf g drv changed=0
+    local want=$1 bdf g drv changed=0 i
     [[ -n $net_boot_type ]] || { log "the NICs have no IOMMU group"; return 1; }
     for bdf in "$LAB_NET_E1000E_BDF" "$LAB_NET_VIRTIO_BDF"; do
         g=$(net_group "$bdf")
@@ -265,10 +265,11 @@ set_net_domain() { # TYPE
     done
     ((changed)) || return 0
     pkill -x iperf3 2>/dev/null
+    for ((i = 0; i < 50; i++)); do pgrep -x iperf3 >/dev/null || break; sleep 0.1; done
     ip netns del "$LAB_NET_NS" 2>/dev/null
     # shellcheck source=scripts/lab/net-guest.sh
     . "$here/../lab/net-guest.sh" || { log "the link did not come back after the switch to $want"; return 1; }
-    set_shape "$shape" # the iperf3 server again
+    set_shape "$shape_spec" # the iperf3 server again
     log "NIC groups $(basename "$(net_group "$LAB_NET_E1000E_BDF")") $(basename "$(net_group "$LAB_NET_VIRTIO_BDF")"): $want"
     run_workload 1 # warm-up in the new domains, not measured
 }
@@ -359,6 +360,7 @@ events_of() {
 nv=${#variants[@]}
 for shape in "${shapes[@]}"; do
 set_shape "$shape"
+shape_spec=$shape
 shape=${shape%%:*}
 log "shape $shape: warm-up ($workload, $rw bs $bs QD $qd)"
 run_workload 2 || die "workload failed"

@@ -285,7 +285,13 @@ private:
         skel_->rodata->ncols = ncols_;
         skel_->rodata->nrows = nrows_;
         bpf_map__set_max_entries(skel_->maps.rows, std::max(1u, nrows_ * ncols_));
+        // kprobe_multi rides on ftrace: a function ftrace cannot hook (the plan gives it a kprobe
+        // for that reason) needs a classic kprobe, and then all kprobes are classic, so that one
+        // calibration fits them all.
         kpm_ = k.kprobe_multi;
+        for (auto &e : plan_.entries)
+            if (kpm_ && e.att.method == Method::Kprobe && k.ftrace_funcs && !k.ftrace_funcs->count(e.att.symbol))
+                kpm_ = false;
         if ((need_kprobe || calib_kprobe_) && k.kprobes) {
             bpf_program__set_autoload(kp_prog(false), true);
             bpf_program__set_autoload(kp_prog(true), true);
