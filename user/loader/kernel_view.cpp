@@ -164,6 +164,12 @@ void check_btf()
                                   "CO-RE needs CONFIG_DEBUG_INFO_BTF=y)");
 }
 
+// The feature probes' program: "return 0".
+constexpr bpf_insn kReturnZero[] = {
+    {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},  // r0 = 0
+    {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},                    // exit
+};
+
 static void probe_attach_features(KernelView &k, const btf *vmlinux);
 static void probe_kprobe_multi(KernelView &k);
 
@@ -315,12 +321,8 @@ static void probe_kprobe_multi(KernelView &k)
         k.kprobe_multi_why = "no kprobe_multi (no probe target)";
         return;
     }
-    const bpf_insn insns[] = {
-        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},  // r0 = 0
-        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},                    // exit
-    };
     LIBBPF_OPTS(bpf_prog_load_opts, lo, .expected_attach_type = BPF_TRACE_KPROBE_MULTI);
-    int fd = bpf_prog_load(BPF_PROG_TYPE_KPROBE, "ip_feat_kpm", "GPL", insns, 2, &lo);
+    int fd = bpf_prog_load(BPF_PROG_TYPE_KPROBE, "ip_feat_kpm", "GPL", kReturnZero, std::size(kReturnZero), &lo);
     if (fd < 0) {
         k.kprobe_multi_why = fmt::format("no kprobe_multi (kernel refuses the program type: {})", strerror(errno));
         return;
@@ -357,13 +359,9 @@ static void probe_attach_features(KernelView &k, const btf *vmlinux)
         k.fentry_why = "no fentry (no probe target in BTF)";
         return;
     }
-    const bpf_insn insns[] = {
-        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},  // r0 = 0
-        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},                    // exit
-    };
     LIBBPF_OPTS(bpf_prog_load_opts, lo, .expected_attach_type = BPF_TRACE_FENTRY,
                 .attach_btf_id = (__u32)target);
-    int fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "ip_feat_fentry", "GPL", insns, 2, &lo);
+    int fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "ip_feat_fentry", "GPL", kReturnZero, std::size(kReturnZero), &lo);
     if (fd < 0) {
         int e = errno;
         k.fentry_why = fmt::format("no fentry (kernel refuses fentry programs: {}; no BPF trampolines)",

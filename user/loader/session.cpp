@@ -751,7 +751,7 @@ private:
     void calibrate()
     {
         calibration_.clear();
-        calib_fentry_done_ = calib_kprobe_done_ = false;
+        calib_kprobe_done_ = false;
         if (calib_slot_ < 0)
             return;
         if (getenv("IOMMUPROF_DEBUG"))
@@ -777,7 +777,8 @@ private:
 
     void calibrate_one(bool fentry)
     {
-        (fentry ? calib_fentry_done_ : calib_kprobe_done_) = true;
+        if (!fentry)
+            calib_kprobe_done_ = true;
         auto c = calibrate_method(fentry);
         if (!c)
             return;
@@ -798,7 +799,7 @@ private:
     int calib_slot_ = -1;
     bool calib_fentry_ = false, calib_kprobe_ = false;
     bool kpm_ = false;  // kprobes through kprobe_multi links (load())
-    bool calib_fentry_done_ = false, calib_kprobe_done_ = false;
+    bool calib_kprobe_done_ = false;  // (calibrate_kprobes_late)
     std::string calib_outer_fentry_, calib_outer_kprobe_;
     std::vector<Calibration> calibration_;
     std::vector<std::string> calib_notes_;
