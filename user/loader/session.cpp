@@ -94,6 +94,10 @@ public:
             throw Error(kExitRuntime, fmt::format("loading the BPF programs failed: {} "
                                                   "(set IOMMUPROF_DEBUG=1 for the verifier log)",
                                                   errstr(err)));
+        if (features_.kprobe_multi && !kpm_) {  // (load(): a kprobe function ftrace cannot hook)
+            features_.kprobe_multi = false;
+            features_.kprobe_multi_why = "a planned function is outside available_filter_functions: all kprobes are classic";
+        }
         ncpus_ = int(sysconf(_SC_NPROCESSORS_ONLN));
         possible_ = libbpf_num_possible_cpus();
         calibrate();
