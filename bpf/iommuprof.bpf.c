@@ -238,10 +238,20 @@ static __always_inline void hist_add(struct ip_hist *h, struct scratch *s, __u64
 
 /* The device's row in `rows`: looked up once per outermost call (and cached
  * per CPU for the next call of the same device), handed out at first sight
- * while rows last. */
-static __noinline __u32 row_of(struct scratch *s, __u64 dev)
+ * while rows last.
+ *
+ * ip_row_of() and ip_record() are global functions, with scalar arguments only
+ * (the form every kernel since 5.6 accepts): the verifier checks a global
+ * function once per program, where a static one is checked again for every
+ * state that reaches a call of it. That took the entry program from 38.7k
+ * instructions processed to 16.9k, the exit program from 26.7k to 5.2k. */
+__noinline __u32 ip_row_of(__u64 dev)
 {
+	struct scratch *s = get_scratch();
 	__u32 *r, n;
+
+	if (!s)
+		return IP_NO_ROW;
 
 	if (!nrows)
 		return IP_NO_ROW;
@@ -270,14 +280,17 @@ static __noinline __u32 row_of(struct scratch *s, __u64 dev)
  * scatterlist entries (IP_F_ENTRIES), not bytes; with 2, also
  * s->rec_comp and s->rec_nested (see struct ip_hist). Histograms of a device
  * with a row are updated in `rows`, others in `hists`. */
-static __noinline void record(struct scratch *s, __u64 point_row, __u64 dev, __u64 dur, __u64 bytes_flags)
+__noinline int ip_record(__u64 point_row, __u64 dev, __u64 dur, __u64 bytes_flags)
 {
+	struct scratch *s = get_scratch();
 	__u32 point = point_row & 0xffffffffU, row = point_row >> 32;
 	struct ip_hist_key key = { .point = point, .dev = dev };
 	__u32 flags = bytes_flags & 7;
 	__u64 bytes = bytes_flags >> 3;
 	struct ip_hist *h;
 
+	if (!s)
+		return 0;
 	if (row < nrows) {
 		__u32 col = col_of_point[point & (IP_MAX_POINTS - 1)];
 
@@ -287,7 +300,7 @@ static __noinline void record(struct scratch *s, __u64 point_row, __u64 dev, __u
 			h = bpf_map_lookup_elem(&rows, &idx);
 			if (h) {
 				hist_add(h, s, dur, bytes, flags);
-				return;
+				return 0;
 			}
 		}
 	}
@@ -298,14 +311,15 @@ static __noinline void record(struct scratch *s, __u64 point_row, __u64 dev, __u
 		err = bpf_map_update_elem(&hists, &key, &s->zero_hist, BPF_NOEXIST);
 		if (err && err != -EEXIST) {
 			stat_inc(IP_STAT_HIST_FULL, 1);
-			return;
+			return 0;
 		}
 		register_devname(dev);
 		h = bpf_map_lookup_elem(&hists, &key);
 		if (!h)
-			return;
+			return 0;
 	}
 	hist_add(h, s, dur, bytes, flags);
+	return 0;
 }
 
 /* sp: an address on the kernel stack the probed function runs on. Not the
@@ -464,6 +478,9 @@ static __noinline int do_enter(struct scratch *s, __u32 slot, __u64 dev, __u64 b
 			c->depth = d;
 		}
 	}
+	/* One unknown scalar from here on: the code below is verified once, not once
+	 * per way out of the loop above (16.9k instructions processed -> 6.3k). */
+	d = opaque(s, d);
 	if (d > 0 && d <= IP_MAX_DEPTH)
 		top = frame_at(c, d - 1);
 	if (d >= IP_MAX_DEPTH) {
@@ -493,7 +510,7 @@ static __noinline int do_enter(struct scratch *s, __u32 slot, __u64 dev, __u64 b
 	if (!devv)
 		devv = IP_PSEUDO_NODEV;
 	/* The caller's row when the device is the caller's (most nested calls). */
-	row = top && top->dev == devv ? top->row : row_of(s, devv);
+	row = top && top->dev == devv ? top->row : ip_row_of(devv);
 
 	now = bpf_ktime_get_ns();
 	if (top && now - top->ts > stale_ns) {
@@ -609,7 +626,7 @@ static __noinline int do_exit(struct scratch *s, __u32 slot, __u64 ret, __u64 sp
 		bytes = (__s32)bytes > 0 ? (__u32)bytes : 0;
 		sizeflag = 4;
 	}
-	record(s, (__u64)f->row << 32 | point, f->dev, cdur, (bytes << 3) | sizeflag | 2 | err);
+	ip_record((__u64)f->row << 32 | point, f->dev, cdur, (bytes << 3) | sizeflag | 2 | err);
 	c->depth = i;
 	c->done++;
 	if (c->block && c->block != IP_CTX_HASHED) /* an interrupt context (a task's has block 0) */
@@ -626,7 +643,7 @@ static __noinline int do_exit(struct scratch *s, __u32 slot, __u64 ret, __u64 sp
 		} else {
 			stat_inc(IP_STAT_MIGRATED, 1);
 		}
-		record(s, (__u64)f->row << 32 | IP_POINT_TOPLEVEL, f->dev, own, 2);
+		ip_record((__u64)f->row << 32 | IP_POINT_TOPLEVEL, f->dev, own, 2);
 		s->toplevel_acc += own;
 	}
 	s->probe_acc += comp_pair[m];
@@ -639,7 +656,7 @@ static __noinline int do_event(struct scratch *s, __u32 slot, __u64 dev, __u64 b
 {
 	if (slot >= IP_MAX_SLOTS)
 		return 0;
-	record(s, (__u64)IP_NO_ROW << 32 | cfg(slot)->point, dev ? dev : IP_PSEUDO_NODEV, 0, bytes << 3);
+	ip_record((__u64)IP_NO_ROW << 32 | cfg(slot)->point, dev ? dev : IP_PSEUDO_NODEV, 0, bytes << 3);
 	return 0;
 }
 
