@@ -14,8 +14,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <fcntl.h>
+#include <unordered_set>
+#include <vector>
+#include <chrono>
 #include <cstring>
 #include <fstream>
+#include <map>
+#include <set>
 #include <string_view>
 #include <sys/stat.h>
 
@@ -76,11 +82,8 @@ bool is_integer(const btf *b, __u32 type_id)
     return t && (btf_is_int(t) || btf_is_enum(t));
 }
 
-void fill_btf_func(const btf *b, const std::string &name, KernelView &k)
+void fill_btf_func(const btf *b, int id, const std::string &name, KernelView &k)
 {
-    int id = btf__find_by_name_kind(b, name.c_str(), BTF_KIND_FUNC);
-    if (id <= 0)
-        return;
     const btf_type *fn = btf__type_by_id(b, id);
     const btf_type *proto = btf__type_by_id(b, fn->type);
     if (!proto || !btf_is_func_proto(proto))
@@ -107,12 +110,30 @@ void fill_btf_func(const btf *b, const std::string &name, KernelView &k)
     k.btf_funcs[name] = f;
 }
 
-void fill_btf_tracepoint(const btf *b, const std::string &event, KernelView &k)
+// The ids of the functions named in `names` and of the tracepoint typedefs (btf_trace_EVENT)
+// of `events`, among b's own types (from `first`; a module's BTF starts after vmlinux's): the
+// first of each name, as btf__find_by_name_kind would find it. One pass over the types, where
+// btf__find_by_name_kind scans them all again for every name (libbpf 1.1 keeps no index):
+// 0.2-0.3 s under emulation for the catalog's names.
+template <class Names>
+std::map<std::string, int> btf_ids(const btf *b, __u32 first, const Names &names, const std::set<std::string> &events)
 {
-    std::string tn = "btf_trace_" + event;
-    int id = btf__find_by_name_kind(b, tn.c_str(), BTF_KIND_TYPEDEF);
-    if (id <= 0)
-        return;
+    std::map<std::string, int> ids;
+    __u32 n = btf__type_cnt(b);
+    for (__u32 id = first; id < n; id++) {
+        const btf_type *t = btf__type_by_id(b, id);
+        if (!btf_is_func(t) && !btf_is_typedef(t))
+            continue;
+        std::string_view name = btf__name_by_offset(b, t->name_off);
+        if (btf_is_func(t) ? names.count(name) > 0
+                           : name.substr(0, 10) == "btf_trace_" && events.count(std::string(name.substr(10))) > 0)
+            ids.emplace(std::string(name), int(id));
+    }
+    return ids;
+}
+
+void fill_btf_tracepoint(const btf *b, int id, const std::string &event, KernelView &k)
+{
     const btf_type *t = skip_mods(b, id);
     if (!t || !btf_is_ptr(t))
         return;
@@ -171,7 +192,6 @@ constexpr bpf_insn kReturnZero[] = {
 };
 
 static void probe_attach_features(KernelView &k, const btf *vmlinux);
-static void probe_kprobe_multi(KernelView &k);
 
 std::string errstr(int e)
 {
@@ -181,9 +201,61 @@ std::string errstr(int e)
     return strerror(e);
 }
 
+// f(line) for every line of the file at path (without its newline), read in large chunks (a
+// stream's getline costs as much as the kernel takes to print kallsyms' 170k lines); false when
+// it cannot be opened or read to its end.
+template <class F>
+bool for_each_line(const char *path, F f)
+{
+    int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    std::vector<char> buf(1 << 18);
+    size_t have = 0;
+    for (;;) {
+        ssize_t n = ::read(fd, buf.data() + have, buf.size() - have);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0 && have)
+                f(std::string_view(buf.data(), have));
+            ::close(fd);
+            return n == 0;
+        }
+        have += size_t(n);
+        size_t start = 0;
+        for (const char *nl; (nl = static_cast<const char *>(memchr(buf.data() + start, '\n', have - start)));) {
+            f(std::string_view(buf.data() + start, size_t(nl - buf.data()) - start));
+            start = size_t(nl - buf.data()) + 1;
+        }
+        if (start == 0 && have == buf.size())
+            buf.resize(buf.size() * 2);  // one line longer than the buffer (never seen: bounded by the file)
+        std::memmove(buf.data(), buf.data() + start, have - start);
+        have -= start;
+    }
+}
+
+// IOMMUPROF_DEBUG: how long each part of the kernel view took.
+class Phases {
+public:
+    void operator()(const char *what)
+    {
+        if (!on_)
+            return;
+        auto now = std::chrono::steady_clock::now();
+        fmt::print(stderr, "iommuprof:   kernel view: {:<22} {:7.3f}s\n", what, std::chrono::duration<double>(now - last_).count());
+        last_ = now;
+    }
+
+private:
+    bool on_ = getenv("IOMMUPROF_DEBUG") != nullptr;
+    std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
 KernelView read_kernel_view(bool probe_features)
 {
     KernelView k;
+    Phases phase;
     struct utsname u;
     if (uname(&u) == 0) {
         k.release = u.release;
@@ -209,83 +281,92 @@ KernelView read_kernel_view(bool probe_features)
     wanted.insert(kCalibInner);
     // Keep only the names the catalog can use (clones: the part before the first '.'): kallsyms has
     // ~170k lines and storing them all costs more than the kernel takes to print them.
-    auto interesting = [&wanted](std::string_view name) {
-        return wanted.find(name.substr(0, name.find('.'))) != wanted.end();
+    // (hashed: one lookup per line of kallsyms rather than a tree walk)
+    std::unordered_set<std::string_view> wanted_h(wanted.begin(), wanted.end());
+    auto interesting = [&wanted_h](std::string_view name) {
+        return wanted_h.count(name.substr(0, name.find('.'))) > 0;
     };
 
-    std::ifstream ks("/proc/kallsyms");
-    if (!ks)
-        throw Error(kExitRuntime, "cannot read /proc/kallsyms");
-    std::string line;
-    while (std::getline(ks, line)) {
+    bool ks_ok = for_each_line("/proc/kallsyms", [&](std::string_view line) {
         // "ffffffff81412d90 T dma_map_phys" or "... t viommu_sync_req\t[virtio_iommu]"
         if (line.size() < 20)
-            continue;
+            return;
         size_t sp1 = line.find(' ');
         if (sp1 == std::string::npos || sp1 + 3 >= line.size())
-            continue;
+            return;
         char type = line[sp1 + 1];
         if (type != 't' && type != 'T')
-            continue;
+            return;
         size_t start = sp1 + 3;
         size_t end = line.find_first_of(" \t", start);
-        std::string_view sv = std::string_view(line).substr(start, end == std::string::npos ? std::string::npos : end - start);
+        std::string_view sv = line.substr(start, end == std::string::npos ? std::string::npos : end - start);
         if (!interesting(sv))
-            continue;
+            return;
         std::string name(sv);
         if (end != std::string::npos) {
             size_t lb = line.find('[', end), rb = line.find(']', end);
             if (lb != std::string::npos && rb != std::string::npos && rb > lb)
-                k.symbol_module[name] = line.substr(lb + 1, rb - lb - 1);
+                k.symbol_module[name] = std::string(line.substr(lb + 1, rb - lb - 1));
         }
         k.symbols.insert(std::move(name));
-    }
+    });
+    if (!ks_ok)
+        throw Error(kExitRuntime, "cannot read /proc/kallsyms");
+    phase("kallsyms");
 
     std::string tfs = tracefs_dir();
     k.tracefs = !tfs.empty();
     if (!tfs.empty()) {
-        std::ifstream ff(tfs + "/available_filter_functions");
-        if (ff) {
-            std::set<std::string> funcs;
-            while (std::getline(ff, line)) {
-                std::string_view name = std::string_view(line).substr(0, line.find_first_of(" \t"));
+        std::set<std::string> funcs;
+        if (for_each_line((tfs + "/available_filter_functions").c_str(), [&](std::string_view line) {
+                std::string_view name = line.substr(0, line.find_first_of(" \t"));
                 if (interesting(name))
                     funcs.insert(std::string(name));
-            }
-            if (ff.eof())  // read to the end (possibly with nothing of ours in it)
-                k.ftrace_funcs = std::move(funcs);
-        }
+            }))  // read to the end (possibly with nothing of ours in it)
+            k.ftrace_funcs = std::move(funcs);
+        phase("ftrace functions");
         for (auto &p : catalog())
             for (auto &t : p.tracepoints)
                 if (exists(tfs + "/events/" + t.group + "/" + t.event))
                     k.tracepoints.insert(t.full());
+        phase("tracepoints");
     }
 
     btf *vmlinux = btf__load_vmlinux_btf();
     if (vmlinux) {
         k.have_btf = true;
-        for (auto &n : wanted)
-            fill_btf_func(vmlinux, n, k);
+        std::set<std::string> events;
         for (auto &p : catalog())
             for (auto &t : p.tracepoints)
-                fill_btf_tracepoint(vmlinux, t.event, k);
+                events.insert(t.event);
+        auto ids = btf_ids(vmlinux, 1, wanted, events);
+        for (auto &[name, id] : ids)
+            if (name.rfind("btf_trace_", 0) == 0)
+                fill_btf_tracepoint(vmlinux, id, name.substr(10), k);
+            else
+                fill_btf_func(vmlinux, id, name, k);
         for (auto &m : modules) {
             if (!exists("/sys/kernel/btf/" + m))
                 continue;
             btf *mb = btf__load_module_btf(m.c_str(), vmlinux);
             if (!mb)
                 continue;
+            std::set<std::string, std::less<>> names;
             for (auto &p : catalog())
                 if (p.module == m)
                     for (auto &g : p.groups)
                         for (auto &s : g)
-                            fill_btf_func(mb, s.name, k);
+                            names.insert(s.name);
+            for (auto &[name, id] : btf_ids(mb, btf__type_cnt(vmlinux), names, {}))
+                fill_btf_func(mb, id, name, k);
             btf__free(mb);
         }
+        phase("BTF");
         if (probe_features)
             probe_attach_features(k, vmlinux);
         else
             k.fentry = true;  // assumed; confirmed at attach time
+        phase("fentry probe");
         btf__free(vmlinux);
     } else {
         k.fentry_why = "no fentry (no kernel BTF)";
@@ -300,17 +381,23 @@ KernelView read_kernel_view(bool probe_features)
     }
     if (!k.kprobes)
         k.kprobe_multi_why = "no kprobes";
-    else if (getenv("IOMMUPROF_NO_KPROBE_MULTI"))
-        k.kprobe_multi_why = "IOMMUPROF_NO_KPROBE_MULTI is set";
-    else if (probe_features)
-        probe_kprobe_multi(k);
+    else
+        k.kprobe_multi_why = "not checked: no kprobe in the plan";  // (probe_kprobe_multi)
     return k;
 }
 
 // A 2-instruction kprobe_multi program attached to one harmless function and detached: the
-// kernel has kprobe_multi links (5.18+) and fprobe (CONFIG_FPROBE).
-static void probe_kprobe_multi(KernelView &k)
+// kernel has kprobe_multi links (5.18+) and fprobe (CONFIG_FPROBE). Asked only when the plan
+// has kprobes: the attach and detach are an ftrace update each (0.15 s under emulation).
+void probe_kprobe_multi(KernelView &k)
 {
+    if (!k.kprobes)
+        return;
+    if (getenv("IOMMUPROF_NO_KPROBE_MULTI")) {
+        k.kprobe_multi_why = "IOMMUPROF_NO_KPROBE_MULTI is set";
+        return;
+    }
+    Phases phase;
     const char *target = nullptr;
     for (const char *t : {"do_nanosleep", "vfs_read"})
         if (k.symbols.count(t)) {
@@ -338,9 +425,11 @@ static void probe_kprobe_multi(KernelView &k)
                                          e == ENOTSUPP || e == EOPNOTSUPP ? "not supported: CONFIG_FPROBE unset" : strerror(e));
     } else {
         k.kprobe_multi = true;
+        k.kprobe_multi_why.clear();
         close(link);
     }
     close(fd);
+    phase("kprobe_multi probe");
 }
 
 static void probe_attach_features(KernelView &k, const btf *vmlinux)

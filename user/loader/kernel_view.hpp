@@ -27,6 +27,8 @@ void check_btf();         // throws Error(kExitRuntime)
 // probe_features: attach a no-op fentry program once to learn whether BPF
 // trampolines work (needs privileges).
 KernelView read_kernel_view(bool probe_features);
+// Sets k.kprobe_multi (and its reason): whether kprobe_multi links attach here.
+void probe_kprobe_multi(KernelView &k);
 
 
 }  // namespace iommuprof

@@ -67,8 +67,6 @@ public:
         };
         KernelView k = read_kernel_view(true);
         phase("kernel view + feature probe");
-        features_ = KernelFeatures{k.release, k.have_btf, k.fentry, k.fentry_why, k.kprobes,
-                                   k.kprobes_why, k.raw_tp, k.tracefs, k.kprobe_multi, k.kprobe_multi_why};
         bool only_sampling = opts.sampling == SessionOptions::Sampling::Only;
         PlanOptions po{opts.force_kprobe, opts.no_tracepoints, opts.only_points, opts.fallback_points};
         if (only_sampling) {
@@ -76,6 +74,19 @@ public:
             po.fallback_points.clear();
         }
         plan_ = make_plan(k, po);
+        // kprobe_multi is asked only when the plan has kprobes (a fentry attach that falls back to
+        // a kprobe uses a classic one).
+        bool kpm_checked = false;
+        auto features = [&] {
+            if (!kpm_checked && std::any_of(plan_.entries.begin(), plan_.entries.end(),
+                                            [](const PlanEntry &e) { return e.att.method == Method::Kprobe; })) {
+                probe_kprobe_multi(k);
+                kpm_checked = true;
+            }
+            features_ = KernelFeatures{k.release, k.have_btf, k.fentry, k.fentry_why, k.kprobes,
+                                       k.kprobes_why, k.raw_tp, k.tracefs, k.kprobe_multi, k.kprobe_multi_why};
+        };
+        features();
         phase("plan");
         bool calib = !opts.no_compensation && !getenv("IOMMUPROF_NO_CALIBRATION") && !only_sampling;
         int err = load(k, calib);
@@ -86,6 +97,7 @@ public:
             // A fentry target the verifier refused: redo the plan on kprobes.
             po.force_kprobe = true;
             plan_ = make_plan(k, po);
+            features();
             err = load(k, calib);
             if (err && calib)
                 err = load(k, false);
@@ -113,7 +125,7 @@ public:
             n += a.attached;
         if (opts.sampling != SessionOptions::Sampling::Off) {
             try {
-                sampler_ = std::make_unique<Sampler>(opts.sample_hz);
+                sampler_ = std::make_unique<Sampler>(opts.sample_hz, opts.late_symbols);
             } catch (const Error &e) {
                 if (only_sampling)
                     throw;
