@@ -21,6 +21,12 @@ struct SessionOptions {
     enum class Sampling { Off, Beside, Only };
     Sampling sampling = Sampling::Off;
     double sample_hz = 997;  // per CPU; not a round rate, so it does not beat with periodic work
+    // The sampler names its kernel stacks (reads kallsyms: 0.4-0.5 s under emulation) at the
+    // first snapshot, after it has read them, rather than at open: for a profile whose only
+    // snapshot is its last (record to a file, verdict), that read then leaves the start-up and
+    // still falls outside the window. Commands that snapshot along the way (top, run, record on
+    // a terminal) keep it at open, before their first window.
+    bool late_symbols = false;
 };
 
 // What the running kernel offers (bpftrace's bpffeature, reduced).

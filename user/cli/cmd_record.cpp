@@ -44,10 +44,12 @@ void run(const RecordCmd &o)
     ho.read_kmsg = true;
     HostFacts host = read_host_facts(ho);
     std::string created = now_iso8601_utc();
-    auto session = Session::open(o.plan.options(&host));
+    bool tty = stderr_is_tty();
+    SessionOptions so = o.plan.options(&host);
+    so.late_symbols = !tty;  // one snapshot, at the end (a terminal gets one every second)
+    auto session = Session::open(so);
     warn_sampling(*session);
     announce_ready(*session);
-    bool tty = stderr_is_tty();
     if (!tty)
         fmt::print(stderr, "iommuprof: recording{} to {}\n",
                    o.duration > 0 ? fmt::format(" for {:g} s", o.duration) : std::string(" until SIGINT/SIGTERM"),

@@ -44,7 +44,9 @@ std::optional<Snapshot> profile_live(const VerdictCmd &o, const HostFacts &host,
 {
     std::unique_ptr<Session> session;
     try {
-        session = Session::open(o.plan.options(&host));
+        SessionOptions so = o.plan.options(&host);
+        so.late_symbols = true;  // one snapshot, at the end
+        session = Session::open(so);
         warn_sampling(*session);
         announce_ready(*session);
     } catch (const Error &e) {

@@ -93,12 +93,13 @@ std::vector<int> online_cpus()
 
 }  // namespace
 
-Sampler::Sampler(double hz) : hz_(hz)
+Sampler::Sampler(double hz, bool late_names) : hz_(hz)
 {
-    // Named now, not at the first read: reading kallsyms takes a while (about a second under
-    // emulation), which must not fall inside a profile's window (`run` snapshots at the start).
-    // The profiler's own BPF programs are loaded by now, so their names are in it.
-    syms_.load();
+    // Named now, unless late_names, not at the first read: reading kallsyms takes a while (0.4-0.5 s
+    // under emulation), which must not fall inside a profile's window (`run` snapshots at the
+    // start). The profiler's own BPF programs are loaded by now, so their names are in it.
+    if (!late_names)
+        syms_.load();
     skel_ = sampler_bpf__open_and_load();
     if (!skel_)
         throw Error(kExitRuntime, "sampling: loading the sampler failed: " + errstr(errno));
@@ -171,14 +172,39 @@ SampleStats Sampler::read()
         ncpu = 1;
     int cfd = bpf_map__fd(skel_->maps.counts), sfd = bpf_map__fd(skel_->maps.stacks);
     std::vector<uint64_t> per(ncpu);
-    std::vector<uint64_t> ips(IP_SAMPLE_DEPTH);
+    // The counts and the stacks not named yet first, then the names: with late names, reading
+    // kallsyms falls after the samples it would otherwise add to.
+    struct Row {
+        ip_sample_key key;
+        std::vector<uint64_t> per, ips;  // ips: only for a stack not named yet
+    };
+    std::vector<Row> rows;
     ip_sample_key key{}, next{};
     ip_sample_key *prev = nullptr;
+    bool unnamed = false;
     while (bpf_map_get_next_key(cfd, prev, &next) == 0) {
         key = next;
         prev = &key;
         if (bpf_map_lookup_elem(cfd, &key, per.data()) != 0)
             continue;
+        Row r{key, per, {}};
+        if (key.stackid >= 0 && !cache_.count(key.stackid * 2 + int(key.idle != 0))) {
+            r.ips.assign(IP_SAMPLE_DEPTH, 0);
+            if (bpf_map_lookup_elem(sfd, &key.stackid, r.ips.data()) != 0)
+                std::fill(r.ips.begin(), r.ips.end(), 0);
+            unnamed = true;
+        }
+        rows.push_back(std::move(r));
+    }
+    if (unnamed && syms_.empty() && !names_tried_) {
+        names_tried_ = true;  // (a failure leaves the stacks unnamed: they count as "other")
+        try {
+            syms_.load();
+        } catch (const Error &e) {
+            fmt::print(stderr, "iommuprof: {}: sampled stacks are not classified\n", e.what());
+        }
+    }
+    for (auto &[key, per, ips] : rows) {
         SampleClass cls = SampleClass::Other;
         std::string folded;
         if (key.stackid >= 0) {
@@ -186,14 +212,12 @@ SampleStats Sampler::read()
             auto it = cache_.find(cache_key);
             if (it == cache_.end()) {
                 std::vector<std::string> frames;
-                std::fill(ips.begin(), ips.end(), 0);
-                if (bpf_map_lookup_elem(sfd, &key.stackid, ips.data()) == 0)
-                    for (uint64_t ip : ips) {
-                        if (!ip)
-                            break;
-                        std::string n = syms_.name(ip);
-                        frames.push_back(n.empty() ? fmt::format("{:#x}", ip) : n);
-                    }
+                for (uint64_t ip : ips) {
+                    if (!ip)
+                        break;
+                    std::string n = syms_.name(ip);
+                    frames.push_back(n.empty() ? fmt::format("{:#x}", ip) : n);
+                }
                 SampleClass c = classify_stack(frames, key.idle != 0);
                 std::string f;
                 if (c == SampleClass::Translation || c == SampleClass::DmaApi || c == SampleClass::Profiler ||

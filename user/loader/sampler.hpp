@@ -29,7 +29,8 @@ class Sampler {
 public:
     // A perf event on every online CPU (cycles where a PMU exists, else cpu-clock) at hz
     // samples per second, running ip_sample. Throws Error(kExitRuntime) with the reason.
-    explicit Sampler(double hz);
+    // late_names: kallsyms is read at the first read() that needs it, after the samples are.
+    explicit Sampler(double hz, bool late_names = false);
     ~Sampler();
     Sampler(const Sampler &) = delete;
     Sampler &operator=(const Sampler &) = delete;
@@ -45,6 +46,7 @@ private:
     std::string event_;
     double hz_;
     Kallsyms syms_;
+    bool names_tried_ = false;
     // stackid -> (class, folded stack or "" when not kept)
     std::map<int, std::pair<SampleClass, std::string>> cache_;
 };
