@@ -479,8 +479,12 @@ static __noinline int do_enter(struct scratch *s, __u32 slot, __u64 dev, __u64 b
 		}
 	}
 	/* One unknown scalar from here on: the code below is verified once, not once
-	 * per way out of the loop above (16.9k instructions processed -> 6.3k). */
-	d = opaque(s, d);
+	 * per way out of the loop above (16.9k instructions processed -> 6.3k).
+	 * Through the context itself, which only this context writes (the scratch
+	 * value opaque() uses is the CPU's: an interrupt's probe could change it
+	 * between the store and the load). */
+	c->depth = d;
+	d = *(volatile __u32 *)&c->depth;
 	if (d > 0 && d <= IP_MAX_DEPTH)
 		top = frame_at(c, d - 1);
 	if (d >= IP_MAX_DEPTH) {
@@ -593,7 +597,9 @@ static __noinline int do_exit(struct scratch *s, __u32 slot, __u64 ret, __u64 sp
 			stat_inc(IP_STAT_UNMATCHED_EXIT, 1);
 			return 0;
 		}
-		i = opaque(s, found);
+		/* (an unknown scalar, as in do_enter: through the context) */
+		c->depth = found + 1;
+		i = *(volatile __u32 *)&c->depth - 1;
 		stat_inc(IP_STAT_DROPPED_FRAMES, d - 1 - i);
 		f = frame_at(c, i);
 		if (!f)

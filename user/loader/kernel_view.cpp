@@ -382,7 +382,7 @@ KernelView read_kernel_view(bool probe_features)
     if (!k.kprobes)
         k.kprobe_multi_why = "no kprobes";
     else
-        k.kprobe_multi_why = "not checked: no kprobe in the plan";  // (probe_kprobe_multi)
+        k.kprobe_multi_why = "kprobe_multi not checked: no kprobe planned";  // (probe_kprobe_multi)
     return k;
 }
 

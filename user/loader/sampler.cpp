@@ -26,7 +26,7 @@ void Kallsyms::load()
     std::ifstream in("/proc/kallsyms");
     if (!in)
         throw Error(kExitRuntime, "sampling: cannot read /proc/kallsyms");
-    syms_.clear();
+    std::vector<std::pair<uint64_t, std::string>> syms;  // (kept only when complete)
     std::string line;
     bool nonzero = false;
     while (std::getline(in, line)) {
@@ -40,11 +40,23 @@ void Kallsyms::load()
         uint64_t a = strtoull(line.c_str(), nullptr, 16);
         nonzero |= a != 0;
         size_t end = line.find_first_of(" \t", sp1 + 3);
-        syms_.emplace_back(a, line.substr(sp1 + 3, end == std::string::npos ? std::string::npos : end - sp1 - 3));
+        syms.emplace_back(a, line.substr(sp1 + 3, end == std::string::npos ? std::string::npos : end - sp1 - 3));
     }
     if (!nonzero)
         throw Error(kExitRuntime, "sampling: /proc/kallsyms hides the addresses (kptr_restrict): run as root");
-    std::sort(syms_.begin(), syms_.end());
+    std::sort(syms.begin(), syms.end());
+    syms_ = std::move(syms);
+}
+
+void Kallsyms::check()
+{
+    // The first line only (the kernel prints no more than the reader asks for).
+    std::ifstream in("/proc/kallsyms");
+    std::string line;
+    if (!in || !std::getline(in, line))
+        throw Error(kExitRuntime, "sampling: cannot read /proc/kallsyms");
+    if (strtoull(line.c_str(), nullptr, 16) == 0)
+        throw Error(kExitRuntime, "sampling: /proc/kallsyms hides the addresses (kptr_restrict): run as root");
 }
 
 std::string Kallsyms::name(uint64_t addr) const
@@ -98,7 +110,9 @@ Sampler::Sampler(double hz, bool late_names) : hz_(hz)
     // Named now, unless late_names, not at the first read: reading kallsyms takes a while (0.4-0.5 s
     // under emulation), which must not fall inside a profile's window (`run` snapshots at the
     // start). The profiler's own BPF programs are loaded by now, so their names are in it.
-    if (!late_names)
+    if (late_names)
+        syms_.check();  // (what load() would refuse, refused now)
+    else
         syms_.load();
     skel_ = sampler_bpf__open_and_load();
     if (!skel_)
@@ -201,9 +215,12 @@ SampleStats Sampler::read()
         try {
             syms_.load();
         } catch (const Error &e) {
-            fmt::print(stderr, "iommuprof: {}: sampled stacks are not classified\n", e.what());
+            names_error_ = e.what();
         }
     }
+    // Unnamed stacks would all read as "other": no sampling result rather than a wrong one.
+    if (!names_error_.empty())
+        throw Error(kExitRuntime, names_error_);
     for (auto &[key, per, ips] : rows) {
         SampleClass cls = SampleClass::Other;
         std::string folded;

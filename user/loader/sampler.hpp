@@ -19,6 +19,7 @@ namespace iommuprof {
 class Kallsyms {
 public:
     void load();                       // throws Error(kExitRuntime) when unreadable or hidden
+    void check();                      // the same refusal, from the first line only
     std::string name(uint64_t addr) const;  // "" when below the first symbol
     bool empty() const { return syms_.empty(); }
 private:
@@ -34,7 +35,7 @@ public:
     ~Sampler();
     Sampler(const Sampler &) = delete;
     Sampler &operator=(const Sampler &) = delete;
-    // Cumulative since the start.
+    // Cumulative since the start. Throws Error(kExitRuntime) when the stacks cannot be named.
     SampleStats read();
     const std::string &event() const { return event_; }
 
@@ -47,6 +48,7 @@ private:
     double hz_;
     Kallsyms syms_;
     bool names_tried_ = false;
+    std::string names_error_;  // kallsyms could not be read late: read() throws it
     // stackid -> (class, folded stack or "" when not kept)
     std::map<int, std::pair<SampleClass, std::string>> cache_;
 };

@@ -157,8 +157,15 @@ public:
         s.net = net_since(read_net_ifaces(), net_base_);
         merge_same_name(s);
         s.calibration = calibration_;
-        if (sampler_)
-            s.samples = sampler_->read();
+        if (sampler_) {
+            try {
+                s.samples = sampler_->read();
+            } catch (const Error &e) {  // (late names: kallsyms unreadable) the probes' profile stands
+                if (sampling_note_.empty())
+                    fmt::print(stderr, "iommuprof: warning: no stack sampling beside the probes: {}\n", e.what());
+                sampling_note_ = e.what();
+            }
+        }
         return s;
     }
 
