@@ -786,6 +786,15 @@ SLOT(24) SLOT(25) SLOT(26) SLOT(27) SLOT(28) SLOT(29) SLOT(30) SLOT(31)
 SLOT(32) SLOT(33) SLOT(34) SLOT(35) SLOT(36) SLOT(37) SLOT(38) SLOT(39)
 SLOT(40) SLOT(41) SLOT(42) SLOT(43) SLOT(44) SLOT(45) SLOT(46) SLOT(47)
 
+/* fentry/fexit through a tracing multi link (BPF_TRACE_FENTRY_MULTI / _FEXIT_MULTI, seen
+ * in Debian's 7.x kernels): one program for every function, verified once, loaded against
+ * the kernel's bpf_multi_func; the slot is each function's cookie. */
+SEC("iommuprof.fentry_multi")
+int ip_fentry_multi(__u64 *ctx) { return fentry_common(bpf_get_attach_cookie(ctx) & IP_SLOT_MASK, ctx); }
+
+SEC("iommuprof.fexit_multi")
+int ip_fexit_multi(__u64 *ctx) { return fexit_common(bpf_get_attach_cookie(ctx) & IP_SLOT_MASK, ctx); }
+
 /* At the end of a softirq no interrupt context of this CPU can be in flight:
  * hardirqs nested in the softirq have returned, and a softirq never runs inside
  * a hardirq. Frames still on an interrupt context's stack lost their exit, most

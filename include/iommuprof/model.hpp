@@ -105,6 +105,8 @@ struct KernelFeatures {
     bool tracefs = false;     // optional: used for available_filter_functions
     bool kprobe_multi = false;     // kprobes go through kprobe_multi links (many functions per link)
     std::string kprobe_multi_why;  // when kprobes && !kprobe_multi
+    bool fentry_multi = false;     // fentry/fexit go through tracing multi links (one program for all)
+    std::string fentry_multi_why;  // when fentry && !fentry_multi
 };
 
 // One histogram cell: (point, device, cpu).

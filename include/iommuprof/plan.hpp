@@ -20,6 +20,7 @@ struct BtfFunc {
     int dev_arg = -1;   // parameter of type struct device *
     int size_arg = -1;  // integer parameter named "size" (or mapping_size, mapped_len: dma_iova_destroy)
     int nents_arg = -1; // parameter named "nents" of integer type (scatterlists)
+    int btf_id = 0;     // its id in vmlinux's BTF (0: a module's), for tracing multi links
 };
 
 // What BTF says about a raw tracepoint's TP_PROTO (btf_trace_<event>).
@@ -50,6 +51,12 @@ struct KernelView {
     std::string kprobe_multi_why;  // when false
     bool fentry = false;
     std::string fentry_why;   // when false
+    // Tracing multi links (BPF_TRACE_FENTRY_MULTI / _FEXIT_MULTI, in the kernel's BTF enum
+    // bpf_attach_type; seen in Debian's 7.x): one fentry and one fexit program for every
+    // function; probed by loading and attaching one (IOMMUPROF_NO_FENTRY_MULTI=1: not used).
+    bool fentry_multi = false;
+    std::string fentry_multi_why;  // when false
+    int fentry_multi_type = 0, fexit_multi_type = 0;  // their attach type values
     int fentry_max_args = 6;  // x86-64 trampolines: 6 before 6.6, 12 from 6.6
     bool raw_tp = true;
     std::string raw_tp_why;

@@ -43,9 +43,10 @@ protected:
         bpf_program *p;
         bpf_object__for_each_program(p, skel->obj)
         {
-            // fentry/fexit need a target at load time: covered by the VM lab.
+            // fentry/fexit need a target at load time, the tracing multi programs (no type
+            // until the loader sets it) the kernel's multi attach types: covered by the VM lab.
             auto t = bpf_program__expected_attach_type(p);
-            if (t == BPF_TRACE_FENTRY || t == BPF_TRACE_FEXIT)
+            if (t == BPF_TRACE_FENTRY || t == BPF_TRACE_FEXIT || bpf_program__type(p) == BPF_PROG_TYPE_UNSPEC)
                 bpf_program__set_autoload(p, false);
         }
         auto set = [&](int slot, const char *point, int ret, int flags) {

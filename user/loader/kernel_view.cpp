@@ -82,13 +82,14 @@ bool is_integer(const btf *b, __u32 type_id)
     return t && (btf_is_int(t) || btf_is_enum(t));
 }
 
-void fill_btf_func(const btf *b, int id, const std::string &name, KernelView &k)
+void fill_btf_func(const btf *b, int id, const std::string &name, KernelView &k, bool vmlinux)
 {
     const btf_type *fn = btf__type_by_id(b, id);
     const btf_type *proto = btf__type_by_id(b, fn->type);
     if (!proto || !btf_is_func_proto(proto))
         return;
     BtfFunc f;
+    f.btf_id = vmlinux ? id : 0;
     f.nargs = btf_vlen(proto);
     const btf_param *p = btf_params(proto);
     for (int i = 0; i < f.nargs; i++) {
@@ -192,6 +193,7 @@ constexpr bpf_insn kReturnZero[] = {
 };
 
 static void probe_attach_features(KernelView &k, const btf *vmlinux);
+static void probe_fentry_multi(KernelView &k, const btf *vmlinux);
 
 std::string errstr(int e)
 {
@@ -344,7 +346,7 @@ KernelView read_kernel_view(bool probe_features)
             if (name.rfind("btf_trace_", 0) == 0)
                 fill_btf_tracepoint(vmlinux, id, name.substr(10), k);
             else
-                fill_btf_func(vmlinux, id, name, k);
+                fill_btf_func(vmlinux, id, name, k, true);
         for (auto &m : modules) {
             if (!exists("/sys/kernel/btf/" + m))
                 continue;
@@ -358,13 +360,17 @@ KernelView read_kernel_view(bool probe_features)
                         for (auto &s : g)
                             names.insert(s.name);
             for (auto &[name, id] : btf_ids(mb, btf__type_cnt(vmlinux), names, {}))
-                fill_btf_func(mb, id, name, k);
+                fill_btf_func(mb, id, name, k, false);
             btf__free(mb);
         }
         phase("BTF");
-        if (probe_features)
-            probe_attach_features(k, vmlinux);
-        else
+        if (probe_features) {
+            probe_fentry_multi(k, vmlinux);
+            if (k.fentry_multi)
+                k.fentry = true;  // (a trampoline attached: no need to try a single one)
+            else
+                probe_attach_features(k, vmlinux);
+        } else
             k.fentry = true;  // assumed; confirmed at attach time
         phase("fentry probe");
         btf__free(vmlinux);
@@ -430,6 +436,94 @@ void probe_kprobe_multi(KernelView &k)
     }
     close(fd);
     phase("kprobe_multi probe");
+}
+
+// A value of the kernel's enum bpf_attach_type by name, from its BTF (0: not there).
+static int attach_type_value(const btf *vmlinux, const char *name)
+{
+    int id = btf__find_by_name_kind(vmlinux, "bpf_attach_type", BTF_KIND_ENUM);
+    const btf_type *t = id > 0 ? btf__type_by_id(vmlinux, id) : nullptr;
+    if (!t)
+        return 0;
+    const struct btf_enum *e = btf_enum(t);
+    for (int i = 0; i < btf_vlen(t); i++)
+        if (std::string_view(btf__name_by_offset(vmlinux, e[i].name_off)) == name)
+            return e[i].val;
+    return 0;
+}
+
+// BPF_LINK_CREATE of a tracing multi link: prog on the functions ids (vmlinux BTF), each with
+// its cookie. Raw: libbpf 1.1 knows neither the attach types nor the attr's layout
+// (link_create.tracing_multi = { __u64 ids; __u64 cookies; __u32 cnt } after the common part).
+int tracing_multi_link(int prog_fd, int attach_type, const std::vector<__u32> &ids, const std::vector<__u64> &cookies)
+{
+    if (ids.empty() || ids.size() != cookies.size()) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct {
+        __u32 prog_fd, target_fd, attach_type, flags;
+        __u64 ids, cookies;
+        __u32 cnt, pad;
+    } a{};
+    static_assert(sizeof(a) <= sizeof(bpf_attr));
+    bpf_attr attr{};
+    a.prog_fd = __u32(prog_fd);
+    a.attach_type = __u32(attach_type);
+    a.ids = reinterpret_cast<__u64>(ids.data());
+    a.cookies = reinterpret_cast<__u64>(cookies.data());
+    a.cnt = __u32(ids.size());
+    memcpy(&attr, &a, sizeof(a));
+    return int(syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr)));
+}
+
+// A 2-instruction program of each multi attach type, loaded without a target, and the fentry
+// one linked to one harmless function and closed.
+static void probe_fentry_multi(KernelView &k, const btf *vmlinux)
+{
+    Phases phase;
+    if (getenv("IOMMUPROF_NO_FENTRY_MULTI")) {
+        k.fentry_multi_why = "IOMMUPROF_NO_FENTRY_MULTI is set";
+        return;
+    }
+    k.fentry_multi_type = attach_type_value(vmlinux, "BPF_TRACE_FENTRY_MULTI");
+    k.fexit_multi_type = attach_type_value(vmlinux, "BPF_TRACE_FEXIT_MULTI");
+    if (!k.fentry_multi_type || !k.fexit_multi_type) {
+        k.fentry_multi_why = "no tracing multi links (BPF_TRACE_FENTRY_MULTI is not in this kernel's BTF)";
+        return;
+    }
+    int target = -1;
+    for (const char *t : {"bpf_fentry_test1", "do_nanosleep", "vfs_read"})
+        if (k.symbols.count(t) && (!k.ftrace_funcs || k.ftrace_funcs->count(t)) &&
+            (target = btf__find_by_name_kind(vmlinux, t, BTF_KIND_FUNC)) > 0)
+            break;
+    if (target <= 0) {
+        k.fentry_multi_why = "no tracing multi links (no probe target in BTF)";
+        return;
+    }
+    int fds[2] = {-1, -1};
+    const int types[2] = {k.fentry_multi_type, k.fexit_multi_type};
+    for (int i = 0; i < 2; i++) {
+        LIBBPF_OPTS(bpf_prog_load_opts, lo, .expected_attach_type = (bpf_attach_type)types[i]);
+        fds[i] = bpf_prog_load(BPF_PROG_TYPE_TRACING, "ip_feat_tmulti", "GPL", kReturnZero, std::size(kReturnZero), &lo);
+        if (fds[i] < 0) {
+            k.fentry_multi_why = fmt::format("no tracing multi links (kernel refuses the program: {})", strerror(errno));
+            break;
+        }
+    }
+    if (fds[0] >= 0 && fds[1] >= 0) {
+        int link = tracing_multi_link(fds[0], k.fentry_multi_type, {__u32(target)}, {0});
+        if (link < 0) {
+            k.fentry_multi_why = fmt::format("no tracing multi links (attach failed: {})", errstr(errno));
+        } else {
+            k.fentry_multi = true;
+            close(link);
+        }
+    }
+    for (int fd : fds)
+        if (fd >= 0)
+            close(fd);
+    phase("tracing multi probe");
 }
 
 static void probe_attach_features(KernelView &k, const btf *vmlinux)

@@ -46,6 +46,8 @@ public:
     {
         for (auto *l : links_)
             bpf_link__destroy(l);
+        for (int fd : raw_links_)
+            close(fd);
         if (skel_)
             iommuprof_bpf__destroy(skel_);
     }
@@ -83,8 +85,9 @@ public:
                 probe_kprobe_multi(k);
                 kpm_checked = true;
             }
-            features_ = KernelFeatures{k.release, k.have_btf, k.fentry, k.fentry_why, k.kprobes,
-                                       k.kprobes_why, k.raw_tp, k.tracefs, k.kprobe_multi, k.kprobe_multi_why};
+            features_ = KernelFeatures{k.release,     k.have_btf,       k.fentry,       k.fentry_why,
+                                       k.kprobes,     k.kprobes_why,    k.raw_tp,       k.tracefs,
+                                       k.kprobe_multi, k.kprobe_multi_why, k.fentry_multi, k.fentry_multi_why};
         };
         features();
         phase("plan");
@@ -106,6 +109,10 @@ public:
             throw Error(kExitRuntime, fmt::format("loading the BPF programs failed: {} "
                                                   "(set IOMMUPROF_DEBUG=1 for the verifier log)",
                                                   errstr(err)));
+        if (features_.fentry_multi && !tm_) {  // (load(): a module's function)
+            features_.fentry_multi = false;
+            features_.fentry_multi_why = "a planned fentry function is a module's: one program per function";
+        }
         if (features_.kprobe_multi && !kpm_) {  // (load(): a kprobe function ftrace cannot hook)
             features_.kprobe_multi = false;
             features_.kprobe_multi_why = "a planned function is outside available_filter_functions: all kprobes are classic";
@@ -207,7 +214,7 @@ private:
             c.dev_arg = c.size_arg = -1;
             c.ret_kind = IP_RET_NONE;
             c.flags = IP_F_CALIB;
-            if (calib_fentry_) {
+            if (calib_fentry_ && !tm_) {  // (tracing multi links: the shared pair, cookie = slot)
                 const char *fn = i == 0 ? calib_outer_fentry_.c_str() : kCalibInner;
                 auto *en = prog(fmt::format("ip_fentry_{}", slot + i));
                 auto *ex = prog(fmt::format("ip_fexit_{}", slot + i));
@@ -241,7 +248,28 @@ private:
             stack = uint64_t(page);
         skel_->rodata->task_stack_size = stack;
 
-        bool need_kprobe = false;
+        // Tracing multi links: every fentry function of the plan on one fentry and one fexit
+        // program (verified once) when each is vmlinux's (the link takes vmlinux BTF ids).
+        tm_ = k.fentry_multi;
+        btf_ids_.clear();
+        auto vmlinux_id = [&k](const std::string &f) {
+            auto it = k.btf_funcs.find(f);
+            return it == k.btf_funcs.end() ? 0 : it->second.btf_id;
+        };
+        for (auto &e : plan_.entries)
+            if (e.att.method == Method::Fentry && !vmlinux_id(e.att.symbol))
+                tm_ = false;
+        if (tm_) {
+            for (auto &e : plan_.entries)
+                if (e.att.method == Method::Fentry)
+                    btf_ids_[e.att.symbol] = __u32(vmlinux_id(e.att.symbol));
+            for (const char *f : kCalibOuters)
+                if (vmlinux_id(f))
+                    btf_ids_[f] = __u32(vmlinux_id(f));
+            if (vmlinux_id(kCalibInner))
+                btf_ids_[kCalibInner] = __u32(vmlinux_id(kCalibInner));
+        }
+        bool need_kprobe = false, any_fentry = false;
         int slot = 0;
         for (auto &e : plan_.entries) {
             e.att.attached = false;
@@ -259,7 +287,7 @@ private:
             c.ret_kind = (unsigned char)e.ret_kind;
             c.flags = (unsigned char)e.flags;
             slots_[&e - plan_.entries.data()] = slot;
-            if (e.att.method == Method::Fentry) {
+            if (e.att.method == Method::Fentry && !tm_) {
                 auto *en = prog(fmt::format("ip_fentry_{}", slot));
                 auto *ex = prog(fmt::format("ip_fexit_{}", slot));
                 bpf_program__set_autoload(en, true);
@@ -267,6 +295,9 @@ private:
                 if (bpf_program__set_attach_target(en, 0, e.att.symbol.c_str()) ||
                     bpf_program__set_attach_target(ex, 0, e.att.symbol.c_str()))
                     return -ENOENT;
+                need_kprobe |= e.kprobe_fallback;
+            } else if (e.att.method == Method::Fentry) {
+                any_fentry = true;
                 need_kprobe |= e.kprobe_fallback;
             } else if (e.att.method == Method::Kprobe) {
                 need_kprobe = true;
@@ -279,6 +310,18 @@ private:
         calib_fentry_ = calib_kprobe_ = false;
         if (calib)
             plan_calibration(k, slot, need_kprobe || k.kprobes);
+        if (tm_ && (any_fentry || calib_fentry_)) {
+            // (sections libbpf 1.1 does not know: type and attach type set here, no target)
+            auto *en = skel_->progs.ip_fentry_multi, *ex = skel_->progs.ip_fexit_multi;
+            for (auto *q : {en, ex}) {
+                bpf_program__set_autoload(q, true);
+                bpf_program__set_type(q, BPF_PROG_TYPE_TRACING);
+            }
+            bpf_program__set_expected_attach_type(en, bpf_attach_type(k.fentry_multi_type));
+            bpf_program__set_expected_attach_type(ex, bpf_attach_type(k.fexit_multi_type));
+            fentry_multi_type_ = k.fentry_multi_type;
+            fexit_multi_type_ = k.fexit_multi_type;
+        }
         // Preallocated per possible CPU: bounded memory on hosts with many CPUs.
         int ncpu = libbpf_num_possible_cpus();
         unsigned possible = ncpu > 0 ? unsigned(ncpu) : 1u;
@@ -436,8 +479,61 @@ private:
         }
     }
 
+    // The fexit, then the fentry tracing multi link of fns (each with its cookie): false with
+    // errno when either fails (nothing left attached).
+    bool attach_fentry_multi(const std::vector<std::string> &fns, const std::vector<__u64> &cookies)
+    {
+        std::vector<__u32> ids;
+        for (auto &f : fns) {
+            auto it = btf_ids_.find(f);
+            if (it == btf_ids_.end()) {
+                errno = ENOENT;
+                return false;
+            }
+            ids.push_back(it->second);
+        }
+        int x = tracing_multi_link(bpf_program__fd(skel_->progs.ip_fexit_multi), fexit_multi_type_, ids, cookies);
+        if (x < 0)
+            return false;
+        int n = tracing_multi_link(bpf_program__fd(skel_->progs.ip_fentry_multi), fentry_multi_type_, ids, cookies);
+        if (n < 0) {
+            int e = errno;
+            close(x);
+            errno = e;
+            return false;
+        }
+        raw_links_.push_back(x);
+        raw_links_.push_back(n);
+        return true;
+    }
+
+    // With tracing multi links, every fentry entry of the plan in one pair of links (one by one
+    // below when that fails: the failing function then says why, and may fall back to a kprobe).
+    void attach_fentry_at_once()
+    {
+        std::vector<std::string> fns;
+        std::vector<__u64> cookies;
+        std::vector<PlanEntry *> es;
+        for (size_t i = 0; i < plan_.entries.size(); i++) {
+            auto &e = plan_.entries[i];
+            auto it = slots_.find(i);
+            if (it == slots_.end() || e.att.method != Method::Fentry)
+                continue;
+            fns.push_back(e.att.symbol);
+            cookies.push_back(__u64(it->second));
+            es.push_back(&e);
+        }
+        if (!tm_ || fns.empty() || !attach_fentry_multi(fns, cookies))
+            return;
+        for (auto *e : es) {
+            e->att.attached = true;
+            e->att.reason += fmt::format("; tracing multi link: one for all {} fentry functions", es.size());
+        }
+    }
+
     void attach(KernelView &k)
     {
+        attach_fentry_at_once();
         attach_kprobes_at_once();
         for (size_t i = 0; i < plan_.entries.size(); i++) {
             auto &e = plan_.entries[i];
@@ -446,7 +542,25 @@ private:
                 continue;
             int slot = it->second;
             std::string err;
-            if (e.att.method == Method::Fentry) {
+            if (e.att.method == Method::Fentry && tm_) {
+                if (e.att.attached)  // (attach_fentry_at_once)
+                    continue;
+                if (attach_fentry_multi({e.att.symbol}, {__u64(slot)})) {
+                    e.att.reason += "; tracing multi link";
+                    e.att.attached = true;
+                    continue;
+                }
+                err = "fentry attach failed: " + errstr(errno);
+                if (e.kprobe_fallback)
+                    calibrate_kprobes_late();
+                if (e.kprobe_fallback && attach_kprobe(e, slot, err)) {
+                    e.att.method = Method::Kprobe;
+                    e.att.reason = (kpm_ ? "kprobe_multi link: " : "kprobe/kretprobe: ") + err;
+                    e.att.attached = true;
+                    continue;
+                }
+                e.att.reason += "; " + err;
+            } else if (e.att.method == Method::Fentry) {
                 bpf_link *x = bpf_program__attach_trace(prog(fmt::format("ip_fexit_{}", slot)));
                 int ex = x ? 0 : errno;
                 bpf_link *n = x ? bpf_program__attach_trace(prog(fmt::format("ip_fentry_{}", slot))) : nullptr;
@@ -662,9 +776,34 @@ private:
     // The results go to the kernel side (comp_inner / comp_pair), which then
     // subtracts them from every timed call.
     // slot's programs on fn (the fentry programs got fn as their target at load)
-    std::vector<bpf_link *> attach_calib(int slot, bool fentry, const char *fn)
-    {
+    // Links of the calibration: libbpf's, or raw fds (tracing multi links).
+    struct CalibLinks {
         std::vector<bpf_link *> ls;
+        std::vector<int> fds;
+        bool empty() const { return ls.empty() && fds.empty(); }
+        void destroy()
+        {
+            for (auto *l : ls)
+                bpf_link__destroy(l);
+            for (int fd : fds)
+                close(fd);
+            ls.clear();
+            fds.clear();
+        }
+    };
+
+    CalibLinks attach_calib(int slot, bool fentry, const char *fn)
+    {
+        CalibLinks c;
+        if (fentry && tm_) {
+            size_t before = raw_links_.size();
+            if (attach_fentry_multi({fn}, {__u64(slot)})) {
+                c.fds.assign(raw_links_.begin() + long(before), raw_links_.end());
+                raw_links_.resize(before);
+            }
+            return c;
+        }
+        std::vector<bpf_link *> &ls = c.ls;
         if (fentry) {
             for (const char *kind : {"fexit", "fentry"}) {
                 bpf_link *l = bpf_program__attach_trace(prog(fmt::format("ip_{}_{}", kind, slot)));
@@ -680,12 +819,9 @@ private:
                 ls.push_back(l);
             }
         }
-        if (ls.size() != 2) {
-            for (auto *l : ls)
-                bpf_link__destroy(l);
-            ls.clear();
-        }
-        return ls;
+        if (ls.size() != 2)
+            c.destroy();
+        return c;
     }
 
     // count and raw ns of the two calibration points, all CPUs
@@ -721,7 +857,7 @@ private:
         auto outer = attach_calib(calib_slot_, fentry, outer_fn.c_str());
         if (outer.empty())
             return fail(fmt::format("cannot attach to {}: {}", outer_fn, errstr(errno)));
-        std::vector<bpf_link *> inner;
+        CalibLinks inner;
         // mean ns per call over one repeat: {outer, inner}; nullopt if a call was missed
         auto repeat = [&](bool both) -> std::optional<std::pair<double, double>> {
             auto [o0, i0] = calib_hists();
@@ -759,10 +895,8 @@ private:
                 both_i = std::min(both_i, m->second);
             }
         }
-        for (auto *l : inner)
-            bpf_link__destroy(l);
-        for (auto *l : outer)
-            bpf_link__destroy(l);
+        inner.destroy();
+        outer.destroy();
         if (!ok)
             return fail(miss);
         c.outer_ns = alone;
@@ -822,6 +956,10 @@ private:
     int calib_slot_ = -1;
     bool calib_fentry_ = false, calib_kprobe_ = false;
     bool kpm_ = false;  // kprobes through kprobe_multi links (load())
+    bool tm_ = false;   // fentry/fexit through tracing multi links (load())
+    int fentry_multi_type_ = 0, fexit_multi_type_ = 0;
+    std::map<std::string, __u32> btf_ids_;  // (tm_) vmlinux BTF ids of the fentry functions
+    std::vector<int> raw_links_;            // link fds libbpf does not know (tracing multi)
     bool calib_kprobe_done_ = false;  // (calibrate_kprobes_late)
     std::string calib_outer_fentry_, calib_outer_kprobe_;
     std::vector<Calibration> calibration_;

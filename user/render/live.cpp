@@ -35,8 +35,12 @@ std::string render_probes_text(const KernelFeatures &f, const std::string &kerne
     if (f.kprobes)
         kp += f.kprobe_multi ? " (kprobe_multi links)"
                              : " (one kprobe per function: " + esc(f.kprobe_multi_why.empty() ? "no kprobe_multi" : f.kprobe_multi_why) + ")";
+    std::string fe = yn(f.fentry, f.fentry_why);
+    if (f.fentry)
+        fe += f.fentry_multi ? " (tracing multi links)"
+                             : " (one program per function: " + esc(f.fentry_multi_why.empty() ? "no tracing multi links" : f.fentry_multi_why) + ")";
     std::string out = fmt::format("kernel {}: BTF {}; fentry/fexit {}; kprobes {}; raw tracepoints {}\n", esc(kernel),
-                                  f.btf ? "yes" : "NO", yn(f.fentry, f.fentry_why), kp, f.raw_tp ? "yes" : "NO");
+                                  f.btf ? "yes" : "NO", fe, kp, f.raw_tp ? "yes" : "NO");
     if (!f.fentry && !f.kprobes)
         out += "=> no function probes can attach on this kernel: latency cannot be measured; "
                "counting on tracepoints only\n";
@@ -60,6 +64,8 @@ nlohmann::json probes_json(const KernelFeatures &f, const std::string &kernel, c
                             {"kprobes_reason", f.kprobes_why},
                             {"kprobe_multi", f.kprobe_multi},
                             {"kprobe_multi_reason", f.kprobe_multi_why},
+                            {"fentry_multi", f.fentry_multi},
+                            {"fentry_multi_reason", f.fentry_multi_why},
                             {"raw_tracepoints", f.raw_tp},
                             {"tracefs", f.tracefs}}},
                           {"attach_seconds", attach_seconds},
