@@ -102,6 +102,15 @@ if pr:
     for p in ("dma_map", "dma_unmap", "iommu_dma_map", "iommu_map", "iommu_unmap_fast"):
         check(methods.get(p) == "fentry", f"probes: {p} by fentry", methods.get(p))
     check(pr["features"].get("fentry") is True, "probes: fentry feature detected", pr.get("features"))
+    # Debian's 7.x kernels have tracing multi links: every fentry function in one link pair
+    # (one fentry and one fexit program); the older ones a program pair per function.
+    multi = int(kernel.split(".")[0]) >= 7
+    check(pr["features"].get("fentry_multi") is multi, f"probes: tracing multi links {'used' if multi else 'absent'}",
+          pr["features"].get("fentry_multi_reason"))
+    fe = [a for a in att if a["method"] == "fentry"]
+    check(bool(fe) and all(("tracing multi link" in a.get("reason", "")) == multi for a in fe),
+          f"probes: each fentry attachment {'says' if multi else 'does not say'} 'tracing multi link'",
+          [a.get("reason") for a in fe[:2]])
 _, prk = step("probes_kprobe")
 if prk:
     meth = {a.get("method") for a in prk["attachments"]}

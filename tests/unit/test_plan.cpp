@@ -362,3 +362,24 @@ TEST(Probes, TheHeaderSaysWhetherKprobesGoThroughKprobeMulti)
     EXPECT_EQ(j["features"]["kprobe_multi"], false);
     EXPECT_EQ(j["features"]["kprobe_multi_reason"], f.kprobe_multi_why);
 }
+
+TEST(Probes, TheHeaderSaysWhetherFentryGoesThroughTracingMultiLinks)
+{
+    KernelFeatures f;
+    f.release = "7.3.4+deb13-amd64";
+    f.btf = f.fentry = f.kprobes = f.raw_tp = f.tracefs = true;
+    f.fentry_multi = true;
+    std::string text = render_probes_text(f, f.release, {});
+    EXPECT_NE(text.find("fentry/fexit yes (tracing multi links)"), std::string::npos) << text;
+    auto j = probes_json(f, f.release, {}, 1.0);
+    EXPECT_EQ(j["features"]["fentry_multi"], true);
+
+    f.fentry_multi = false;
+    f.fentry_multi_why = "no tracing multi links (BPF_TRACE_FENTRY_MULTI is not in this kernel's BTF)";
+    text = render_probes_text(f, f.release, {});
+    EXPECT_NE(text.find("fentry/fexit yes (one program per function: no tracing multi links (BPF_TRACE"), std::string::npos)
+        << text;
+    j = probes_json(f, f.release, {}, 1.0);
+    EXPECT_EQ(j["features"]["fentry_multi"], false);
+    EXPECT_EQ(j["features"]["fentry_multi_reason"], f.fentry_multi_why);
+}
