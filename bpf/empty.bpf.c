@@ -35,6 +35,20 @@ int empty_rawtp(void *ctx)
 	return 0;
 }
 
+/* Through tracing multi links, as iommuprof does where the kernel has them: one program
+ * each for every function (sections libbpf 1.1 does not know; the loader sets the types). */
+SEC("iommuprof.fentry_multi")
+int empty_fentry_multi(void *ctx)
+{
+	return 0;
+}
+
+SEC("iommuprof.fexit_multi")
+int empty_fexit_multi(void *ctx)
+{
+	return 0;
+}
+
 #define SLOT(N)                                                        \
 	SEC("fentry") int empty_fentry_##N(void *ctx) { return 0; }    \
 	SEC("fexit") int empty_fexit_##N(void *ctx) { return 0; }

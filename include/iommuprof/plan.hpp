@@ -61,6 +61,7 @@ struct KernelView {
     bool raw_tp = true;
     std::string raw_tp_why;
     bool tracefs = false;
+    bool from_cache = false;  // kallsyms, ftrace functions and tracepoints from the cache of this boot
 };
 
 // Symbol lookup with compiler clones (.isra.N, .constprop.N, .part.N).

@@ -297,6 +297,8 @@ start_tracer() { # VARIANT TAG: sets tracer_pid and ready_s (start -> all probes
         empty-kprobe) "$EMPTY" --plan "$out/plan.json" --kprobe >"$lg" 2>&1 & ;;
         iommuprof) "$IOMMUPROF" record ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
         iommuprof-kprobe) "$IOMMUPROF" record --kprobe ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
+        iommuprof-cold) # (a first start of the boot: no kernel view kept from an earlier one)
+            IOMMUPROF_NO_CACHE=1 "$IOMMUPROF" record ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
         iommuprof-dma-api | iommuprof-identity) # (identity: the disk was switched above)
             "$IOMMUPROF" record --dma-api ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
         iommuprof-detail) "$IOMMUPROF" record --detail ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "empty.skel.h"
+#include "../loader/tracing_multi.hpp"
 #include "iommuprof.h"
 
 namespace {
@@ -101,6 +102,8 @@ int main(int argc, char **argv)
     } catch (const std::exception &e) {
         die(plan_path + ": " + e.what(), 2);
     }
+    // The plan's fentry functions went through tracing multi links: so do the empty programs.
+    bool multi = plan.contains("features") && plan["features"].value("fentry_multi", false) && !force_kprobe;
     std::vector<Target> targets;
     for (const auto &a : plan.at("attachments")) {
         if (!a.value("attached", false))
@@ -130,7 +133,9 @@ int main(int argc, char **argv)
     std::vector<int> slot_of(targets.size(), -1);
     for (size_t i = 0; i < targets.size(); i++) {
         const Target &t = targets[i];
-        if (t.method == "fentry") {
+        if (t.method == "fentry" && multi) {
+            continue;
+        } else if (t.method == "fentry") {
             if (slot >= IP_MAX_SLOTS)
                 die(fmt::format("more than {} fentry targets", IP_MAX_SLOTS));
             for (const char *kind : {"fentry", "fexit"}) {
@@ -147,6 +152,22 @@ int main(int argc, char **argv)
             bpf_program__set_autoload(skel->progs.empty_rawtp, true);
         }
     }
+    int multi_types[2] = {0, 0};
+    btf *vmlinux = multi ? btf__load_vmlinux_btf() : nullptr;
+    if (multi) {
+        if (!vmlinux)
+            die("tracing multi links: no vmlinux BTF");
+        multi_types[0] = iommuprof::attach_type_value(vmlinux, "BPF_TRACE_FENTRY_MULTI");
+        multi_types[1] = iommuprof::attach_type_value(vmlinux, "BPF_TRACE_FEXIT_MULTI");
+        if (!multi_types[0] || !multi_types[1])
+            die("the plan used tracing multi links, this kernel has none");
+        bpf_program *ms[2] = {skel->progs.empty_fentry_multi, skel->progs.empty_fexit_multi};
+        for (int i = 0; i < 2; i++) {
+            bpf_program__set_autoload(ms[i], true);
+            bpf_program__set_type(ms[i], BPF_PROG_TYPE_TRACING);
+            bpf_program__set_expected_attach_type(ms[i], bpf_attach_type(multi_types[i]));
+        }
+    }
     if (int err = empty_bpf__load(skel))
         die(fmt::format("loading the BPF programs failed: {}", strerror(-err)));
 
@@ -156,10 +177,34 @@ int main(int argc, char **argv)
             die(fmt::format("attaching {} failed: {}", what, strerror(errno)));
         links.push_back(l);
     };
+    std::vector<int> raw_links;
+    if (multi) {  // one link pair for every fentry function, exit side first
+        std::vector<__u32> ids;
+        for (const Target &t : targets)
+            if (t.method == "fentry") {
+                int id = btf__find_by_name_kind(vmlinux, t.symbol.c_str(), BTF_KIND_FUNC);
+                if (id <= 0)
+                    die("no BTF id for " + t.symbol);
+                ids.push_back(__u32(id));
+            }
+        std::vector<__u64> cookies(ids.size(), 0);
+        for (int i : {1, 0}) {
+            bpf_program *pr = i ? skel->progs.empty_fexit_multi : skel->progs.empty_fentry_multi;
+            int fd = ids.empty() ? -1 : iommuprof::tracing_multi_link(bpf_program__fd(pr), multi_types[i], ids, cookies);
+            if (!ids.empty() && fd < 0)
+                die(fmt::format("attaching the tracing multi link failed: {}", strerror(errno)));
+            if (fd >= 0)
+                raw_links.push_back(fd);
+        }
+        nfentry = int(ids.size());
+        btf__free(vmlinux);
+    }
     // Exit side first, as iommuprof does.
     for (size_t i = 0; i < targets.size(); i++) {
         const Target &t = targets[i];
-        if (t.method == "fentry") {
+        if (t.method == "fentry" && multi) {
+            continue;
+        } else if (t.method == "fentry") {
             keep(bpf_program__attach_trace(prog(fmt::format("empty_fexit_{}", slot_of[i]))), "fexit:" + t.symbol);
             keep(bpf_program__attach_trace(prog(fmt::format("empty_fentry_{}", slot_of[i]))), "fentry:" + t.symbol);
             nfentry++;
@@ -197,6 +242,8 @@ int main(int argc, char **argv)
         int sig;
         sigwait(&set, &sig);
     }
+    for (int fd : raw_links)
+        close(fd);
     for (auto *l : links)
         bpf_link__destroy(l);
     empty_bpf__destroy(skel);

@@ -26,6 +26,8 @@
 #include <sys/stat.h>
 
 #include "iommuprof/error.hpp"
+#include "tracing_multi.hpp"
+#include "view_cache.hpp"
 
 namespace iommuprof {
 
@@ -289,49 +291,64 @@ KernelView read_kernel_view(bool probe_features)
         return wanted_h.count(name.substr(0, name.find('.'))) > 0;
     };
 
-    bool ks_ok = for_each_line("/proc/kallsyms", [&](std::string_view line) {
-        // "ffffffff81412d90 T dma_map_phys" or "... t viommu_sync_req\t[virtio_iommu]"
-        if (line.size() < 20)
-            return;
-        size_t sp1 = line.find(' ');
-        if (sp1 == std::string::npos || sp1 + 3 >= line.size())
-            return;
-        char type = line[sp1 + 1];
-        if (type != 't' && type != 'T')
-            return;
-        size_t start = sp1 + 3;
-        size_t end = line.find_first_of(" \t", start);
-        std::string_view sv = line.substr(start, end == std::string::npos ? std::string::npos : end - start);
-        if (!interesting(sv))
-            return;
-        std::string name(sv);
-        if (end != std::string::npos) {
-            size_t lb = line.find('[', end), rb = line.find(']', end);
-            if (lb != std::string::npos && rb != std::string::npos && rb > lb)
-                k.symbol_module[name] = std::string(line.substr(lb + 1, rb - lb - 1));
-        }
-        k.symbols.insert(std::move(name));
-    });
-    if (!ks_ok)
-        throw Error(kExitRuntime, "cannot read /proc/kallsyms");
-    phase("kallsyms");
-
+    // What kallsyms, available_filter_functions and tracefs say of those names changes only with
+    // the boot and the modules: kept in /run between starts (view_cache.hpp).
     std::string tfs = tracefs_dir();
-    k.tracefs = !tfs.empty();
-    if (!tfs.empty()) {
-        std::set<std::string> funcs;
-        if (for_each_line((tfs + "/available_filter_functions").c_str(), [&](std::string_view line) {
-                std::string_view name = line.substr(0, line.find_first_of(" \t"));
-                if (interesting(name))
-                    funcs.insert(std::string(name));
-            }))  // read to the end (possibly with nothing of ours in it)
-            k.ftrace_funcs = std::move(funcs);
-        phase("ftrace functions");
-        for (auto &p : catalog())
-            for (auto &t : p.tracepoints)
-                if (exists(tfs + "/events/" + t.group + "/" + t.event))
-                    k.tracepoints.insert(t.full());
-        phase("tracepoints");
+    std::string cache_dir = view_cache_dir(), cache_key = cache_dir.empty() ? "" : view_cache_key(wanted, tfs);
+    if (auto c = read_view_cache(cache_dir, cache_key)) {
+        k.symbols = std::move(c->symbols);
+        k.symbol_module = std::move(c->symbol_module);
+        k.ftrace_funcs = std::move(c->ftrace_funcs);
+        k.tracefs = c->tracefs;
+        k.tracepoints = std::move(c->tracepoints);
+        k.from_cache = true;
+        phase("cached (kallsyms, ftrace)");
+    } else {
+        bool ks_ok = for_each_line("/proc/kallsyms", [&](std::string_view line) {
+            // "ffffffff81412d90 T dma_map_phys" or "... t viommu_sync_req\t[virtio_iommu]"
+            if (line.size() < 20)
+                return;
+            size_t sp1 = line.find(' ');
+            if (sp1 == std::string::npos || sp1 + 3 >= line.size())
+                return;
+            char type = line[sp1 + 1];
+            if (type != 't' && type != 'T')
+                return;
+            size_t start = sp1 + 3;
+            size_t end = line.find_first_of(" \t", start);
+            std::string_view sv = line.substr(start, end == std::string::npos ? std::string::npos : end - start);
+            if (!interesting(sv))
+                return;
+            std::string name(sv);
+            if (end != std::string::npos) {
+                size_t lb = line.find('[', end), rb = line.find(']', end);
+                if (lb != std::string::npos && rb != std::string::npos && rb > lb)
+                    k.symbol_module[name] = std::string(line.substr(lb + 1, rb - lb - 1));
+            }
+            k.symbols.insert(std::move(name));
+        });
+        if (!ks_ok)
+            throw Error(kExitRuntime, "cannot read /proc/kallsyms");
+        phase("kallsyms");
+
+        k.tracefs = !tfs.empty();
+        if (!tfs.empty()) {
+            std::set<std::string> funcs;
+            if (for_each_line((tfs + "/available_filter_functions").c_str(), [&](std::string_view line) {
+                    std::string_view name = line.substr(0, line.find_first_of(" \t"));
+                    if (interesting(name))
+                        funcs.insert(std::string(name));
+                }))  // read to the end (possibly with nothing of ours in it)
+                k.ftrace_funcs = std::move(funcs);
+            phase("ftrace functions");
+            for (auto &p : catalog())
+                for (auto &t : p.tracepoints)
+                    if (exists(tfs + "/events/" + t.group + "/" + t.event))
+                        k.tracepoints.insert(t.full());
+            phase("tracepoints");
+        }
+        write_view_cache(cache_dir, CachedView{cache_key, k.symbols, k.symbol_module, k.ftrace_funcs, k.tracefs,
+                                               k.tracepoints});
     }
 
     btf *vmlinux = btf__load_vmlinux_btf();
@@ -436,45 +453,6 @@ void probe_kprobe_multi(KernelView &k)
     }
     close(fd);
     phase("kprobe_multi probe");
-}
-
-// A value of the kernel's enum bpf_attach_type by name, from its BTF (0: not there).
-static int attach_type_value(const btf *vmlinux, const char *name)
-{
-    int id = btf__find_by_name_kind(vmlinux, "bpf_attach_type", BTF_KIND_ENUM);
-    const btf_type *t = id > 0 ? btf__type_by_id(vmlinux, id) : nullptr;
-    if (!t)
-        return 0;
-    const struct btf_enum *e = btf_enum(t);
-    for (int i = 0; i < btf_vlen(t); i++)
-        if (std::string_view(btf__name_by_offset(vmlinux, e[i].name_off)) == name)
-            return e[i].val;
-    return 0;
-}
-
-// BPF_LINK_CREATE of a tracing multi link: prog on the functions ids (vmlinux BTF), each with
-// its cookie. Raw: libbpf 1.1 knows neither the attach types nor the attr's layout
-// (link_create.tracing_multi = { __u64 ids; __u64 cookies; __u32 cnt } after the common part).
-int tracing_multi_link(int prog_fd, int attach_type, const std::vector<__u32> &ids, const std::vector<__u64> &cookies)
-{
-    if (ids.empty() || ids.size() != cookies.size()) {
-        errno = EINVAL;
-        return -1;
-    }
-    struct {
-        __u32 prog_fd, target_fd, attach_type, flags;
-        __u64 ids, cookies;
-        __u32 cnt, pad;
-    } a{};
-    static_assert(sizeof(a) <= sizeof(bpf_attr));
-    bpf_attr attr{};
-    a.prog_fd = __u32(prog_fd);
-    a.attach_type = __u32(attach_type);
-    a.ids = reinterpret_cast<__u64>(ids.data());
-    a.cookies = reinterpret_cast<__u64>(cookies.data());
-    a.cnt = __u32(ids.size());
-    memcpy(&attr, &a, sizeof(a));
-    return int(syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr)));
 }
 
 // A 2-instruction program of each multi attach type, loaded without a target, and the fentry

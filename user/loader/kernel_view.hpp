@@ -8,9 +8,6 @@
 #endif
 
 #include <string>
-#include <vector>
-
-#include <linux/types.h>
 
 namespace iommuprof {
 
@@ -32,9 +29,6 @@ void check_btf();         // throws Error(kExitRuntime)
 KernelView read_kernel_view(bool probe_features);
 // Sets k.kprobe_multi (and its reason): whether kprobe_multi links attach here.
 void probe_kprobe_multi(KernelView &k);
-// A tracing multi link (k.fentry_multi_type or k.fexit_multi_type) of prog_fd on vmlinux
-// functions by BTF id, each with its cookie: the link's fd, or -1 with errno.
-int tracing_multi_link(int prog_fd, int attach_type, const std::vector<__u32> &ids, const std::vector<__u64> &cookies);
 
 
 }  // namespace iommuprof

@@ -19,6 +19,7 @@
 #include "iommuprof/session.hpp"
 #include "hist_map.hpp"
 #include "kernel_view.hpp"
+#include "tracing_multi.hpp"
 #include "sampler.hpp"
 
 namespace iommuprof {
