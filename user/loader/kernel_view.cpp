@@ -347,8 +347,10 @@ KernelView read_kernel_view(bool probe_features)
                         k.tracepoints.insert(t.full());
             phase("tracepoints");
         }
-        write_view_cache(cache_dir, CachedView{cache_key, k.symbols, k.symbol_module, k.ftrace_funcs, k.tracefs,
-                                               k.tracepoints});
+        // Kept only when complete, and when the modules did not change while it was read.
+        if ((tfs.empty() || k.ftrace_funcs) && cache_key == view_cache_key(wanted, tfs))
+            write_view_cache(cache_dir, CachedView{cache_key, k.symbols, k.symbol_module, k.ftrace_funcs, k.tracefs,
+                                                   k.tracepoints});
     }
 
     btf *vmlinux = btf__load_vmlinux_btf();

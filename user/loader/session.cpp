@@ -96,6 +96,12 @@ public:
         int err = load(k, calib);
         if (err && calib)  // never let the calibration cost the profile
             err = load(k, calib = false);
+        if (err && tm_) {  // the shared multi programs refused: one program pair per function
+            no_tm_ = true;
+            err = load(k, calib);
+            if (err && calib)
+                err = load(k, calib = false);
+        }
         phase("load (verifier)");
         if (err && !po.force_kprobe) {
             // A fentry target the verifier refused: redo the plan on kprobes.
@@ -110,9 +116,10 @@ public:
             throw Error(kExitRuntime, fmt::format("loading the BPF programs failed: {} "
                                                   "(set IOMMUPROF_DEBUG=1 for the verifier log)",
                                                   errstr(err)));
-        if (features_.fentry_multi && !tm_) {  // (load(): a module's function)
+        if (features_.fentry_multi && !tm_) {  // (load())
             features_.fentry_multi = false;
-            features_.fentry_multi_why = "a planned fentry function is a module's: one program per function";
+            features_.fentry_multi_why = no_tm_ ? "the verifier refused the shared programs: one program per function"
+                                                : "no fentry in the plan, or a module's function: one program per function";
         }
         if (features_.kprobe_multi && !kpm_) {  // (load(): a kprobe function ftrace cannot hook)
             features_.kprobe_multi = false;
@@ -251,7 +258,9 @@ private:
 
         // Tracing multi links: every fentry function of the plan on one fentry and one fexit
         // program (verified once) when each is vmlinux's (the link takes vmlinux BTF ids).
-        tm_ = k.fentry_multi;
+        tm_ = k.fentry_multi && !no_tm_ &&
+              std::any_of(plan_.entries.begin(), plan_.entries.end(),
+                          [](const PlanEntry &e) { return e.att.method == Method::Fentry; });
         btf_ids_.clear();
         auto vmlinux_id = [&k](const std::string &f) {
             auto it = k.btf_funcs.find(f);
@@ -781,6 +790,19 @@ private:
     struct CalibLinks {
         std::vector<bpf_link *> ls;
         std::vector<int> fds;
+        CalibLinks() = default;
+        CalibLinks(CalibLinks &&o) noexcept : ls(std::move(o.ls)), fds(std::move(o.fds)) { o.ls.clear(); o.fds.clear(); }
+        CalibLinks &operator=(CalibLinks &&o) noexcept
+        {
+            destroy();
+            ls = std::move(o.ls);
+            fds = std::move(o.fds);
+            o.ls.clear();
+            o.fds.clear();
+            return *this;
+        }
+        CalibLinks(const CalibLinks &) = delete;
+        ~CalibLinks() { destroy(); }
         bool empty() const { return ls.empty() && fds.empty(); }
         void destroy()
         {
@@ -957,7 +979,8 @@ private:
     int calib_slot_ = -1;
     bool calib_fentry_ = false, calib_kprobe_ = false;
     bool kpm_ = false;  // kprobes through kprobe_multi links (load())
-    bool tm_ = false;   // fentry/fexit through tracing multi links (load())
+    bool tm_ = false;     // fentry/fexit through tracing multi links (load())
+    bool no_tm_ = false;  // ... refused by the verifier: not tried again
     int fentry_multi_type_ = 0, fexit_multi_type_ = 0;
     std::map<std::string, __u32> btf_ids_;  // (tm_) vmlinux BTF ids of the fentry functions
     std::vector<int> raw_links_;            // link fds libbpf does not know (tracing multi)

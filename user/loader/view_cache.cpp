@@ -1,5 +1,7 @@
 #include "view_cache.hpp"
 
+#include <fmt/core.h>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,6 +12,8 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include "iommuprof/profile.hpp"  // (tool_version)
 
 namespace iommuprof {
 
@@ -50,9 +54,19 @@ std::string view_cache_key(const std::set<std::string, std::less<>> &wanted, con
     std::string names;
     for (auto &n : wanted)
         names += n + "\n";
+    // /proc/modules: name, size, state and address of each (not the use counts, which change
+    // all the time and change nothing here)
+    std::string mods;
+    std::istringstream in(slurp("/proc/modules"));
+    for (std::string line; std::getline(in, line);) {
+        std::istringstream f(line);
+        std::string name, size, refs, deps, state, addr;
+        f >> name >> size >> refs >> deps >> state >> addr;
+        mods += name + " " + size + " " + state + " " + addr + "\n";
+    }
     std::hash<std::string> h;
-    return "v1 " + boot.substr(0, boot.find('\n')) + " " + std::to_string(h(slurp("/proc/modules"))) + " " +
-           std::to_string(h(names)) + " " + tracefs_dir;
+    return fmt::format("v1 {} {} {} {} {}", tool_version(), boot.substr(0, boot.find('\n')), h(mods), h(names),
+                       tracefs_dir);
 }
 
 std::string view_cache_dir()
