@@ -517,6 +517,25 @@ private:
         return true;
     }
 
+    // slot's own fexit, then fentry program (one program pair per function): false with errno
+    // when either fails (nothing left attached).
+    bool attach_fentry_pair(int slot)
+    {
+        bpf_link *x = bpf_program__attach_trace(prog(fmt::format("ip_fexit_{}", slot)));
+        if (!x)
+            return false;
+        bpf_link *n = bpf_program__attach_trace(prog(fmt::format("ip_fentry_{}", slot)));
+        if (!n) {
+            int e = errno;
+            bpf_link__destroy(x);
+            errno = e;
+            return false;
+        }
+        links_.push_back(x);
+        links_.push_back(n);
+        return true;
+    }
+
     // With tracing multi links, every fentry entry of the plan in one pair of links (one by one
     // below when that fails: the failing function then says why, and may fall back to a kprobe).
     void attach_fentry_at_once()
@@ -552,39 +571,16 @@ private:
                 continue;
             int slot = it->second;
             std::string err;
-            if (e.att.method == Method::Fentry && tm_) {
+            if (e.att.method == Method::Fentry) {
                 if (e.att.attached)  // (attach_fentry_at_once)
                     continue;
-                if (attach_fentry_multi({e.att.symbol}, {__u64(slot)})) {
-                    e.att.reason += "; tracing multi link";
+                if (tm_ ? attach_fentry_multi({e.att.symbol}, {__u64(slot)}) : attach_fentry_pair(slot)) {
+                    if (tm_)
+                        e.att.reason += "; tracing multi link";
                     e.att.attached = true;
                     continue;
                 }
                 err = "fentry attach failed: " + errstr(errno);
-                if (e.kprobe_fallback)
-                    calibrate_kprobes_late();
-                if (e.kprobe_fallback && attach_kprobe(e, slot, err)) {
-                    e.att.method = Method::Kprobe;
-                    e.att.reason = (kpm_ ? "kprobe_multi link: " : "kprobe/kretprobe: ") + err;
-                    e.att.attached = true;
-                    continue;
-                }
-                e.att.reason += "; " + err;
-            } else if (e.att.method == Method::Fentry) {
-                bpf_link *x = bpf_program__attach_trace(prog(fmt::format("ip_fexit_{}", slot)));
-                int ex = x ? 0 : errno;
-                bpf_link *n = x ? bpf_program__attach_trace(prog(fmt::format("ip_fentry_{}", slot))) : nullptr;
-                if (x && !n)
-                    ex = errno;
-                if (x && n) {
-                    links_.push_back(x);
-                    links_.push_back(n);
-                    e.att.attached = true;
-                    continue;
-                }
-                if (x)
-                    bpf_link__destroy(x);
-                err = "fentry attach failed: " + errstr(ex);
                 if (e.kprobe_fallback)
                     calibrate_kprobes_late();
                 if (e.kprobe_fallback && attach_kprobe(e, slot, err)) {
