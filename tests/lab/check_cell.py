@@ -102,14 +102,21 @@ if pr:
     for p in ("dma_map", "dma_unmap", "iommu_dma_map", "iommu_map", "iommu_unmap_fast"):
         check(methods.get(p) == "fentry", f"probes: {p} by fentry", methods.get(p))
     check(pr["features"].get("fentry") is True, "probes: fentry feature detected", pr.get("features"))
-    # Debian's 7.x kernels have tracing multi links: every fentry function in one link pair
-    # (one fentry and one fexit program); the older ones a program pair per function.
-    multi = int(kernel.split(".")[0]) >= 7
-    check(pr["features"].get("fentry_multi") is multi, f"probes: tracing multi links {'used' if multi else 'absent'}",
-          pr["features"].get("fentry_multi_reason"))
+    # By default one program pair per function; tracing multi links only when asked for.
     fe = [a for a in att if a["method"] == "fentry"]
+    check(pr["features"].get("fentry_multi") is False and
+          all("tracing multi link" not in a.get("reason", "") for a in fe),
+          "probes: no tracing multi links by default", pr["features"].get("fentry_multi_reason"))
+# Asked for (IOMMUPROF_FENTRY_MULTI=1): Debian's 7.x kernels have them, every fentry function in one
+# link pair (one fentry and one fexit program); the older ones fall back to a pair per function.
+_, prm = step("probes_multi")
+if prm and not off:
+    multi = int(kernel.split(".")[0]) >= 7
+    check(prm["features"].get("fentry_multi") is multi, f"probes (multi asked): tracing multi links {'used' if multi else 'absent'}",
+          prm["features"].get("fentry_multi_reason"))
+    fe = [a for a in prm["attachments"] if a.get("method") == "fentry"]
     check(bool(fe) and all(("tracing multi link" in a.get("reason", "")) == multi for a in fe),
-          f"probes: each fentry attachment {'says' if multi else 'does not say'} 'tracing multi link'",
+          f"probes (multi asked): each fentry attachment {'says' if multi else 'does not say'} 'tracing multi link'",
           [a.get("reason") for a in fe[:2]])
 _, prk = step("probes_kprobe")
 if prk:

@@ -35,6 +35,8 @@ uname -r >"$out/uname"
 step inspect "$IP" inspect --json
 step probes "$IP" probes --json
 step probes_kprobe "$IP" probes --json --kprobe
+# tracing multi links, asked for (7.x has them; not the default: docs/performance.md)
+step probes_multi env IOMMUPROF_FENTRY_MULTI=1 "$IP" probes --json
 # --detail: every point (the checks below look at iommu_map, IOVA and flushes); the verdict's
 # default set is profiled once more below (run_default)
 step run "$IP" run --detail -o "$out/fentry.iprof" --label "$LAB_KERNEL $LAB_IOMMU $LAB_MODE" -- "${dd_cmd[@]}"
