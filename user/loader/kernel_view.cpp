@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 
 #include "iommuprof/error.hpp"
+#include "proc_lines.hpp"
 #include "tracing_multi.hpp"
 #include "view_cache.hpp"
 
@@ -205,55 +206,9 @@ std::string errstr(int e)
     return strerror(e);
 }
 
-// f(line) for every line of the file at path (without its newline), read in large chunks (a
-// stream's getline costs as much as the kernel takes to print kallsyms' 170k lines); false when
-// it cannot be opened or read to its end.
-template <class F>
-bool for_each_line(const char *path, F f)
-{
-    int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    std::vector<char> buf(1 << 18);
-    size_t have = 0;
-    for (;;) {
-        ssize_t n = ::read(fd, buf.data() + have, buf.size() - have);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            if (n == 0 && have)
-                f(std::string_view(buf.data(), have));
-            ::close(fd);
-            return n == 0;
-        }
-        have += size_t(n);
-        size_t start = 0;
-        for (const char *nl; (nl = static_cast<const char *>(memchr(buf.data() + start, '\n', have - start)));) {
-            f(std::string_view(buf.data() + start, size_t(nl - buf.data()) - start));
-            start = size_t(nl - buf.data()) + 1;
-        }
-        if (start == 0 && have == buf.size())
-            buf.resize(buf.size() * 2);  // one line longer than the buffer (never seen: bounded by the file)
-        std::memmove(buf.data(), buf.data() + start, have - start);
-        have -= start;
-    }
-}
-
 // IOMMUPROF_DEBUG: how long each part of the kernel view took.
-class Phases {
-public:
-    void operator()(const char *what)
-    {
-        if (!on_)
-            return;
-        auto now = std::chrono::steady_clock::now();
-        fmt::print(stderr, "iommuprof:   kernel view: {:<22} {:7.3f}s\n", what, std::chrono::duration<double>(now - last_).count());
-        last_ = now;
-    }
-
-private:
-    bool on_ = getenv("IOMMUPROF_DEBUG") != nullptr;
-    std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+struct Phases : DebugPhases {
+    Phases() : DebugPhases("  kernel view: ", 22, false) {}
 };
 
 KernelView read_kernel_view(bool probe_features)
@@ -305,26 +260,14 @@ KernelView read_kernel_view(bool probe_features)
         phase("cached (kallsyms, ftrace)");
     } else {
         bool ks_ok = for_each_line("/proc/kallsyms", [&](std::string_view line) {
-            // "ffffffff81412d90 T dma_map_phys" or "... t viommu_sync_req\t[virtio_iommu]"
             if (line.size() < 20)
                 return;
-            size_t sp1 = line.find(' ');
-            if (sp1 == std::string::npos || sp1 + 3 >= line.size())
+            auto l = parse_kallsyms_line(line);
+            if (!l || (l->type != 't' && l->type != 'T') || !interesting(l->name))
                 return;
-            char type = line[sp1 + 1];
-            if (type != 't' && type != 'T')
-                return;
-            size_t start = sp1 + 3;
-            size_t end = line.find_first_of(" \t", start);
-            std::string_view sv = line.substr(start, end == std::string::npos ? std::string::npos : end - start);
-            if (!interesting(sv))
-                return;
-            std::string name(sv);
-            if (end != std::string::npos) {
-                size_t lb = line.find('[', end), rb = line.find(']', end);
-                if (lb != std::string::npos && rb != std::string::npos && rb > lb)
-                    k.symbol_module[name] = std::string(line.substr(lb + 1, rb - lb - 1));
-            }
+            std::string name(l->name);
+            if (!l->module.empty())
+                k.symbol_module[name] = std::string(l->module);
             k.symbols.insert(std::move(name));
         });
         if (!ks_ok)

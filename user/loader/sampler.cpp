@@ -12,10 +12,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <charconv>
 #include <fstream>
 
 #include "iommuprof/error.hpp"
 #include "kernel_view.hpp"
+#include "proc_lines.hpp"
 #include "sampler.h"
 #include "sampler.skel.h"
 
@@ -23,25 +25,20 @@ namespace iommuprof {
 
 void Kallsyms::load()
 {
-    std::ifstream in("/proc/kallsyms");
-    if (!in)
-        throw Error(kExitRuntime, "sampling: cannot read /proc/kallsyms");
     std::vector<std::pair<uint64_t, std::string>> syms;  // (kept only when complete)
-    std::string line;
     bool nonzero = false;
-    while (std::getline(in, line)) {
-        // "ffffffff81412d90 T dma_map_phys" or "... t bpf_prog_6deef7357e7b4530_ip_fentry_3\t[bpf]"
-        size_t sp1 = line.find(' ');
-        if (sp1 == std::string::npos || sp1 + 3 >= line.size())
-            continue;
-        char t = line[sp1 + 1];
-        if (t != 't' && t != 'T' && t != 'W' && t != 'w')
-            continue;
-        uint64_t a = strtoull(line.c_str(), nullptr, 16);
+    bool ok = for_each_line("/proc/kallsyms", [&](std::string_view line) {
+        // (the profiler's own programs too: "... t bpf_prog_6deef7357e7b4530_ip_fentry_3\t[bpf]")
+        auto l = parse_kallsyms_line(line);
+        if (!l || (l->type != 't' && l->type != 'T' && l->type != 'W' && l->type != 'w'))
+            return;
+        uint64_t a = 0;
+        std::from_chars(l->addr.data(), l->addr.data() + l->addr.size(), a, 16);
         nonzero |= a != 0;
-        size_t end = line.find_first_of(" \t", sp1 + 3);
-        syms.emplace_back(a, line.substr(sp1 + 3, end == std::string::npos ? std::string::npos : end - sp1 - 3));
-    }
+        syms.emplace_back(a, std::string(l->name));
+    });
+    if (!ok)
+        throw Error(kExitRuntime, "sampling: cannot read /proc/kallsyms");
     if (!nonzero)
         throw Error(kExitRuntime, "sampling: /proc/kallsyms hides the addresses (kptr_restrict): run as root");
     std::sort(syms.begin(), syms.end());

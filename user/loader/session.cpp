@@ -19,6 +19,7 @@
 #include "iommuprof/session.hpp"
 #include "hist_map.hpp"
 #include "kernel_view.hpp"
+#include "proc_lines.hpp"
 #include "tracing_multi.hpp"
 #include "sampler.hpp"
 
@@ -59,15 +60,7 @@ public:
         setup_libbpf_logging();
         check_privileges();
         check_btf();
-        auto phase = [t0, last = t0](const char *what) mutable {
-            if (!getenv("IOMMUPROF_DEBUG"))
-                return;
-            auto now = clock_type::now();
-            fmt::print(stderr, "iommuprof: {:<28} {:7.3f}s (total {:.3f}s)\n", what,
-                       std::chrono::duration<double>(now - last).count(),
-                       std::chrono::duration<double>(now - t0).count());
-            last = now;
-        };
+        DebugPhases phase("", 28, true);
         KernelView k = read_kernel_view(true);
         phase("kernel view + feature probe");
         bool only_sampling = opts.sampling == SessionOptions::Sampling::Only;
@@ -489,9 +482,10 @@ private:
         }
     }
 
-    // The fexit, then the fentry tracing multi link of fns (each with its cookie): false with
-    // errno when either fails (nothing left attached).
-    bool attach_fentry_multi(const std::vector<std::string> &fns, const std::vector<__u64> &cookies)
+    // The fexit, then the fentry tracing multi link of fns (each with its cookie), added to out:
+    // false with errno when either fails (nothing left attached).
+    bool attach_fentry_multi(const std::vector<std::string> &fns, const std::vector<__u64> &cookies,
+                             std::vector<int> &out)
     {
         std::vector<__u32> ids;
         for (auto &f : fns) {
@@ -512,14 +506,14 @@ private:
             errno = e;
             return false;
         }
-        raw_links_.push_back(x);
-        raw_links_.push_back(n);
+        out.push_back(x);
+        out.push_back(n);
         return true;
     }
 
-    // slot's own fexit, then fentry program (one program pair per function): false with errno
-    // when either fails (nothing left attached).
-    bool attach_fentry_pair(int slot)
+    // slot's own fexit, then fentry program (one program pair per function), added to out: false
+    // with errno when either fails (nothing left attached).
+    bool attach_fentry_pair(int slot, std::vector<bpf_link *> &out)
     {
         bpf_link *x = bpf_program__attach_trace(prog(fmt::format("ip_fexit_{}", slot)));
         if (!x)
@@ -531,8 +525,8 @@ private:
             errno = e;
             return false;
         }
-        links_.push_back(x);
-        links_.push_back(n);
+        out.push_back(x);
+        out.push_back(n);
         return true;
     }
 
@@ -552,7 +546,7 @@ private:
             cookies.push_back(__u64(it->second));
             es.push_back(&e);
         }
-        if (!tm_ || fns.empty() || !attach_fentry_multi(fns, cookies))
+        if (!tm_ || fns.empty() || !attach_fentry_multi(fns, cookies, raw_links_))
             return;
         for (auto *e : es) {
             e->att.attached = true;
@@ -574,7 +568,7 @@ private:
             if (e.att.method == Method::Fentry) {
                 if (e.att.attached)  // (attach_fentry_at_once)
                     continue;
-                if (tm_ ? attach_fentry_multi({e.att.symbol}, {__u64(slot)}) : attach_fentry_pair(slot)) {
+                if (tm_ ? attach_fentry_multi({e.att.symbol}, {__u64(slot)}, raw_links_) : attach_fentry_pair(slot, links_)) {
                     if (tm_)
                         e.att.reason += "; tracing multi link";
                     e.att.attached = true;
@@ -814,31 +808,18 @@ private:
     CalibLinks attach_calib(int slot, bool fentry, const char *fn)
     {
         CalibLinks c;
-        if (fentry && tm_) {
-            size_t before = raw_links_.size();
-            if (attach_fentry_multi({fn}, {__u64(slot)})) {
-                c.fds.assign(raw_links_.begin() + long(before), raw_links_.end());
-                raw_links_.resize(before);
-            }
-            return c;
-        }
-        std::vector<bpf_link *> &ls = c.ls;
-        if (fentry) {
-            for (const char *kind : {"fexit", "fentry"}) {
-                bpf_link *l = bpf_program__attach_trace(prog(fmt::format("ip_{}_{}", kind, slot)));
-                if (!l)
-                    break;
-                ls.push_back(l);
-            }
-        } else {
+        if (fentry && tm_)
+            attach_fentry_multi({fn}, {__u64(slot)}, c.fds);
+        else if (fentry)
+            attach_fentry_pair(slot, c.ls);
+        else
             for (bool ret : {true, false}) {
                 bpf_link *l = kp_link(ret, {fn}, {__u64(slot)});
                 if (!l)
                     break;
-                ls.push_back(l);
+                c.ls.push_back(l);
             }
-        }
-        if (ls.size() != 2)
+        if (c.ls.size() + c.fds.size() != 2)
             c.destroy();
         return c;
     }
