@@ -29,15 +29,18 @@ const volatile struct ip_slot_cfg slot_cfg[IP_SLOT_MASK + 1] = {};
 const volatile __u8 col_of_point[IP_MAX_POINTS] = {};
 const volatile __u32 ncols = 1;
 const volatile __u32 nrows = 0;
-/* Rows handed out so far (may exceed nrows: the devices that found none). */
+/* Where the next row is looked for (ip_row_of(): rows are claimed in rowclaim). */
 __u32 next_row = 0;
 /* Drop in-flight frames older than this (their exit was lost). */
 const volatile __u64 stale_ns = 5000000000ULL;
 /* THREAD_SIZE of this kernel: 16 KiB on x86_64, twice that with KASAN, the page
  * size on arm64 with 64 KiB pages (the loader finds out). */
 const volatile __u64 task_stack_size = 1ULL << IP_STACK_SHIFT;
-/* Tests only: task contexts always in the fallback map. */
+/* Task contexts always in the fallback map: kernels without task storage for
+ * tracing programs (before 5.11; userspace then does not create task_ctxs), and tests. */
 const volatile __u32 task_storage_off = 0;
+/* enum ip_compat: what this kernel lacks. */
+const volatile __u32 compat = 0;
 /* Probe-effect compensation per method (IP_METHOD_*), written by userspace
  * after its calibration (0 until then, and when calibration was impossible):
  *   comp_inner  the part of a call's own probe cost that falls between its
@@ -70,6 +73,14 @@ struct {
 	__type(key, __u64);
 	__type(value, __u32);
 } devrows SEC(".maps");
+
+/* row -> the device that claimed it (ip_row_of()). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, IP_MAX_ROWS);
+	__type(key, __u32);
+	__type(value, __u64);
+} rowclaim SEC(".maps");
 
 struct devname {
 	char name[IP_DEVNAME_LEN];
@@ -248,7 +259,7 @@ static __always_inline void hist_add(struct ip_hist *h, struct scratch *s, __u64
 __noinline __u32 ip_row_of(__u64 dev)
 {
 	struct scratch *s = get_scratch();
-	__u32 *r, n;
+	__u32 *r, n, claimed;
 
 	if (!s)
 		return IP_NO_ROW;
@@ -263,8 +274,24 @@ __noinline __u32 ip_row_of(__u64 dev)
 		s->last_row = *r;
 		return *r;
 	}
-	n = __sync_fetch_and_add(&next_row, 1);
-	if (n >= nrows)
+	/* Claim a row by inserting it into rowclaim (atomic, where kernels before
+	 * 5.12 have no fetch-and-add, whose mere presence their verifier refuses);
+	 * next_row is only where to start looking. */
+	n = next_row;
+	claimed = 0;
+#pragma unroll
+	for (int k = 0; k < 4; k++) {
+		if (n >= nrows)
+			break;
+		if (!bpf_map_update_elem(&rowclaim, &n, &dev, BPF_NOEXIST)) {
+			claimed = 1;
+			break;
+		}
+		n++;
+	}
+	if (claimed)
+		next_row = n + 1;
+	else
 		n = IP_NO_ROW; /* remembered, so that the device is not counted again */
 	if (bpf_map_update_elem(&devrows, &dev, &n, BPF_NOEXIST)) {
 		/* lost a race for this device (its row n is wasted), or full */
@@ -326,19 +353,20 @@ __noinline int ip_record(__u64 point_row, __u64 dev, __u64 dur, __u64 bytes_flag
  * BPF program's own frame: since 6.13 a program may run on a per-CPU private
  * stack. On the current task's stack: task context; anywhere else: an
  * interrupt on this CPU (see IP_STACK_SHIFT). */
-/* The context of task t: its task storage, or the fallback map where task
- * storage cannot be created. */
-static __always_inline struct ip_ctx *task_ctx(struct task_struct *t, int create)
+/* The current task's context: its task storage, or the fallback map where task
+ * storage cannot be created (keyed by thread id). */
+static __always_inline struct ip_ctx *task_ctx(int create)
 {
 	struct ip_ctx *c, *z;
 	__u32 tid, zk = 0;
 
 	if (!task_storage_off) {
-		c = bpf_task_storage_get(&task_ctxs, t, 0, create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+		c = bpf_task_storage_get(&task_ctxs, bpf_get_current_task_btf(), 0,
+					 create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
 		if (c)
 			return c;
 	}
-	tid = t->pid;
+	tid = (__u32)bpf_get_current_pid_tgid();
 	c = bpf_map_lookup_elem(&task_ctx_fallback, &tid);
 	if (c || !create)
 		return c;
@@ -354,15 +382,25 @@ static __always_inline struct ip_ctx *task_ctx(struct task_struct *t, int create
 	return c;
 }
 
+/* The base of the current task's kernel stack. */
+static __always_inline __u64 task_stack_base(void)
+{
+	if (compat & IP_COMPAT_NO_TASK_BTF) {
+		struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+
+		return (__u64)BPF_CORE_READ(t, stack);
+	}
+	return (__u64)bpf_get_current_task_btf()->stack;
+}
+
 static __always_inline struct ip_ctx *get_ctx(__u64 sp, int create)
 {
-	struct task_struct *t = bpf_get_current_task_btf();
 	struct ip_ctx *c;
 	__u64 base, block;
 
-	base = (__u64)t->stack;
+	base = task_stack_base();
 	if (sp - base < task_stack_size) {
-		c = task_ctx(t, create);
+		c = task_ctx(create);
 		if (!c && create)
 			stat_inc(IP_STAT_CTX_FULL, 1);
 		return c;
@@ -678,9 +716,10 @@ static __always_inline __u64 kp_arg(struct pt_regs *ctx, int i)
 	return i >= 0 && i < 5 ? a[i] : 0;
 }
 
-static __always_inline int kprobe_enter(struct pt_regs *ctx)
+/* slot: the attach cookie, or the program's own (kernels before 5.15 have no
+ * cookies: a kprobe program per slot, stamped out below). */
+static __always_inline int kprobe_enter(struct pt_regs *ctx, __u32 slot)
 {
-	__u32 slot = bpf_get_attach_cookie(ctx);
 	struct scratch *s = get_scratch();
 	__u64 dev = 0, size = 0;
 
@@ -693,10 +732,9 @@ static __always_inline int kprobe_enter(struct pt_regs *ctx)
 	return do_enter(s, slot | IP_METHOD_KPROBE << IP_METHOD_SHIFT, dev, size, PT_REGS_SP(ctx));
 }
 
-static __always_inline int kprobe_exit(struct pt_regs *ctx)
+static __always_inline int kprobe_exit(struct pt_regs *ctx, __u32 slot)
 {
 	struct scratch *s = get_scratch();
-	__u32 slot = bpf_get_attach_cookie(ctx);
 
 	if (!s || slot >= IP_MAX_SLOTS)
 		return 0;
@@ -704,21 +742,35 @@ static __always_inline int kprobe_exit(struct pt_regs *ctx)
 }
 
 SEC("kprobe")
-int ip_kprobe(struct pt_regs *ctx) { return kprobe_enter(ctx); }
+int ip_kprobe(struct pt_regs *ctx) { return kprobe_enter(ctx, bpf_get_attach_cookie(ctx)); }
 
 SEC("kretprobe")
-int ip_kretprobe(struct pt_regs *ctx) { return kprobe_exit(ctx); }
+int ip_kretprobe(struct pt_regs *ctx) { return kprobe_exit(ctx, bpf_get_attach_cookie(ctx)); }
 
 /* The same, attached to many functions in one link (kprobe_multi, 5.18+: one
  * program verified once, one ftrace update for all; the cookie of each
  * function is its slot). */
 SEC("kprobe.multi")
-int ip_kprobe_multi(struct pt_regs *ctx) { return kprobe_enter(ctx); }
+int ip_kprobe_multi(struct pt_regs *ctx) { return kprobe_enter(ctx, bpf_get_attach_cookie(ctx)); }
 
 SEC("kretprobe.multi")
-int ip_kretprobe_multi(struct pt_regs *ctx) { return kprobe_exit(ctx); }
+int ip_kretprobe_multi(struct pt_regs *ctx) { return kprobe_exit(ctx, bpf_get_attach_cookie(ctx)); }
 
-/* ---- fentry / fexit / raw_tp: stamped out per slot ---- */
+/* ---- fentry / fexit / raw_tp (and kprobes without cookies): stamped out per slot ---- */
+
+/* Argument i of a traced function (i == nargs: fexit's return value). Before
+ * 5.17 (no bpf_get_func_arg), a probe read of the trampoline's frame, where the
+ * arguments and the return value are stored as consecutive u64s. */
+static __always_inline __u64 fn_arg(__u64 *ctx, int i)
+{
+	__u64 v = 0;
+
+	if (compat & IP_COMPAT_NO_FUNC_ARG)
+		bpf_probe_read_kernel(&v, sizeof(v), &ctx[i & 15]);
+	else
+		bpf_get_func_arg(ctx, i, &v);
+	return v;
+}
 
 static __always_inline int fentry_common(__u32 slot, __u64 *ctx)
 {
@@ -728,9 +780,9 @@ static __always_inline int fentry_common(__u32 slot, __u64 *ctx)
 	if (!s)
 		return 0;
 	if (cfg(slot)->dev_arg >= 0)
-		bpf_get_func_arg(ctx, cfg(slot)->dev_arg, &dev);
+		dev = fn_arg(ctx, cfg(slot)->dev_arg);
 	if (cfg(slot)->size_arg >= 0)
-		bpf_get_func_arg(ctx, cfg(slot)->size_arg, &size);
+		size = fn_arg(ctx, cfg(slot)->size_arg);
 	/* The trampoline keeps ctx in its frame on the kernel stack, at the same
 	 * address for fentry and fexit of one call. */
 	return do_enter(s, slot, dev, size, ptr_to_u64(s, ctx));
@@ -743,7 +795,10 @@ static __always_inline int fexit_common(__u32 slot, __u64 *ctx)
 
 	if (!s)
 		return 0;
-	bpf_get_func_ret(ctx, &ret);
+	if (compat & IP_COMPAT_NO_FUNC_ARG)
+		ret = fn_arg(ctx, cfg(slot)->nargs);
+	else
+		bpf_get_func_ret(ctx, &ret);
 	return do_exit(s, slot, ret, ptr_to_u64(s, ctx));
 }
 
@@ -777,7 +832,9 @@ static __always_inline int rawtp_common(__u32 slot, struct bpf_raw_tracepoint_ar
 	SEC("fentry") int ip_fentry_##N(__u64 *ctx) { return fentry_common(N, ctx); } \
 	SEC("fexit") int ip_fexit_##N(__u64 *ctx) { return fexit_common(N, ctx); }    \
 	SEC("raw_tp") int ip_rawtp_##N(struct bpf_raw_tracepoint_args *ctx)        \
-	{ return rawtp_common(N, ctx); }
+	{ return rawtp_common(N, ctx); }                                             \
+	SEC("kprobe") int ip_kprobe_##N(struct pt_regs *ctx) { return kprobe_enter(ctx, N); } \
+	SEC("kretprobe") int ip_kretprobe_##N(struct pt_regs *ctx) { return kprobe_exit(ctx, N); }
 
 SLOT(0) SLOT(1) SLOT(2) SLOT(3) SLOT(4) SLOT(5) SLOT(6) SLOT(7)
 SLOT(8) SLOT(9) SLOT(10) SLOT(11) SLOT(12) SLOT(13) SLOT(14) SLOT(15)
@@ -834,7 +891,7 @@ static __always_inline void count_softirq_nesting(void)
 		return;
 	n = s->irq_done - s->irq_done_mark;
 	s->irq_done_mark = s->irq_done;
-	tc = task_ctx(bpf_get_current_task_btf(), 0);
+	tc = task_ctx(0);
 	if (tc && tc->depth) {
 		stat_inc(IP_STAT_SOFTIRQ_NESTED, 1);
 		stat_inc(IP_STAT_SOFTIRQ_NESTED_CALLS, n);
@@ -872,7 +929,7 @@ int ip_selftest(struct bpf_raw_tracepoint_args *ctx)
 	if ((slot & ((1U << IP_METHOD_SHIFT) - 1)) >= IP_MAX_SLOTS || !s)
 		return 0;
 	if (!sp)
-		sp = (__u64)bpf_get_current_task_btf()->stack + 0x1f00;
+		sp = task_stack_base() + 0x1f00;
 	if (op == 0) {
 		/* A nested call runs lower on the stack than its caller. */
 		struct ip_ctx *c = get_ctx(sp, 0);

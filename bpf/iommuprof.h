@@ -89,11 +89,22 @@ enum ip_slot_flags {
 
 /* Per-attachment settings, written to .rodata before load. */
 struct ip_slot_cfg {
-	unsigned int point;       /* logical point id (index into the catalog) */
+	unsigned short point;     /* logical point id (index into the catalog, < IP_MAX_POINTS) */
 	signed char dev_arg;      /* argument index of struct device *, -1 none */
 	signed char size_arg;     /* argument index of the byte size, -1 none */
 	unsigned char ret_kind;   /* enum ip_ret_kind */
 	unsigned char flags;      /* enum ip_slot_flags */
+	unsigned char nargs;      /* the function's parameters (fexit: the return value follows them) */
+	unsigned char pad;
+};
+
+/* What an older kernel lacks, set by userspace in .rodata (`compat`): the programs then take
+ * the older way, and the newer one is dead code the verifier never sees. (Not so for an
+ * instruction it does not know: the 5.10 verifier refuses an atomic fetch-and-add anywhere in a
+ * program, so there is none.) */
+enum ip_compat {
+	IP_COMPAT_NO_TASK_BTF = 1 << 0,  /* no bpf_get_current_task_btf (5.11): the task read with probe reads */
+	IP_COMPAT_NO_FUNC_ARG = 1 << 1,  /* no bpf_get_func_arg/_ret (5.17): read from the trampoline's frame */
 };
 
 struct ip_hist_key {

@@ -19,7 +19,7 @@ struct BtfFunc {
     int nargs = 0;
     int dev_arg = -1;   // parameter of type struct device *
     int size_arg = -1;  // integer parameter named "size" (or mapping_size, mapped_len: dma_iova_destroy)
-    int nents_arg = -1; // parameter named "nents" of integer type (scatterlists)
+    int nents_arg = -1; // parameter named "nents" (5.10 VT-d: "nelems") of integer type (scatterlists)
     int btf_id = 0;     // its id in vmlinux's BTF (0: a module's), for tracing multi links
 };
 
@@ -60,6 +60,12 @@ struct KernelView {
     int fentry_max_args = 6;  // x86-64 trampolines: 6 before 6.6, 12 from 6.6
     bool raw_tp = true;
     std::string raw_tp_why;
+    // BPF features of newer kernels the programs use where they exist (older kernels: another
+    // way, KernelFeatures::missing says which and what it costs).
+    bool task_storage = true;   // task local storage for tracing programs (5.11)
+    bool task_btf = true;       // bpf_get_current_task_btf (5.11)
+    bool attach_cookie = true;  // BPF attach cookies (5.15)
+    bool func_arg = true;       // bpf_get_func_arg / bpf_get_func_ret (5.17)
     bool tracefs = false;
     bool from_cache = false;  // kallsyms, ftrace functions and tracepoints from the cache of this boot
 };

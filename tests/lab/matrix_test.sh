@@ -42,12 +42,13 @@ else
     cells=("${all[@]}")
 fi
 
-# What each cell runs besides the default steps (guest_cell.sh): the kprobe path on both
-# kernels, clean detach and a live verdict on 6.12 strict.
+# What each cell runs besides the default steps (guest_cell.sh): the kprobe path (kprobe_multi on
+# 6.12, classic on 6.1, a program pair per function without attach cookies on 5.10), clean
+# detach and a live verdict on 6.12 strict.
 extras_of() {
     case "$1 $2 $3" in
     "6.12 intel strict") echo kprobe detach live ;;
-    "6.1 intel strict") echo kprobe ;;
+    "6.1 intel strict" | "5.10 intel strict") echo kprobe ;;
     esac
 }
 

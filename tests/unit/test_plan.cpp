@@ -363,6 +363,45 @@ TEST(Probes, TheHeaderSaysWhetherKprobesGoThroughKprobeMulti)
     EXPECT_EQ(j["features"]["kprobe_multi_reason"], f.kprobe_multi_why);
 }
 
+// 5.10 (bullseye) lacks task storage for tracing programs, bpf_get_func_arg and attach cookies:
+// the probes take older ways, and the header and JSON say which.
+TEST(Probes, TheHeaderSaysWhatAnOlderKernelLacks)
+{
+    KernelFeatures f;
+    f.release = "5.10.0-46-amd64";
+    f.btf = f.fentry = f.kprobes = f.raw_tp = f.tracefs = true;
+    std::string text = render_probes_text(f, f.release, {});
+    EXPECT_EQ(text.find("older kernel:"), std::string::npos) << text;
+    f.missing = {"no BPF attach cookies (5.15): a kprobe program pair per function, verified one by one"};
+    text = render_probes_text(f, f.release, {});
+    EXPECT_NE(text.find("\nolder kernel: no BPF attach cookies (5.15): a kprobe program pair"), std::string::npos) << text;
+    auto j = probes_json(f, f.release, {}, 1.0);
+    ASSERT_EQ(j["features"]["missing"].size(), 1u);
+    EXPECT_EQ(j["features"]["missing"][0], f.missing[0]);
+}
+
+// Debian 5.10 (kallsyms from a lab guest): VT-d still has DMA ops of its own (intel_map_page,
+// converted to dma-iommu in 5.11) beside dma-iommu (AMD-Vi's), and maps its page tables in
+// __domain_mapping; AMD-Vi a page at a time in amd_iommu_map.
+TEST(Plan, Debian510HasVtdsOwnDmaOps)
+{
+    KernelView k = capable(load("5.10-debian.txt"));
+    Plan p = make_plan(k);
+    EXPECT_EQ(symbols_of(p, "iommu_dma_map"), (std::vector<std::string>{"iommu_dma_map_page", "intel_map_page"}));
+    EXPECT_EQ(symbols_of(p, "iommu_dma_unmap"), (std::vector<std::string>{"iommu_dma_unmap_page", "intel_unmap_page"}));
+    EXPECT_EQ(symbols_of(p, "iommu_dma_map_sg"), (std::vector<std::string>{"iommu_dma_map_sg", "intel_map_sg"}));
+    EXPECT_EQ(symbols_of(p, "intel_iommu_map_pages"), std::vector<std::string>{"__domain_mapping"});
+    EXPECT_EQ(symbols_of(p, "amd_iommu_map_pages"), std::vector<std::string>{"amd_iommu_map"});
+    EXPECT_EQ(symbols_of(p, "dma_map"), std::vector<std::string>{"dma_map_page_attrs"});
+    EXPECT_EQ(entry(p, "dma_iova_link")->att.method, Method::Unavailable);
+    // The verdict times VT-d's own ops too.
+    PlanOptions o;
+    o.only_points = verdict_points();
+    o.fallback_points = dma_api_points();
+    Plan v = make_plan(k, o);
+    EXPECT_EQ(symbols_of(v, "iommu_dma_map"), (std::vector<std::string>{"iommu_dma_map_page", "intel_map_page"}));
+}
+
 TEST(Probes, TheHeaderSaysWhetherFentryGoesThroughTracingMultiLinks)
 {
     KernelFeatures f;

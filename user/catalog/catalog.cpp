@@ -47,14 +47,18 @@ std::vector<ProbeSpec> build()
          {tp("dma", "dma_unmap_sg", 0)}});
 
     // ---- dma-iommu layer: translated mode only ----
+    // Before 5.11 VT-d had DMA ops of its own (intel_map_page ...: the same role, for Intel's
+    // devices, while AMD-Vi's went through dma-iommu): a second group, never nested in the first.
     add({"iommu_dma_map", C::DmaIommu, "", "", "dma-iommu: allocate IOVA + map",
-         {{fn("iommu_dma_map_phys", 0, 2, DMA), fn("iommu_dma_map_page", 0, 3, DMA)}}, {}});
+         {{fn("iommu_dma_map_phys", 0, 2, DMA), fn("iommu_dma_map_page", 0, 3, DMA)},
+          {fn("intel_map_page", 0, 3, DMA)}}, {}});
     add({"iommu_dma_unmap", C::DmaIommu, "", "", "dma-iommu: unmap + free IOVA",
-         {{fn("iommu_dma_unmap_phys", 0, 2), fn("iommu_dma_unmap_page", 0, 2)}}, {}});
+         {{fn("iommu_dma_unmap_phys", 0, 2), fn("iommu_dma_unmap_page", 0, 2)}, {fn("intel_unmap_page", 0, 2)}},
+         {}});
     add({"iommu_dma_map_sg", C::DmaIommu, "", "", "dma-iommu: map a scatterlist",
-         {{fn_sg("iommu_dma_map_sg", 0, 2, NEG)}}, {}});
+         {{fn_sg("iommu_dma_map_sg", 0, 2, NEG)}, {fn_sg("intel_map_sg", 0, 2, ZERO)}}, {}});
     add({"iommu_dma_unmap_sg", C::DmaIommu, "", "", "dma-iommu: unmap a scatterlist",
-         {{fn_sg("iommu_dma_unmap_sg", 0, 2)}}, {}});
+         {{fn_sg("iommu_dma_unmap_sg", 0, 2)}, {fn_sg("intel_unmap_sg", 0, 2)}}, {}});
     // The two-step IOVA API (6.16+; the block layer maps multi-page requests with it from 6.17):
     // one IOVA range per request, pages linked into it, one sync. It maps through the IOMMU only:
     // under pt dma_iova_try_alloc fails at once and the caller maps each segment with
@@ -87,17 +91,19 @@ std::vector<ProbeSpec> build()
          {tp("iommu", "unmap", -1, 2)}});
     add({"iommu_unmap", C::IommuCore, "", "", "IOMMU unmap + sync (VFIO / explicit domains)",
          {{fn("iommu_unmap", -1, 2, ZERO)}}, {}});
-    // Page-table updates: the vendor's own code up to 6.18; from 6.19 the generic IOMMU page
+    // Page-table updates: the vendor's own code up to 6.18 (before 5.15: VT-d's __domain_mapping,
+    // which its own DMA ops of 5.10 call directly, and AMD-Vi's amd_iommu_map, a page at a time);
+    // from 6.19 the generic IOMMU page
     // table (iommupt), one set of functions per format (7.0/7.1 call *_map_range directly from
     // iommu_map_nosync, 6.19 through pt_iommu_*_map_pages). Every format is built in, so each is
     // its own point rather than an alternative of another.
     add({"intel_iommu_map_pages", C::IommuCore, "intel", "", "VT-d page-table update (second stage)",
          {{fn("vtdss_map_range", -1, -1, NEG), fn("pt_iommu_vtdss_map_pages", -1, -1, NEG),
-           fn("intel_iommu_map_pages", -1, -1, NEG)}},
+           fn("intel_iommu_map_pages", -1, -1, NEG), fn("__domain_mapping", -1, -1, NEG)}},
          {}});
     add({"amd_iommu_map_pages", C::IommuCore, "amd", "", "AMD-Vi page-table update (v1)",
          {{fn("amdv1_map_range", -1, -1, NEG), fn("pt_iommu_amdv1_map_pages", -1, -1, NEG),
-           fn("amd_iommu_map_pages", -1, -1, NEG)}},
+           fn("amd_iommu_map_pages", -1, -1, NEG), fn("amd_iommu_map", -1, -1, NEG)}},
          {}});
     add({"x86_64_map_range", C::IommuCore, "", "",
          "generic page table, x86-64 format: VT-d first stage, AMD-Vi v2 (6.19+)",

@@ -89,6 +89,8 @@ void announce_ready(const Session &s)
                "counting starts now\n",
                s.attach_seconds(), fentry + kprobe + tp, fentry, kprobe,
                kprobe && s.features().kprobe_multi ? " through kprobe_multi" : "", tp);
+    for (auto &m : s.features().missing)
+        fmt::print(stderr, "iommuprof: older kernel: {}\n", m);
 }
 
 void add_raw_flag(CLI::App *cmd, bool &raw)

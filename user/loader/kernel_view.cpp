@@ -101,7 +101,7 @@ void fill_btf_func(const btf *b, int id, const std::string &name, KernelView &k,
             f.dev_arg = i;
         if (f.size_arg < 0 && (pn == "size" || pn == "mapping_size" || pn == "mapped_len") && is_integer(b, p[i].type))
             f.size_arg = i;
-        if (f.nents_arg < 0 && pn == "nents" && is_integer(b, p[i].type))
+        if (f.nents_arg < 0 && (pn == "nents" || pn == "nelems") && is_integer(b, p[i].type))
             f.nents_arg = i;
     }
     // Arguments past the 5th are not read by the kprobe path.
@@ -197,6 +197,18 @@ constexpr bpf_insn kReturnZero[] = {
 
 static void probe_attach_features(KernelView &k, const btf *vmlinux);
 static void probe_fentry_multi(KernelView &k, const btf *vmlinux);
+
+// What an older kernel lacks of the BPF features the programs use: helpers and map types by
+// their names in the kernel's own enums (BTF).
+static void probe_bpf_compat(KernelView &k, const btf *vmlinux)
+{
+    auto helper = [vmlinux](const char *name) { return btf_enum_value(vmlinux, "bpf_func_id", name) > 0; };
+    k.task_btf = helper("BPF_FUNC_get_current_task_btf");
+    k.task_storage = helper("BPF_FUNC_task_storage_get") &&
+                     btf_enum_value(vmlinux, "bpf_map_type", "BPF_MAP_TYPE_TASK_STORAGE") > 0;
+    k.attach_cookie = helper("BPF_FUNC_get_attach_cookie");
+    k.func_arg = helper("BPF_FUNC_get_func_arg") && helper("BPF_FUNC_get_func_ret");
+}
 
 std::string errstr(int e)
 {
@@ -326,6 +338,7 @@ KernelView read_kernel_view(bool probe_features)
             btf__free(mb);
         }
         phase("BTF");
+        probe_bpf_compat(k, vmlinux);
         if (probe_features) {
             probe_fentry_multi(k, vmlinux);
             if (k.fentry_multi)
@@ -480,6 +493,8 @@ static void probe_attach_features(KernelView &k, const btf *vmlinux)
         return;
     }
     int link = bpf_link_create(fd, 0, BPF_TRACE_FENTRY, nullptr);
+    if (link < 0 && errno == EINVAL)  // (before 5.11, LINK_CREATE attaches no tracing program)
+        link = bpf_raw_tracepoint_open(nullptr, fd);
     if (link < 0) {
         int e = errno;
         k.fentry_why = fmt::format("no fentry (trampoline attach failed: {})",

@@ -81,7 +81,8 @@ public:
             }
             features_ = KernelFeatures{k.release,     k.have_btf,       k.fentry,       k.fentry_why,
                                        k.kprobes,     k.kprobes_why,    k.raw_tp,       k.tracefs,
-                                       k.kprobe_multi, k.kprobe_multi_why, k.fentry_multi, k.fentry_multi_why};
+                                       k.kprobe_multi, k.kprobe_multi_why, k.fentry_multi, k.fentry_multi_why,
+                                       compat_missing(k)};
         };
         features();
         phase("plan");
@@ -183,6 +184,24 @@ public:
     const std::string &sampling_note() const override { return sampling_note_; }
 
 private:
+    // What this kernel lacks of the programs' BPF features, and the way taken instead.
+    static std::vector<std::string> compat_missing(const KernelView &k)
+    {
+        std::vector<std::string> m;
+        if (!k.task_storage)
+            m.push_back(fmt::format("no task storage for tracing programs (5.11): the in-flight calls of tasks are "
+                                    "kept in a hash map of {} threads, least recently used first out",
+                                    IP_TASK_CTX_FALLBACK));
+        if (!k.task_btf)
+            m.push_back("no bpf_get_current_task_btf (5.11): the task's stack is found with a probe read");
+        if (!k.attach_cookie)
+            m.push_back("no BPF attach cookies (5.15): a kprobe program pair per function, verified one by one");
+        if (!k.func_arg)
+            m.push_back("no bpf_get_func_arg (5.17): fentry arguments and return values are read from the "
+                        "trampoline's frame with a probe read");
+        return m;
+    }
+
     // The calibration's two slots: fentry when the plan has fentry attachments and
     // both functions are fentry-able, kprobe when kprobes may be used. (load() has
     // cleared the calibration state.)
@@ -248,6 +267,12 @@ private:
         if (long page = sysconf(_SC_PAGESIZE); page > long(stack))
             stack = uint64_t(page);
         skel_->rodata->task_stack_size = stack;
+        // Older kernels (bpf/iommuprof.h, enum ip_compat): the programs' older ways.
+        skel_->rodata->compat = (k.task_btf ? 0 : IP_COMPAT_NO_TASK_BTF) | (k.func_arg ? 0 : IP_COMPAT_NO_FUNC_ARG);
+        if (!k.task_storage) {  // (the map type does not exist: not created, its uses are dead code)
+            skel_->rodata->task_storage_off = 1;
+            bpf_map__set_autocreate(skel_->maps.task_ctxs, false);
+        }
 
         // Tracing multi links: every fentry function of the plan on one fentry and one fexit
         // program (verified once) when each is vmlinux's (the link takes vmlinux BTF ids).
@@ -289,6 +314,8 @@ private:
             c.size_arg = (signed char)e.size_arg;
             c.ret_kind = (unsigned char)e.ret_kind;
             c.flags = (unsigned char)e.flags;
+            if (auto it = k.btf_funcs.find(e.att.symbol); it != k.btf_funcs.end())
+                c.nargs = (unsigned char)it->second.nargs;
             slots_[&e - plan_.entries.data()] = slot;
             if (e.att.method == Method::Fentry && !tm_) {
                 auto *en = prog(fmt::format("ip_fentry_{}", slot));
@@ -361,9 +388,22 @@ private:
         for (auto &e : plan_.entries)
             if (kpm_ && e.att.method == Method::Kprobe && k.ftrace_funcs && !k.ftrace_funcs->count(e.att.symbol))
                 kpm_ = false;
+        cookies_ = k.attach_cookie;
         if ((need_kprobe || calib_kprobe_) && k.kprobes) {
-            bpf_program__set_autoload(kp_prog(false), true);
-            bpf_program__set_autoload(kp_prog(true), true);
+            if (cookies_) {
+                bpf_program__set_autoload(kp_prog(false), true);
+                bpf_program__set_autoload(kp_prog(true), true);
+            } else {  // a program pair per slot that may take a kprobe
+                for (auto &e : plan_.entries)
+                    if (auto it = slots_.find(&e - plan_.entries.data());
+                        it != slots_.end() && (e.att.method == Method::Kprobe || e.kprobe_fallback))
+                        for (bool ret : {false, true})
+                            bpf_program__set_autoload(kp_prog(ret, it->second), true);
+                if (calib_kprobe_)
+                    for (int i = 0; i < 2; i++)
+                        for (bool ret : {false, true})
+                            bpf_program__set_autoload(kp_prog(ret, calib_slot_ + i), true);
+            }
         }
         // Timed calls in interrupt context: their frames are reset at the end of every softirq
         // (ip_softirq_exit in bpf/iommuprof.bpf.c), where none can be in flight.
@@ -402,11 +442,14 @@ private:
     }
 
     // The kprobe programs in use: the kprobe_multi pair where the kernel has kprobe_multi
-    // links (one link may then carry many functions), the classic pair otherwise.
-    bpf_program *kp_prog(bool ret)
+    // links (one link may then carry many functions), the classic pair otherwise, and without
+    // attach cookies (before 5.15) slot's own pair.
+    bpf_program *kp_prog(bool ret, int slot = -1)
     {
         if (kpm_)
             return ret ? skel_->progs.ip_kretprobe_multi : skel_->progs.ip_kprobe_multi;
+        if (!cookies_ && slot >= 0)
+            return prog((ret ? "ip_kretprobe_" : "ip_kprobe_") + std::to_string(slot));
         return ret ? skel_->progs.ip_kretprobe : skel_->progs.ip_kprobe;
     }
 
@@ -422,6 +465,10 @@ private:
             errno = EINVAL;
             return nullptr;
         }
+        if (!cookies_) {
+            LIBBPF_OPTS(bpf_kprobe_opts, o, .retprobe = ret);
+            return bpf_program__attach_kprobe_opts(kp_prog(ret, int(cookies[0])), fns[0], &o);
+        }
         LIBBPF_OPTS(bpf_kprobe_opts, o, .bpf_cookie = cookies[0], .retprobe = ret);
         return bpf_program__attach_kprobe_opts(kp_prog(ret), fns[0], &o);
     }
@@ -430,7 +477,7 @@ private:
     // without entry is only counted (unmatched_exit).
     bool attach_kprobes(const std::vector<const char *> &fns, const std::vector<__u64> &cookies, std::string &err)
     {
-        if (!bpf_program__autoload(kp_prog(false))) {
+        if (!bpf_program__autoload(kp_prog(false, cookies.empty() ? -1 : int(cookies[0])))) {
             err = "kprobes unavailable";
             return false;
         }
@@ -693,16 +740,17 @@ private:
     // The rows in use: row -> device from devrows, cell row * ncols + col.
     void read_rows(Snapshot &s)
     {
-        unsigned used = std::min(skel_->bss->next_row, nrows_);
+        if (!nrows_)
+            return;
+        // A row never changes its device (rows are claimed in rowclaim, in no fixed order).
+        for_each_dev_key(bpf_map__fd(skel_->maps.devrows), [&](int fd, __u64 key) {
+            __u32 row;
+            if (bpf_map_lookup_elem(fd, &key, &row) == 0 && row < nrows_)
+                dev_of_row_[row] = key;
+        });
+        unsigned used = dev_of_row_.empty() ? 0 : dev_of_row_.rbegin()->first + 1;
         if (!used)
             return;
-        // A row never changes its device: read devrows again only when rows were added.
-        if (dev_of_row_.size() < used)
-            for_each_dev_key(bpf_map__fd(skel_->maps.devrows), [&](int fd, __u64 key) {
-                __u32 row;
-                if (bpf_map_lookup_elem(fd, &key, &row) == 0 && row < nrows_)
-                    dev_of_row_[row] = key;
-            });
         read_row_cells(bpf_map__fd(skel_->maps.rows), possible_, used * ncols_,
                        [&](__u32 idx, const ip_hist *per_cpu) {
                            auto it = dev_of_row_.find(idx / ncols_);
@@ -974,6 +1022,7 @@ private:
     std::map<size_t, int> slots_;  // plan entry index -> slot
     std::vector<unsigned> point_of_col_;  // rows map: column -> point id
     unsigned ncols_ = 1, nrows_ = 0;
+    bool cookies_ = true;  // the kernel has BPF attach cookies (5.15)
     std::map<__u32, __u64> dev_of_row_;  // rows map: row -> device (devrows), cached
     std::vector<bpf_link *> links_;
     std::vector<Attachment> attachments_;

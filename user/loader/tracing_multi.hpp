@@ -16,18 +16,25 @@
 
 namespace iommuprof {
 
-// A value of the kernel's enum bpf_attach_type by name, from its BTF (0: not there).
-inline int attach_type_value(const btf *vmlinux, const char *name)
+// A value of one of the kernel's enums by name, from its BTF (-1: not there).
+inline int btf_enum_value(const btf *vmlinux, const char *enum_name, std::string_view name)
 {
-    int id = btf__find_by_name_kind(vmlinux, "bpf_attach_type", BTF_KIND_ENUM);
+    int id = btf__find_by_name_kind(vmlinux, enum_name, BTF_KIND_ENUM);
     const btf_type *t = id > 0 ? btf__type_by_id(vmlinux, id) : nullptr;
     if (!t)
-        return 0;
+        return -1;
     const struct btf_enum *e = btf_enum(t);
     for (int i = 0; i < btf_vlen(t); i++)
         if (std::string_view(btf__name_by_offset(vmlinux, e[i].name_off)) == name)
             return e[i].val;
-    return 0;
+    return -1;
+}
+
+// A value of the kernel's enum bpf_attach_type by name (0: not there).
+inline int attach_type_value(const btf *vmlinux, const char *name)
+{
+    int v = btf_enum_value(vmlinux, "bpf_attach_type", name);
+    return v < 0 ? 0 : v;
 }
 
 // BPF_LINK_CREATE of a tracing multi link of type attach_type: prog on the functions ids

@@ -41,6 +41,8 @@ std::string render_probes_text(const KernelFeatures &f, const std::string &kerne
                              : " (one program per function: " + esc(f.fentry_multi_why.empty() ? "no tracing multi links" : f.fentry_multi_why) + ")";
     std::string out = fmt::format("kernel {}: BTF {}; fentry/fexit {}; kprobes {}; raw tracepoints {}\n", esc(kernel),
                                   f.btf ? "yes" : "NO", fe, kp, f.raw_tp ? "yes" : "NO");
+    for (auto &m : f.missing)
+        out += "older kernel: " + esc(m) + "\n";
     if (!f.fentry && !f.kprobes)
         out += "=> no function probes can attach on this kernel: latency cannot be measured; "
                "counting on tracepoints only\n";
@@ -66,6 +68,7 @@ nlohmann::json probes_json(const KernelFeatures &f, const std::string &kernel, c
                             {"kprobe_multi_reason", f.kprobe_multi_why},
                             {"fentry_multi", f.fentry_multi},
                             {"fentry_multi_reason", f.fentry_multi_why},
+                            {"missing", f.missing},
                             {"raw_tracepoints", f.raw_tp},
                             {"tracefs", f.tracefs}}},
                           {"attach_seconds", attach_seconds},
