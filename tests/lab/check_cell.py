@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 out, kernel, iommu, mode, gtype, bdf, count = sys.argv[1:8]
+LARGE = int(os.environ.get("CELL_LARGE", "400"))  # (guest_cell.sh: 64 KiB reads, a tenth as many 1 MiB)
 count = int(count)
 extras = set(sys.argv[8:])
 cell = f"{kernel} {iommu} {mode}"
@@ -217,6 +218,31 @@ if rd and rdr:
         check(sub >= 0.9 * cal["fentry"]["inner_ns"] * pm["calls"] and pm["raw_sum_ns"] == pr_["sum_ns"],
               "run (default): iommu_dma_map time compensated by >= its calls x inner cost; --raw gives the raw sum",
               f"raw {pr_['sum_ns']} compensated {pm['sum_ns']} calls {pm['calls']} inner {cal['fentry']['inner_ns']}")
+
+# ---- large I/O: every request on the NVMe device, from the DMA API down to the flushes ----
+_, rl = step("report_large")
+if rl:
+    nl = LARGE + LARGE // 10  # dd reads: each is at least one NVMe request
+    # Multi-page requests map through scatterlists (dma_map_sg: DMA API) before 6.17 and through
+    # the two-step IOVA API (dma_iova_*: dma-iommu) from 6.17; under pt through the DMA API only.
+    api = category_calls(rl, "dma-api", bdf) + category_calls(rl, "dma-iommu", bdf)
+    check(api >= nl, f"large I/O: DMA-API/dma-iommu calls on {bdf} >= {nl}", api)
+    ver = tuple(int(x) for x in kernel.split(".")[:2]) if "." in kernel else (int(kernel), 0)
+    if translated:
+        if ver >= (6, 17):
+            for name in ("dma_iova_alloc", "dma_iova_link", "dma_iova_destroy"):
+                n = calls(rl, name, bdf)
+                check(n >= nl, f"large I/O: {name} on {bdf} >= {nl} (two-step IOVA API)", n)
+        core = category_calls(rl, "iommu-core", bdf)
+        check(core >= nl, f"large I/O: page-table calls attributed to {bdf} >= {nl}", core)
+        nodev = category_calls(rl, "iommu-core", "[no-device]")
+        check(nodev <= nl // 20, f"large I/O: page-table calls without a device ~ 0", nodev)
+        if gtype == "DMA":
+            inv = category_calls(rl, "flush", bdf)
+            check(inv >= nl, f"large I/O: strict invalidations attributed to {bdf} >= {nl}", inv)
+    else:
+        core = category_calls(rl, "iommu-core")
+        check(core <= nl // 20, f"large I/O: {mode}: no page-table calls", core)
 
 _, rep = step("report")
 if rep:

@@ -7,6 +7,7 @@
 # Environment (scripts/lab/run --env):
 #   IP            path of the iommuprof binary (required)
 #   CELL_COUNT    NVMe 4K O_DIRECT reads of the workload (default 8000)
+#   CELL_LARGE    NVMe 64 KiB O_DIRECT reads of the large-I/O run (default 400; a tenth as many 1 MiB)
 #   CELL_KPROBE=1 also profile the same workload with --kprobe (no fentry)
 #   CELL_DETACH=1 also check clean detach after SIGINT and after kill -9 (bpftool)
 #   CELL_LIVE=1   also run a live `verdict -d` under a background NVMe load
@@ -35,8 +36,9 @@ uname -r >"$out/uname"
 step inspect "$IP" inspect --json
 step probes "$IP" probes --json
 step probes_kprobe "$IP" probes --json --kprobe
-# tracing multi links, asked for (7.x has them; not the default: docs/performance.md)
-step probes_multi env IOMMUPROF_FENTRY_MULTI=1 "$IP" probes --json
+# tracing multi links, asked for (7.x has them; not the default: docs/performance.md), on the
+# verdict's few points (the whole catalog once more took 20-30 s of a 6.x cell for nothing new)
+step probes_multi env IOMMUPROF_FENTRY_MULTI=1 "$IP" probes --json --verdict-plan
 # --detail: every point (the checks below look at iommu_map, IOVA and flushes); the verdict's
 # default set is profiled once more below (run_default)
 step run "$IP" run --detail -o "$out/fentry.iprof" --label "$LAB_KERNEL $LAB_IOMMU $LAB_MODE" -- "${dd_cmd[@]}"
@@ -49,6 +51,12 @@ step report_default_raw "$IP" report "$out/default.iprof" --json --raw
 step verdict "$IP" verdict --from "$out/fentry.iprof" --json --min-seconds 1
 step verdict_default "$IP" verdict --from "$out/fentry.iprof" --json
 step openmetrics "$IP" report "$out/fentry.iprof" --openmetrics
+# Large O_DIRECT reads: multi-page requests, mapped with scatterlists before 6.17 and with the
+# two-step IOVA API from 6.17 (CELL_LARGE 64 KiB reads, then a tenth as many of 1 MiB).
+large=${CELL_LARGE:-400}
+step run_large "$IP" run --detail -o "$out/large.iprof" -- \
+    bash -c "dd if=$dev of=/dev/null bs=64k count=$large iflag=direct && dd if=$dev of=/dev/null bs=1M count=$((large / 10)) iflag=direct"
+step report_large "$IP" report "$out/large.iprof" --json
 
 if [[ ${CELL_KPROBE:-0} == 1 ]]; then
     step run_kprobe "$IP" run --kprobe --detail -o "$out/kprobe.iprof" -- "${dd_cmd[@]}"
