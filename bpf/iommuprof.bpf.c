@@ -280,7 +280,7 @@ __noinline __u32 ip_row_of(__u64 dev)
 	n = next_row;
 	claimed = 0;
 #pragma unroll
-	for (int k = 0; k < 4; k++) {
+	for (int k = 0; k < 8; k++) {
 		if (n >= nrows)
 			break;
 		if (!bpf_map_update_elem(&rowclaim, &n, &dev, BPF_NOEXIST)) {
@@ -289,12 +289,18 @@ __noinline __u32 ip_row_of(__u64 dev)
 		}
 		n++;
 	}
-	if (claimed)
-		next_row = n + 1;
-	else
-		n = IP_NO_ROW; /* remembered, so that the device is not counted again */
+	if (!claimed && n < nrows)
+		return IP_NO_ROW; /* other CPUs claimed these meanwhile: the next call tries again */
+	if (claimed) {
+		if (next_row <= n)
+			next_row = n + 1;
+	} else {
+		n = IP_NO_ROW; /* no row left: remembered, so that the device is not counted again */
+	}
 	if (bpf_map_update_elem(&devrows, &dev, &n, BPF_NOEXIST)) {
-		/* lost a race for this device (its row n is wasted), or full */
+		/* lost a race for this device (give its row back), or full */
+		if (claimed)
+			bpf_map_delete_elem(&rowclaim, &n);
 		r = bpf_map_lookup_elem(&devrows, &dev);
 		return r ? *r : IP_NO_ROW;
 	}
@@ -842,6 +848,7 @@ SLOT(16) SLOT(17) SLOT(18) SLOT(19) SLOT(20) SLOT(21) SLOT(22) SLOT(23)
 SLOT(24) SLOT(25) SLOT(26) SLOT(27) SLOT(28) SLOT(29) SLOT(30) SLOT(31)
 SLOT(32) SLOT(33) SLOT(34) SLOT(35) SLOT(36) SLOT(37) SLOT(38) SLOT(39)
 SLOT(40) SLOT(41) SLOT(42) SLOT(43) SLOT(44) SLOT(45) SLOT(46) SLOT(47)
+SLOT(48) SLOT(49) SLOT(50) SLOT(51) SLOT(52) SLOT(53) SLOT(54) SLOT(55)
 
 /* fentry/fexit through a tracing multi link (BPF_TRACE_FENTRY_MULTI / _FEXIT_MULTI, seen
  * in Debian's 7.x kernels): one program for every function, verified once, loaded against

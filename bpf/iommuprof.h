@@ -25,7 +25,8 @@
 #ifndef IOMMUPROF_SHARED_H
 #define IOMMUPROF_SHARED_H
 
-#define IP_MAX_SLOTS 48        /* attachments (symbol or tracepoint) per session */
+#define IP_MAX_SLOTS 56        /* attachments (symbol or tracepoint) per session, calibration included
+                                  (the whole 7.3 catalog with VFIO and virtio-iommu loaded: about 50) */
 #define IP_SLOT_MASK 63        /* slot_cfg has IP_SLOT_MASK+1 entries: index & mask is always in bounds */
 #define IP_MAX_POINTS 64       /* logical probe points */
 #define IP_POINT_TOPLEVEL 63   /* pseudo point: outermost-call time per context */

@@ -7,7 +7,7 @@
 # Environment (scripts/lab/run --env):
 #   IP            path of the iommuprof binary (required)
 #   CELL_COUNT    NVMe 4K O_DIRECT reads of the workload (default 8000)
-#   CELL_LARGE    NVMe 64 KiB O_DIRECT reads of the large-I/O run (default 400; a tenth as many 1 MiB)
+#   CELL_LARGE    NVMe 64 KiB O_DIRECT reads of a large-I/O run (and a tenth as many of 1 MiB; 0: none)
 #   CELL_KPROBE=1 also profile the same workload with --kprobe (no fentry)
 #   CELL_DETACH=1 also check clean detach after SIGINT and after kill -9 (bpftool)
 #   CELL_LIVE=1   also run a live `verdict -d` under a background NVMe load
@@ -34,8 +34,10 @@ our_progs() { "$ours" | cut -d' ' -f2; }
 
 uname -r >"$out/uname"
 step inspect "$IP" inspect --json
-step probes "$IP" probes --json
-step probes_kprobe "$IP" probes --json --kprobe
+# (the verdict's few points: the whole catalog is attached by `run --detail` below, whose plan the
+# checks read too; loading it once more took 17-34 s of every cell)
+step probes "$IP" probes --json --verdict-plan
+step probes_kprobe "$IP" probes --json --kprobe --verdict-plan
 # tracing multi links, asked for (7.x has them; not the default: docs/performance.md), on the
 # verdict's few points (the whole catalog once more took 20-30 s of a 6.x cell for nothing new)
 step probes_multi env IOMMUPROF_FENTRY_MULTI=1 "$IP" probes --json --verdict-plan
@@ -53,10 +55,12 @@ step verdict_default "$IP" verdict --from "$out/fentry.iprof" --json
 step openmetrics "$IP" report "$out/fentry.iprof" --openmetrics
 # Large O_DIRECT reads: multi-page requests, mapped with scatterlists before 6.17 and with the
 # two-step IOVA API from 6.17 (CELL_LARGE 64 KiB reads, then a tenth as many of 1 MiB).
-large=${CELL_LARGE:-400}
-step run_large "$IP" run --detail -o "$out/large.iprof" -- \
-    bash -c "dd if=$dev of=/dev/null bs=64k count=$large iflag=direct && dd if=$dev of=/dev/null bs=1M count=$((large / 10)) iflag=direct"
-step report_large "$IP" report "$out/large.iprof" --json
+large=${CELL_LARGE:-0}
+if ((large > 0)); then
+    step run_large "$IP" run --detail -o "$out/large.iprof" -- \
+        bash -c "dd if=$dev of=/dev/null bs=64k count=$large iflag=direct && dd if=$dev of=/dev/null bs=1M count=$((large / 10)) iflag=direct"
+    step report_large "$IP" report "$out/large.iprof" --json
+fi
 
 if [[ ${CELL_KPROBE:-0} == 1 ]]; then
     step run_kprobe "$IP" run --kprobe --detail -o "$out/kprobe.iprof" -- "${dd_cmd[@]}"
@@ -69,8 +73,10 @@ if [[ ${CELL_LIVE:-0} == 1 ]]; then
     load=$!
     step verdict_live "$IP" verdict -d 4 --json
     # The live histogram view, per device and per CPU (text, the way it is read on a terminal).
-    step top_hist "$IP" top -H -d 3 -i 3
-    step top_hist_cpu "$IP" top -H --per-cpu -d 3 -i 3
+    # (the points the checks look at, and dma_unmap, which gives iommu_unmap_fast its device: the
+    # whole catalog took 35 s of each)
+    step top_hist "$IP" top -H -d 3 -i 3 --points dma_map dma_unmap iommu_map iommu_unmap_fast
+    step top_hist_cpu "$IP" top -H --per-cpu -d 3 -i 3 --points dma_map dma_unmap iommu_map iommu_unmap_fast
     # record stopped by Ctrl-C: the profile is still written, complete.
     "$IP" record -o "$out/sigint.iprof" >"$out/record_sigint.out" 2>"$out/record_sigint.err" &
     rec=$!

@@ -18,6 +18,7 @@ cd "$repo" || exit 1
 . scripts/lab/lib.sh
 RUN=$repo/scripts/lab/run
 COUNT=${LAB_COUNT:-8000}
+LARGE=${LAB_LARGE:-400}  # 64 KiB reads of the large-I/O run (and a tenth as many of 1 MiB)
 jobs=${LAB_JOBS:-2}
 
 if [[ -n ${LAB_KEEP:-} ]]; then
@@ -44,11 +45,13 @@ fi
 
 # What each cell runs besides the default steps (guest_cell.sh): the kprobe path (kprobe_multi on
 # 6.12, classic on 6.1, a program pair per function without attach cookies on 5.10), clean
-# detach and a live verdict on 6.12 strict.
+# detach and a live verdict on 6.12 strict, and the large reads (64 KiB, 1 MiB) on every kernel's
+# Intel strict cell, 7.x pt (the two-step IOVA API refused) and the wide 5.10 cells.
 extras_of() {
     case "$1 $2 $3" in
-    "6.12 intel strict") echo kprobe detach live ;;
-    "6.1 intel strict" | "5.10 intel strict") echo kprobe ;;
+    "6.12 intel strict") echo kprobe detach live large ;;
+    "6.1 intel strict" | "5.10 intel strict") echo kprobe large ;;
+    *" intel strict" | "7 intel pt" | "5.10 "*) echo large ;;
     esac
 }
 
@@ -57,19 +60,20 @@ for k in $(printf '%s\n' "${cells[@]}" | awk '{ print $1 }' | sort -u); do
 done
 
 run_cell() {  # run_cell KERNEL IOMMU MODE GTYPE: boot, run guest_cell.sh, check; writes DIR/result
-    local k=$1 i=$2 m=$3 t=$4 d="$work/$1-$2-$3" env=() x t0 rc
+    local k=$1 i=$2 m=$3 t=$4 d="$work/$1-$2-$3" env=() x t0 rc large=0
     mkdir -p "$d"
     for x in $(extras_of "$k" "$i" "$m"); do
-        case $x in kprobe) env+=(--env CELL_KPROBE=1) ;; detach) env+=(--env CELL_DETACH=1) ;; live) env+=(--env CELL_LIVE=1) ;; esac
+        case $x in kprobe) env+=(--env CELL_KPROBE=1) ;; detach) env+=(--env CELL_DETACH=1) ;; live) env+=(--env CELL_LIVE=1) ;;
+        large) large=$LARGE ;; esac
     done
     t0=$(date +%s)
-    "$RUN" -q -k "$k" -i "$i" -m "$m" -t 600 -o "$d/lab" --env IP="$IP" --env CELL_COUNT="$COUNT" "${env[@]}" \
+    "$RUN" -q -k "$k" -i "$i" -m "$m" -t 600 -o "$d/lab" --env IP="$IP" --env CELL_COUNT="$COUNT" --env CELL_LARGE="$large" "${env[@]}" \
         -- tests/lab/guest_cell.sh >"$d/lab.stdout" 2>"$d/lab.stderr"
     rc=$?
     if [[ $rc != 0 ]]; then
         { echo "FAIL  [$k $i $m] lab run exit $rc"; tail -n 30 "$d/lab.stderr" | sed 's/^/      | /'; } >"$d/check.txt"
     else
-        python3 tests/lab/check_cell.py "$d/lab/out" "$k" "$i" "$m" "$t" "${LAB_NVME_BDF:-0000:00:04.0}" "$COUNT" \
+        CELL_LARGE=$large python3 tests/lab/check_cell.py "$d/lab/out" "$k" "$i" "$m" "$t" "${LAB_NVME_BDF:-0000:00:04.0}" "$COUNT" \
             $(extras_of "$k" "$i" "$m") >"$d/check.txt" 2>&1
         rc=$?
     fi

@@ -110,6 +110,21 @@ std::vector<ProbeSpec> build()
          {{fn("x86_64_map_range", -1, -1, NEG), fn("pt_iommu_x86_64_map_pages", -1, -1, NEG)}}, {}});
     add({"viommu_map_pages", C::IommuCore, "virtio", "virtio_iommu", "virtio-iommu MAP request",
          {{fn("viommu_map_pages", -1, -1, NEG)}}, {}});
+    // ... and their unmap side (size_t: the bytes unmapped; 5.10 VT-d's domain_unmap returns the
+    // page-table pages to free). pt_iommu_*_unmap_pages mirrors 6.19's map side, not seen in a guest.
+    add({"intel_iommu_unmap_pages", C::IommuCore, "intel", "", "VT-d page-table clear (second stage)",
+         {{fn("vtdss_unmap_range", -1, -1, BYTES), fn("pt_iommu_vtdss_unmap_pages", -1, -1, BYTES),
+           fn("intel_iommu_unmap_pages", -1, -1, BYTES), fn("domain_unmap")}},
+         {}});
+    add({"amd_iommu_unmap_pages", C::IommuCore, "amd", "", "AMD-Vi page-table clear (v1)",
+         {{fn("amdv1_unmap_range", -1, -1, BYTES), fn("pt_iommu_amdv1_unmap_pages", -1, -1, BYTES),
+           fn("amd_iommu_unmap_pages", -1, -1, BYTES), fn("amd_iommu_unmap", -1, -1, BYTES)}},
+         {}});
+    add({"x86_64_unmap_range", C::IommuCore, "", "",
+         "generic page table, x86-64 format: clear (6.19+)",
+         {{fn("x86_64_unmap_range", -1, -1, BYTES), fn("pt_iommu_x86_64_unmap_pages", -1, -1, BYTES)}}, {}});
+    add({"viommu_unmap_pages", C::IommuCore, "virtio", "virtio_iommu", "virtio-iommu UNMAP request",
+         {{fn("viommu_unmap_pages", -1, -1, BYTES)}}, {}});
 
     // ---- IOVA allocator ----
     add({"iova_alloc", C::Iova, "", "", "IOVA allocation (per-CPU rcache, then rbtree)",
