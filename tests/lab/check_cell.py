@@ -99,11 +99,6 @@ if ins:
 _, pr = step("probes")
 if pr:
     att = [a for a in pr["attachments"] if a.get("method") not in (None, "unavailable")]
-    # (the whole catalog's methods: from the plan of `run --detail`, below)
-    rep_plan = (json.loads(text("report.out") or "{}") if (text("report.rc") or "").strip() == "0" else {}).get("plan", [])
-    methods = {a["point"]: a["method"] for a in rep_plan if a.get("attached")}
-    for p in ("dma_map", "dma_unmap", "iommu_dma_map", "iommu_map", "iommu_unmap_fast"):
-        check(methods.get(p) == "fentry", f"run --detail plan: {p} by fentry", methods.get(p))
     check(pr["features"].get("fentry") is True, "probes: fentry feature detected", pr.get("features"))
     # What an older kernel lacks is said, and only there: 5.10 has no task storage for tracing
     # programs, no attach cookies, no bpf_get_func_arg; 6.1 and later have all of it.
@@ -258,6 +253,10 @@ if rl:
 
 _, rep = step("report")
 if rep:
+    # fentry where trampolines work, in the whole catalog's plan (probes above has the verdict's only)
+    methods = {a["point"]: a["method"] for a in rep.get("plan", []) if a.get("attached")}
+    for p in ("dma_map", "dma_unmap", "iommu_dma_map", "iommu_map", "iommu_unmap_fast"):
+        check(methods.get(p) == "fentry", f"run --detail plan: {p} by fentry", methods.get(p))
     check_profile(rep, "run/fentry", "fentry")
     # `run -- dd` profiles exactly the command: the window is dd's own time plus little
     dd = text("run.err") or ""

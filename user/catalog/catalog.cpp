@@ -93,10 +93,9 @@ std::vector<ProbeSpec> build()
          {{fn("iommu_unmap", -1, 2, ZERO)}}, {}});
     // Page-table updates: the vendor's own code up to 6.18 (before 5.15: VT-d's __domain_mapping,
     // which its own DMA ops of 5.10 call directly, and AMD-Vi's amd_iommu_map, a page at a time);
-    // from 6.19 the generic IOMMU page
-    // table (iommupt), one set of functions per format (7.0/7.1 call *_map_range directly from
-    // iommu_map_nosync, 6.19 through pt_iommu_*_map_pages). Every format is built in, so each is
-    // its own point rather than an alternative of another.
+    // from 6.19 the generic IOMMU page table (iommupt), one set of functions per format (7.0/7.1
+    // call *_map_range directly from iommu_map_nosync, 6.19 through pt_iommu_*_map_pages). Every
+    // format is built in, so each is its own point rather than an alternative of another.
     add({"intel_iommu_map_pages", C::IommuCore, "intel", "", "VT-d page-table update (second stage)",
          {{fn("vtdss_map_range", -1, -1, NEG), fn("pt_iommu_vtdss_map_pages", -1, -1, NEG),
            fn("intel_iommu_map_pages", -1, -1, NEG), fn("__domain_mapping", -1, -1, NEG)}},

@@ -297,7 +297,8 @@ private:
             if (vmlinux_id(kCalibInner))
                 btf_ids_[kCalibInner] = __u32(vmlinux_id(kCalibInner));
         }
-        bool need_kprobe = false, any_fentry = false;
+        bool any_fentry = false;
+        std::vector<int> kp_slots;  // the slots that may take a kprobe (planned, or an fentry's fallback)
         int slot = 0;
         for (auto &e : plan_.entries) {
             e.att.attached = false;
@@ -325,17 +326,16 @@ private:
                 if (bpf_program__set_attach_target(en, 0, e.att.symbol.c_str()) ||
                     bpf_program__set_attach_target(ex, 0, e.att.symbol.c_str()))
                     return -ENOENT;
-                need_kprobe |= e.kprobe_fallback;
             } else if (e.att.method == Method::Fentry) {
                 any_fentry = true;
-                need_kprobe |= e.kprobe_fallback;
-            } else if (e.att.method == Method::Kprobe) {
-                need_kprobe = true;
             } else if (e.att.method == Method::Tracepoint) {
                 bpf_program__set_autoload(prog(fmt::format("ip_rawtp_{}", slot)), true);
             }
+            if (e.att.method == Method::Kprobe || (e.att.method == Method::Fentry && e.kprobe_fallback))
+                kp_slots.push_back(slot);
             slot++;
         }
+        bool need_kprobe = !kp_slots.empty();
         calib_slot_ = -1;
         calib_fentry_ = calib_kprobe_ = false;
         if (calib)
@@ -394,15 +394,11 @@ private:
                 bpf_program__set_autoload(kp_prog(false), true);
                 bpf_program__set_autoload(kp_prog(true), true);
             } else {  // a program pair per slot that may take a kprobe
-                for (auto &e : plan_.entries)
-                    if (auto it = slots_.find(&e - plan_.entries.data());
-                        it != slots_.end() && (e.att.method == Method::Kprobe || e.kprobe_fallback))
-                        for (bool ret : {false, true})
-                            bpf_program__set_autoload(kp_prog(ret, it->second), true);
                 if (calib_kprobe_)
-                    for (int i = 0; i < 2; i++)
-                        for (bool ret : {false, true})
-                            bpf_program__set_autoload(kp_prog(ret, calib_slot_ + i), true);
+                    kp_slots.insert(kp_slots.end(), {calib_slot_, calib_slot_ + 1});
+                for (int ks : kp_slots)
+                    for (bool ret : {false, true})
+                        bpf_program__set_autoload(kp_prog(ret, ks), true);
             }
         }
         // Timed calls in interrupt context: their frames are reset at the end of every softirq
@@ -742,19 +738,21 @@ private:
     {
         if (!nrows_)
             return;
-        // A row never changes its device (rows are claimed in rowclaim, in no fixed order).
+        // Rows are claimed in rowclaim in no fixed order (next_row is only a hint): the rows in
+        // use are those devrows names.
+        std::map<__u32, __u64> dev_of_row;
         for_each_dev_key(bpf_map__fd(skel_->maps.devrows), [&](int fd, __u64 key) {
             __u32 row;
             if (bpf_map_lookup_elem(fd, &key, &row) == 0 && row < nrows_)
-                dev_of_row_[row] = key;
+                dev_of_row[row] = key;
         });
-        unsigned used = dev_of_row_.empty() ? 0 : dev_of_row_.rbegin()->first + 1;
+        unsigned used = dev_of_row.empty() ? 0 : dev_of_row.rbegin()->first + 1;
         if (!used)
             return;
         read_row_cells(bpf_map__fd(skel_->maps.rows), possible_, used * ncols_,
                        [&](__u32 idx, const ip_hist *per_cpu) {
-                           auto it = dev_of_row_.find(idx / ncols_);
-                           if (it == dev_of_row_.end())
+                           auto it = dev_of_row.find(idx / ncols_);
+                           if (it == dev_of_row.end())
                                return;  // a row lost in a race: never written
                            ip_hist_key k{point_of_col_[idx % ncols_], 0, it->second};
                            add_cells(s, k, per_cpu);
@@ -1023,7 +1021,6 @@ private:
     std::vector<unsigned> point_of_col_;  // rows map: column -> point id
     unsigned ncols_ = 1, nrows_ = 0;
     bool cookies_ = true;  // the kernel has BPF attach cookies (5.15)
-    std::map<__u32, __u64> dev_of_row_;  // rows map: row -> device (devrows), cached
     std::vector<bpf_link *> links_;
     std::vector<Attachment> attachments_;
     std::map<__u64, std::string> devnames_;
