@@ -156,7 +156,7 @@ struct Counters {
 };
 
 // The profiler's own per-call cost, measured on the running kernel before the
-// probes attach (user/loader/calibrate.cpp) and subtracted from every timed
+// probes attach (user/loader/session.cpp), or by an earlier start of the boot, and subtracted from every timed
 // call in the kernel (bpf/iommuprof.bpf.c).
 struct Calibration {
     std::string method;     // "fentry" or "kprobe"
@@ -166,6 +166,7 @@ struct Calibration {
     int repeats = 0;        // measurement repeats (minimum taken)
     uint64_t calls = 0;     // calls per repeat
     std::string functions;  // "outer > inner": the functions the calibration drove
+    bool reused = false;    // measured by an earlier start of this boot (kept in the cache directory)
     bool operator==(const Calibration &o) const = default;
 };
 

@@ -206,6 +206,27 @@ TEST_P(BpfLogic, NestedCallsAreTimedInclusivelyAndTotalCountsTheStackOnce)
     EXPECT_EQ(stat(IP_STAT_CTX_FALLBACK), getenv("IOMMUPROF_TEST_NO_TASK_STORAGE") || compat ? 1u : 0u);
 }
 
+// Each duration goes to its log2 bucket, [2^i, 2^(i+1)) (the first from 0, the last to infinity),
+// by the branch-free computation the exit programs use.
+TEST_P(BpfLogic, DurationsGoToTheirLog2Bucket)
+{
+    const uint64_t dev = IP_PSEUDO_VFIO_BASE | 77;
+    std::vector<std::pair<uint64_t, unsigned>> cases = {
+        {0, 0},          {1, 0},           {2, 1},           {3, 1},          {4, 2},
+        {7, 2},          {8, 3},           {15, 3},          {16, 4},         {255, 7},
+        {256, 8},        {1000, 9},        {65535, 15},      {65536, 16},     {(1ull << 31) - 1, 30},
+        {1ull << 31, 31}, {(1ull << 32) - 1, 31}, {1ull << 32, 31}, {1ull << 40, 31}, {(1ull << 62) + 5, 31}};
+    ip_hist before = hist(point_index("dma_map"), dev);
+    for (auto [ns, want] : cases) {
+        run(8, 0, ns, dev);
+        ip_hist h = hist(point_index("dma_map"), dev);
+        for (unsigned b = 0; b < IP_BUCKETS; b++)
+            EXPECT_EQ(h.buckets[b] - before.buckets[b], b == want ? 1u : 0u) << ns << " ns, bucket " << b;
+        EXPECT_EQ(uint64_t(h.max_ns), std::max(uint64_t(before.max_ns), ns));
+        before = h;
+    }
+}
+
 // A scatter-gather slot's size argument is its number of entries (nents, an int):
 // counted in `entries`, never as bytes; a failed map (0 mapped) counts none, and
 // the register's undefined upper half is ignored.

@@ -1,5 +1,6 @@
-// The kernel view's cache between starts (user/loader/view_cache.cpp): what it keeps, when it
-// is refused, and that it never writes through a symlink or into someone else's directory.
+// The kernel view's and the calibration's caches between starts (user/loader/view_cache.cpp,
+// boot_cache.cpp): what they keep, when they are refused, and that they never write through a
+// symlink or into someone else's directory.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -7,7 +8,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <tuple>
 
+#include "boot_cache.hpp"
+#include "iommuprof/json.hpp"
 #include "view_cache.hpp"
 
 namespace fs = std::filesystem;
@@ -34,6 +38,13 @@ struct ViewCache : ::testing::Test {
         v.ftrace_funcs = std::set<std::string>{"dma_map_phys"};
         v.tracefs = true;
         v.tracepoints = {"iommu:map"};
+        CachedBtf b;
+        b.funcs["dma_map_phys"] = BtfFunc{5, 0, 2, -1, 81234};
+        b.funcs["viommu_map_pages"] = BtfFunc{7, -1, 4, -1, 0};
+        b.tracepoints["map"] = BtfTracepoint{3, {false, false, false}, {true, true, true}};
+        b.task_storage = false;
+        b.func_arg = false;
+        v.btf = b;
         return v;
     }
 };
@@ -49,13 +60,25 @@ TEST_F(ViewCache, KeepsTheViewUnderItsKeyOnly)
     EXPECT_EQ(v->ftrace_funcs, sample("k1").ftrace_funcs);
     EXPECT_TRUE(v->tracefs);
     EXPECT_EQ(v->tracepoints, sample("k1").tracepoints);
+    ASSERT_TRUE(v->btf.has_value());
+    auto &f = v->btf->funcs.at("dma_map_phys");
+    EXPECT_EQ(std::tuple(f.nargs, f.dev_arg, f.size_arg, f.nents_arg, f.btf_id), std::tuple(5, 0, 2, -1, 81234));
+    EXPECT_EQ(v->btf->funcs.at("viommu_map_pages").btf_id, 0);
+    auto &t = v->btf->tracepoints.at("map");
+    EXPECT_EQ(t.nargs, 3);
+    EXPECT_EQ(t.is_integer, std::vector<bool>(3, true));
+    EXPECT_FALSE(v->btf->task_storage);
+    EXPECT_TRUE(v->btf->task_btf);
+    EXPECT_FALSE(v->btf->func_arg) << "what an older kernel lacks is kept too";
     EXPECT_FALSE(read_view_cache(dir, "k2").has_value()) << "another boot, other modules: not this view";
     CachedView none = sample("k3");
     none.ftrace_funcs.reset();  // (available_filter_functions unreadable)
+    none.btf.reset();           // (no kernel BTF)
     ASSERT_TRUE(write_view_cache(dir, none));
     auto n = read_view_cache(dir, "k3");
     ASSERT_TRUE(n.has_value());
     EXPECT_FALSE(n->ftrace_funcs.has_value());
+    EXPECT_FALSE(n->btf.has_value());
 }
 
 TEST_F(ViewCache, TheKeyFollowsTheNamesAndTheTracefsDirectory)
@@ -118,6 +141,86 @@ TEST_F(ViewCache, NoCacheWhenAskedNot)
     EXPECT_EQ(view_cache_dir(), "/run/iommuprof");
     EXPECT_FALSE(write_view_cache("", sample("k1")));
     EXPECT_FALSE(read_view_cache("", "k1").has_value());
+}
+
+// ---- what holds until the next boot (boot_cache.cpp) ----
+
+Calibration calib(const std::string &method, double pair)
+{
+    Calibration c;
+    c.method = method;
+    c.pair_ns = pair;
+    c.inner_ns = pair / 3;
+    c.outer_ns = 500;
+    c.repeats = 5;
+    c.calls = 2000;
+    c.functions = "__x64_sys_getppid > __task_pid_nr_ns";
+    return c;
+}
+
+TEST_F(ViewCache, KeepsCalibrationsAndProbesUntilTheBootOrTheProgramsChange)
+{
+    std::string key = boot_cache_key();
+    ASSERT_FALSE(key.empty()) << "this host has a boot id";
+    std::string fe = calibration_entry("fentry compat 0", "the BPF object");
+    EXPECT_EQ(fe, calibration_entry("fentry compat 0", "the BPF object"));
+    EXPECT_NE(fe, calibration_entry("fentry compat 0", "another build of it")) << "new programs cost differently";
+    EXPECT_NE(fe, calibration_entry("kprobe compat 0", "the BPF object"));
+    std::string kp = calibration_entry("kprobe compat 0", "the BPF object");
+    EXPECT_TRUE(read_boot_cache(dir, key).empty());
+    ASSERT_TRUE(write_boot_cache(dir, key, fe, nlohmann::json(calib("fentry", 1200))));
+    ASSERT_TRUE(write_boot_cache(dir, key, kp, nlohmann::json(calib("kprobe", 2100))));
+    ASSERT_TRUE(write_boot_cache(dir, key, fe, nlohmann::json(calib("fentry", 1100))));  // replaced
+    ASSERT_TRUE(write_boot_cache(dir, key, "fentry probe", probe_entry(false, "no BPF trampolines")));
+    auto m = read_boot_cache(dir, key);
+    ASSERT_EQ(m.size(), 3u);
+    auto f = cached_calibration(m, fe);
+    ASSERT_TRUE(f.has_value());
+    EXPECT_TRUE(f->reused) << "what is read back was measured by an earlier start";
+    f->reused = false;
+    EXPECT_EQ(*f, calib("fentry", 1100));
+    EXPECT_EQ(cached_calibration(m, kp)->pair_ns, 2100);
+    EXPECT_FALSE(cached_calibration(m, calibration_entry("fentry compat 0", "another build")).has_value());
+    auto p = cached_probe(m, "fentry probe");
+    ASSERT_TRUE(p.has_value());
+    EXPECT_FALSE(p->first);
+    EXPECT_EQ(p->second, "no BPF trampolines");
+    EXPECT_FALSE(cached_probe(m, "kprobe_multi probe").has_value());
+    EXPECT_FALSE(cached_probe(m, fe).has_value()) << "a calibration is no probe result";
+    EXPECT_TRUE(read_boot_cache(dir, key + "x").empty()) << "another boot or version: nothing";
+    // another key's entries are dropped when written
+    ASSERT_TRUE(write_boot_cache(dir, key + "x", kp, nlohmann::json(calib("kprobe", 9))));
+    EXPECT_TRUE(read_boot_cache(dir, key).empty());
+    EXPECT_EQ(read_boot_cache(dir, key + "x").size(), 1u);
+}
+
+TEST_F(ViewCache, RefusesACalibrationOutOfRangeOrAFileNotItsOwn)
+{
+    std::string key = boot_cache_key();
+    ASSERT_TRUE(write_boot_cache(dir, key, "c", nlohmann::json(calib("fentry", 1200))));
+    fs::path file = dir / "boot.json";
+    fs::permissions(file, fs::perms::group_write, fs::perm_options::add);
+    EXPECT_TRUE(read_boot_cache(dir, key).empty()) << "a file others may write is not read";
+    fs::remove(file);
+    fs::path elsewhere = root / "elsewhere.json";
+    std::ofstream(elsewhere) << "{}";
+    fs::create_symlink(elsewhere, file);
+    ASSERT_TRUE(write_boot_cache(dir, key, "c", nlohmann::json(calib("fentry", 1200))));  // replaces the link
+    EXPECT_FALSE(fs::is_symlink(file));
+    std::ifstream e(elsewhere);
+    EXPECT_EQ(std::string((std::istreambuf_iterator<char>(e)), std::istreambuf_iterator<char>()), "{}");
+    fs::remove(file);
+    std::ofstream(file) << R"({"key": ")" << key
+                        << R"(", "entries": {"c": {"method": "fentry", "inner_ns": -5, "pair_ns": 1, )"
+                           R"("outer_ns": 1, "repeats": 5, "calls": 2000, "functions": "a > b"}, )"
+                           R"("p": {"ok": "yes", "why": ""}}})";
+    fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+    auto m = read_boot_cache(dir, key);
+    EXPECT_EQ(m.size(), 2u);
+    EXPECT_FALSE(cached_calibration(m, "c").has_value()) << "a negative probe cost is not taken";
+    EXPECT_FALSE(cached_probe(m, "p").has_value()) << "a probe result that is no boolean is not taken";
+    EXPECT_FALSE(write_boot_cache("", key, "c", nlohmann::json(calib("fentry", 1))));
+    EXPECT_FALSE(write_boot_cache(dir, "", "c", nlohmann::json(calib("fentry", 1))));
 }
 
 }  // namespace

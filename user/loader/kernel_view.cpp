@@ -28,6 +28,7 @@
 #include "iommuprof/error.hpp"
 #include "proc_lines.hpp"
 #include "tracing_multi.hpp"
+#include "boot_cache.hpp"
 #include "view_cache.hpp"
 
 namespace iommuprof {
@@ -198,6 +199,21 @@ constexpr bpf_insn kReturnZero[] = {
 static void probe_attach_features(KernelView &k, const btf *vmlinux);
 static void probe_fentry_multi(KernelView &k, const btf *vmlinux);
 
+// A feature probe's result from an earlier start of this boot (boot_cache.hpp), else run() and
+// keep what it found in ok and why: the kernel's features do not change before a reboot.
+template <class F>
+static void cached_probe_run(const char *name, bool &ok, std::string &why, F run)
+{
+    std::string dir = view_cache_dir(), key = dir.empty() ? "" : boot_cache_key();
+    if (auto c = cached_probe(read_boot_cache(dir, key), name)) {
+        ok = c->first;
+        why = c->second;
+        return;
+    }
+    run();
+    write_boot_cache(dir, key, name, probe_entry(ok, why));
+}
+
 // What an older kernel lacks of the BPF features the programs use: helpers and map types by
 // their names in the kernel's own enums (BTF).
 static void probe_bpf_compat(KernelView &k, const btf *vmlinux)
@@ -262,7 +278,8 @@ KernelView read_kernel_view(bool probe_features)
     // the boot and the modules: kept in /run between starts (view_cache.hpp).
     std::string tfs = tracefs_dir();
     std::string cache_dir = view_cache_dir(), cache_key = cache_dir.empty() ? "" : view_cache_key(wanted, tfs);
-    if (auto c = read_view_cache(cache_dir, cache_key)) {
+    std::optional<CachedView> c = read_view_cache(cache_dir, cache_key);
+    if (c) {
         k.symbols = std::move(c->symbols);
         k.symbol_module = std::move(c->symbol_module);
         k.ftrace_funcs = std::move(c->ftrace_funcs);
@@ -302,14 +319,28 @@ KernelView read_kernel_view(bool probe_features)
                         k.tracepoints.insert(t.full());
             phase("tracepoints");
         }
-        // Kept only when complete, and when the modules did not change while it was read.
-        if ((tfs.empty() || k.ftrace_funcs) && cache_key == view_cache_key(wanted, tfs))
-            write_view_cache(cache_dir, CachedView{cache_key, k.symbols, k.symbol_module, k.ftrace_funcs, k.tracefs,
-                                                   k.tracepoints});
     }
 
-    btf *vmlinux = btf__load_vmlinux_btf();
-    if (vmlinux) {
+    // (BTF: parsed when not kept, or when a feature probe not kept needs a type id)
+    btf *vmlinux = nullptr;
+    bool btf_loaded = false;
+    auto load_vmlinux = [&]() -> const btf * {
+        if (!btf_loaded) {
+            vmlinux = btf__load_vmlinux_btf();
+            btf_loaded = true;
+        }
+        return vmlinux;
+    };
+    if (c && c->btf) {
+        k.have_btf = true;
+        k.btf_funcs = std::move(c->btf->funcs);
+        k.btf_tracepoints = std::move(c->btf->tracepoints);
+        k.task_storage = c->btf->task_storage;
+        k.task_btf = c->btf->task_btf;
+        k.attach_cookie = c->btf->attach_cookie;
+        k.func_arg = c->btf->func_arg;
+        phase("cached (BTF)");
+    } else if (load_vmlinux()) {
         k.have_btf = true;
         std::set<std::string> events;
         for (auto &p : catalog())
@@ -339,19 +370,38 @@ KernelView read_kernel_view(bool probe_features)
         }
         phase("BTF");
         probe_bpf_compat(k, vmlinux);
+    }
+    // Kept only when complete, and when the modules did not change while it was read.
+    if ((!c || (k.have_btf && !c->btf)) && (tfs.empty() || k.ftrace_funcs) &&
+        cache_key == view_cache_key(wanted, tfs)) {
+        std::optional<CachedBtf> b;
+        if (k.have_btf)
+            b = CachedBtf{k.btf_funcs, k.btf_tracepoints, k.task_storage, k.task_btf, k.attach_cookie, k.func_arg};
+        write_view_cache(cache_dir, CachedView{cache_key, k.symbols, k.symbol_module, k.ftrace_funcs, k.tracefs,
+                                               k.tracepoints, b});
+    }
+    if (k.have_btf) {
         if (probe_features) {
-            probe_fentry_multi(k, vmlinux);
+            if (getenv("IOMMUPROF_FENTRY_MULTI") && load_vmlinux())
+                probe_fentry_multi(k, vmlinux);
+            else
+                probe_fentry_multi(k, nullptr);  // (says why not)
             if (k.fentry_multi)
                 k.fentry = true;  // (a trampoline attached: no need to try a single one)
             else
-                probe_attach_features(k, vmlinux);
+                cached_probe_run("fentry probe", k.fentry, k.fentry_why, [&] {
+                    if (load_vmlinux())
+                        probe_attach_features(k, vmlinux);
+                    else
+                        k.fentry_why = "no fentry (no kernel BTF)";
+                });
         } else
             k.fentry = true;  // assumed; confirmed at attach time
         phase("fentry probe");
-        btf__free(vmlinux);
     } else {
         k.fentry_why = "no fentry (no kernel BTF)";
     }
+    btf__free(vmlinux);
 
     // kprobes: the perf "kprobe" PMU is what libbpf uses, and what
     // CONFIG_KPROBES=n kernels lack.
@@ -370,6 +420,8 @@ KernelView read_kernel_view(bool probe_features)
 // A 2-instruction kprobe_multi program attached to one harmless function and detached: the
 // kernel has kprobe_multi links (5.18+) and fprobe (CONFIG_FPROBE). Asked only when the plan
 // has kprobes: the attach and detach are an ftrace update each (0.15 s under emulation).
+static void kprobe_multi_attach(KernelView &k);
+
 void probe_kprobe_multi(KernelView &k)
 {
     if (!k.kprobes)
@@ -378,6 +430,11 @@ void probe_kprobe_multi(KernelView &k)
         k.kprobe_multi_why = "IOMMUPROF_NO_KPROBE_MULTI is set";
         return;
     }
+    cached_probe_run("kprobe_multi probe", k.kprobe_multi, k.kprobe_multi_why, [&] { kprobe_multi_attach(k); });
+}
+
+static void kprobe_multi_attach(KernelView &k)
+{
     Phases phase;
     const char *target = nullptr;
     for (const char *t : {"do_nanosleep", "vfs_read"})
@@ -425,6 +482,10 @@ static void probe_fentry_multi(KernelView &k, const btf *vmlinux)
     if (!getenv("IOMMUPROF_FENTRY_MULTI")) {
         k.fentry_multi_why = "not used unless IOMMUPROF_FENTRY_MULTI=1: one shared program loses the calls "
                              "interrupts make while it runs";
+        return;
+    }
+    if (!vmlinux) {
+        k.fentry_multi_why = "no tracing multi links (no kernel BTF)";
         return;
     }
     k.fentry_multi_type = attach_type_value(vmlinux, "BPF_TRACE_FENTRY_MULTI");

@@ -16,12 +16,15 @@
 #include "iommuprof.h"
 #include "iommuprof.skel.h"
 #include "iommuprof/error.hpp"
+#include "iommuprof/json.hpp"
 #include "iommuprof/session.hpp"
+#include "boot_cache.hpp"
 #include "hist_map.hpp"
 #include "kernel_view.hpp"
 #include "proc_lines.hpp"
 #include "tracing_multi.hpp"
 #include "sampler.hpp"
+#include "view_cache.hpp"
 
 namespace iommuprof {
 
@@ -46,12 +49,19 @@ class LiveSession final : public Session {
 public:
     ~LiveSession() override
     {
+        detach_all();
+        if (skel_)
+            iommuprof_bpf__destroy(skel_);
+    }
+
+    void detach_all()
+    {
         for (auto *l : links_)
             bpf_link__destroy(l);
         for (int fd : raw_links_)
             close(fd);
-        if (skel_)
-            iommuprof_bpf__destroy(skel_);
+        links_.clear();
+        raw_links_.clear();
     }
 
     void open(const SessionOptions &opts)
@@ -87,6 +97,11 @@ public:
         features();
         phase("plan");
         bool calib = !opts.no_compensation && !getenv("IOMMUPROF_NO_CALIBRATION") && !only_sampling;
+        if (calib) {  // calibrations measured by an earlier start of this boot (boot_cache.hpp)
+            calib_dir_ = view_cache_dir();
+            calib_key_ = calib_dir_.empty() ? "" : boot_cache_key();
+            calib_cached_ = read_boot_cache(calib_dir_, calib_key_);
+        }
         int err = load(k, calib);
         if (err && calib)  // never let the calibration cost the profile
             err = load(k, calib = false);
@@ -123,7 +138,21 @@ public:
         possible_ = libbpf_num_possible_cpus();
         calibrate();
         phase("calibration");
-        attach(k);
+        // A fentry attach the kernel refused: its kprobe fallback is loaded only then (a reload
+        // with that entry on a kprobe; at most once per entry), not at every start.
+        for (size_t tries = 0; !attach(k) && tries < plan_.entries.size(); tries++) {
+            detach_all();
+            phase("attach (refused)");
+            if ((err = load(k, calib)) && calib)
+                err = load(k, calib = false);
+            if (err)
+                throw Error(kExitRuntime, fmt::format("loading the BPF programs for a kprobe fallback failed: {} "
+                                                      "(set IOMMUPROF_DEBUG=1 for the verifier log)",
+                                                      errstr(err)));
+            phase("load (verifier)");
+            calibrate();
+            phase("calibration");
+        }
         phase("attach");
         attached_at_ = clock_type::now();
         attach_s_ = std::chrono::duration<double>(attached_at_ - t0).count();
@@ -203,7 +232,7 @@ private:
     }
 
     // The calibration's two slots: fentry when the plan has fentry attachments and
-    // both functions are fentry-able, kprobe when kprobes may be used. (load() has
+    // both functions are fentry-able, kprobe when the plan has kprobes. (load() has
     // cleared the calibration state.)
     void plan_calibration(const KernelView &k, int slot, bool need_kprobe)
     {
@@ -225,6 +254,15 @@ private:
             any_fentry |= e.att.method == Method::Fentry;
         calib_fentry_ = any_fentry && k.fentry && !calib_outer_fentry_.empty() && fentry_ok(kCalibInner);
         calib_kprobe_ = need_kprobe && k.kprobes && !calib_outer_kprobe_.empty() && k.symbols.count(kCalibInner);
+        // Measured by an earlier start of this boot with the same programs and method: taken as
+        // it is, and its slot's programs are neither loaded nor attached.
+        for (bool fentry : {true, false}) {
+            bool &measure = fentry ? calib_fentry_ : calib_kprobe_;
+            if (!measure)
+                continue;
+            if ((reuse_[fentry] = cached_calibration(calib_cached_, calib_entry(fentry))))
+                measure = false;
+        }
         if (!calib_fentry_ && !calib_kprobe_)
             return;
         calib_slot_ = slot;
@@ -298,7 +336,7 @@ private:
                 btf_ids_[kCalibInner] = __u32(vmlinux_id(kCalibInner));
         }
         bool any_fentry = false;
-        std::vector<int> kp_slots;  // the slots that may take a kprobe (planned, or an fentry's fallback)
+        std::vector<int> kp_slots;  // the slots planned on a kprobe
         int slot = 0;
         for (auto &e : plan_.entries) {
             e.att.attached = false;
@@ -331,15 +369,24 @@ private:
             } else if (e.att.method == Method::Tracepoint) {
                 bpf_program__set_autoload(prog(fmt::format("ip_rawtp_{}", slot)), true);
             }
-            if (e.att.method == Method::Kprobe || (e.att.method == Method::Fentry && e.kprobe_fallback))
+            if (e.att.method == Method::Kprobe)  // (an fentry's fallback: attach() has it reloaded)
                 kp_slots.push_back(slot);
             slot++;
         }
         bool need_kprobe = !kp_slots.empty();
+        // kprobe_multi rides on ftrace: a function ftrace cannot hook (the plan gives it a kprobe
+        // for that reason) needs a classic kprobe, and then all kprobes are classic, so that one
+        // calibration fits them all.
+        kpm_ = k.kprobe_multi;
+        for (auto &e : plan_.entries)
+            if (kpm_ && e.att.method == Method::Kprobe && k.ftrace_funcs && !k.ftrace_funcs->count(e.att.symbol))
+                kpm_ = false;
+        cookies_ = k.attach_cookie;
         calib_slot_ = -1;
         calib_fentry_ = calib_kprobe_ = false;
+        reuse_[0] = reuse_[1] = std::nullopt;
         if (calib)
-            plan_calibration(k, slot, need_kprobe || k.kprobes);
+            plan_calibration(k, slot, need_kprobe);
         if (tm_ && (any_fentry || calib_fentry_)) {
             // (sections libbpf 1.1 does not know: type and attach type set here, no target)
             auto *en = skel_->progs.ip_fentry_multi, *ex = skel_->progs.ip_fexit_multi;
@@ -381,14 +428,6 @@ private:
         skel_->rodata->ncols = ncols_;
         skel_->rodata->nrows = nrows_;
         bpf_map__set_max_entries(skel_->maps.rows, std::max(1u, nrows_ * ncols_));
-        // kprobe_multi rides on ftrace: a function ftrace cannot hook (the plan gives it a kprobe
-        // for that reason) needs a classic kprobe, and then all kprobes are classic, so that one
-        // calibration fits them all.
-        kpm_ = k.kprobe_multi;
-        for (auto &e : plan_.entries)
-            if (kpm_ && e.att.method == Method::Kprobe && k.ftrace_funcs && !k.ftrace_funcs->count(e.att.symbol))
-                kpm_ = false;
-        cookies_ = k.attach_cookie;
         if ((need_kprobe || calib_kprobe_) && k.kprobes) {
             if (cookies_) {
                 bpf_program__set_autoload(kp_prog(false), true);
@@ -597,8 +636,11 @@ private:
         }
     }
 
-    void attach(KernelView &k)
+    // false when a fentry attach was refused whose entry may take a kprobe: that entry is then on
+    // a kprobe in the plan, and open() loads and attaches again.
+    bool attach(KernelView &k)
     {
+        bool refused = false;
         attach_fentry_at_once();
         attach_kprobes_at_once();
         for (size_t i = 0; i < plan_.entries.size(); i++) {
@@ -618,12 +660,11 @@ private:
                     continue;
                 }
                 err = "fentry attach failed: " + errstr(errno);
-                if (e.kprobe_fallback)
-                    calibrate_kprobes_late();
-                if (e.kprobe_fallback && attach_kprobe(e, slot, err)) {
+                if (e.kprobe_fallback) {  // on a kprobe, after a reload (open())
                     e.att.method = Method::Kprobe;
-                    e.att.reason = (kpm_ ? "kprobe_multi link: " : "kprobe/kretprobe: ") + err;
-                    e.att.attached = true;
+                    e.att.reason = "kprobe/kretprobe: " + err;
+                    e.kprobe_fallback = false;
+                    refused = true;
                     continue;
                 }
                 e.att.reason += "; " + err;
@@ -656,6 +697,7 @@ private:
             if (bpf_link *l = bpf_program__attach_raw_tracepoint(skel_->progs.ip_softirq_exit, "softirq_exit"))
                 links_.push_back(l);
         }
+        return !refused;
     }
 
     // A device unplugged and plugged back is a new struct device with the
@@ -954,49 +996,48 @@ private:
     void calibrate()
     {
         calibration_.clear();
-        calib_kprobe_done_ = false;
-        if (calib_slot_ < 0)
-            return;
         if (getenv("IOMMUPROF_DEBUG"))
-            fmt::print(stderr, "iommuprof: calibration slots {} fentry {} kprobe {}\n", calib_slot_, calib_fentry_,
-                       calib_kprobe_);
-        bool plan_kprobes = false;
-        for (auto &e : plan_.entries)
-            plan_kprobes |= e.att.method == Method::Kprobe;
-        for (bool fentry : {true, false}) {
-            if (fentry ? !calib_fentry_ : !calib_kprobe_)
-                continue;
-            // kprobes: now when the plan has some; otherwise only if a fentry attach falls back to
-            // a kprobe (calibrate_kprobes_late), which is rare and saves every other start the
-            // kprobe registrations and 20k syscalls
-            if (!fentry && !plan_kprobes)
-                continue;
-            calibrate_one(fentry);
-        }
+            fmt::print(stderr, "iommuprof: calibration slots {} fentry {} kprobe {} reused {} {}\n", calib_slot_,
+                       calib_fentry_, calib_kprobe_, reuse_[1].has_value(), reuse_[0].has_value());
+        // (kprobes only when the plan has some: a fentry attach that falls back to a kprobe has
+        // the plan reloaded, calibration included)
+        for (bool fentry : {true, false})
+            if (fentry ? calib_fentry_ || reuse_[1] : calib_kprobe_ || reuse_[0])
+                calibrate_one(fentry);
         if (getenv("IOMMUPROF_DEBUG"))
             for (auto &n : calib_notes_)
                 fmt::print(stderr, "iommuprof: {}\n", n);
     }
 
+    // The kernel's side of a probe pair's own cost: measured now, or reused from an earlier start.
     void calibrate_one(bool fentry)
     {
-        if (!fentry)
-            calib_kprobe_done_ = true;
-        auto c = calibrate_method(fentry);
-        if (!c)
-            return;
+        auto c = reuse_[fentry];
+        if (!c) {
+            c = calibrate_method(fentry);
+            if (!c)
+                return;
+            write_boot_cache(calib_dir_, calib_key_, calib_entry(fentry), nlohmann::json(*c));
+        }
         int m = fentry ? IP_METHOD_FENTRY : IP_METHOD_KPROBE;
         skel_->bss->comp_inner[m] = __u64(c->inner_ns + 0.5);
         skel_->bss->comp_pair[m] = __u64(c->pair_ns + 0.5);
         calibration_.push_back(*c);
     }
 
-    // Before the first kprobe a fentry attach falls back to: the kprobe cost is measured first,
-    // so that no call of it goes uncompensated.
-    void calibrate_kprobes_late()
+
+    // What a calibration holds for besides the boot (the cache's key): the attach method and
+    // the program form (a shared program, a program per slot), the older-kernel ways (.rodata
+    // compat), the programs' code.
+    std::string calib_entry(bool fentry) const
     {
-        if (calib_kprobe_ && !calib_kprobe_done_)
-            calibrate_one(false);
+        std::string form = fentry ? (tm_ ? "fentry-multi" : "fentry")
+                                  : (kpm_ ? "kprobe-multi" : cookies_ ? "kprobe" : "kprobe-per-slot");
+        size_t sz = 0;
+        const void *elf = iommuprof_bpf__elf_bytes(&sz);
+        return calibration_entry(fmt::format("{} compat {} task-storage {}", form, skel_->rodata->compat,
+                                             skel_->rodata->task_storage_off ? "off" : "on"),
+                                 {static_cast<const char *>(elf), sz});
     }
 
     int calib_slot_ = -1;
@@ -1007,9 +1048,11 @@ private:
     int fentry_multi_type_ = 0, fexit_multi_type_ = 0;
     std::map<std::string, __u32> btf_ids_;  // (tm_) vmlinux BTF ids of the fentry functions
     std::vector<int> raw_links_;            // link fds libbpf does not know (tracing multi)
-    bool calib_kprobe_done_ = false;  // (calibrate_kprobes_late)
     std::string calib_outer_fentry_, calib_outer_kprobe_;
     std::vector<Calibration> calibration_;
+    std::optional<Calibration> reuse_[2];  // [fentry]: kept from an earlier start (plan_calibration)
+    std::map<std::string, nlohmann::json> calib_cached_;  // (boot_cache.hpp) by name
+    std::string calib_dir_, calib_key_;
     std::vector<std::string> calib_notes_;
     std::unique_ptr<Sampler> sampler_;
     std::string sampling_note_;

@@ -193,6 +193,8 @@ void to_json(json &j, const Calibration &c)
     j = json{{"method", c.method},     {"inner_ns", c.inner_ns}, {"pair_ns", c.pair_ns},
              {"outer_ns", c.outer_ns}, {"repeats", c.repeats},   {"calls", c.calls},
              {"functions", c.functions}};
+    if (c.reused)
+        j["reused"] = true;
 }
 
 void from_json(const json &j, Calibration &c)
@@ -211,6 +213,8 @@ void from_json(const json &j, Calibration &c)
     r.repeats = int(rep);
     r.calls = get_u64(j, "calls");
     r.functions = get_string(j, "functions");
+    if (j.contains("reused"))  // optional: absent in profiles before it
+        r.reused = get_bool(j, "reused");
     c = std::move(r);
 }
 

@@ -45,9 +45,10 @@ std::string render_compensation_note(const Snapshot &s)
     for (auto &c : s.calibration)
         parts.push_back(fmt::format("{} {} per probed call, {} of it inside the call's own time", esc(c.method),
                                     units::ns(c.pair_ns), units::ns(c.inner_ns)));
-    return fmt::format("note: times exclude the profiler's own probe cost ({}; measured on {}); --raw shows them "
+    return fmt::format("note: times exclude the profiler's own probe cost ({}; measured on {}{}); --raw shows them "
                        "as measured\n",
-                       join(parts, "; "), esc(s.calibration.front().functions));
+                       join(parts, "; "), esc(s.calibration.front().functions),
+                       s.calibration.front().reused ? " by an earlier start of this boot" : "");
 }
 
 std::string render_samples_line(const Snapshot &s)
