@@ -201,12 +201,12 @@ static __always_inline __u64 gt_nobranch(__u64 v, __u64 c)
 /* 64-bit arithmetic throughout: the 6.1 verifier loses the bounds of a 32-bit
  * OR (alu32 code from -mcpu=v3), and the result indexes the buckets. Without
  * branches: the verifier followed every combination of the five compares (an
- * eighth of an exit program's instructions processed). v is below 2^63 ns. */
+ * eighth of an exit program's instructions processed). */
 #define IP_GT(v, c) gt_nobranch(v, c)
 static __always_inline __u64 log2_bucket(__u64 v)
 {
 	__u64 r, shift;
-	v &= ~(1ULL << 63);
+	v = (v & ~(1ULL << 63)) | ((0ULL - (v >> 63)) >> 1); /* at most 2^63 - 1 */
 	shift = IP_GT(v, 0xFFFFFFFFULL) << 5; v >>= shift; r = shift;
 	shift = IP_GT(v, 0xFFFF) << 4; v >>= shift; r |= shift;
 	shift = IP_GT(v, 0xFF) << 3; v >>= shift; r |= shift;

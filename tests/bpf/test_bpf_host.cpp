@@ -215,7 +215,8 @@ TEST_P(BpfLogic, DurationsGoToTheirLog2Bucket)
         {0, 0},          {1, 0},           {2, 1},           {3, 1},          {4, 2},
         {7, 2},          {8, 3},           {15, 3},          {16, 4},         {255, 7},
         {256, 8},        {1000, 9},        {65535, 15},      {65536, 16},     {(1ull << 31) - 1, 30},
-        {1ull << 31, 31}, {(1ull << 32) - 1, 31}, {1ull << 32, 31}, {1ull << 40, 31}, {(1ull << 62) + 5, 31}};
+        {1ull << 31, 31}, {(1ull << 32) - 1, 31}, {1ull << 32, 31}, {1ull << 40, 31}, {(1ull << 62) + 5, 31},
+        {1ull << 63, 31}, {(1ull << 63) + 7, 31}, {~0ull, 31}};
     ip_hist before = hist(point_index("dma_map"), dev);
     for (auto [ns, want] : cases) {
         run(8, 0, ns, dev);

@@ -215,6 +215,12 @@ if rd and rdr:
     cal = {c["method"]: c for c in rd.get("calibration", [])}
     check("fentry" in cal and cal["fentry"]["pair_ns"] > 0 and cal["fentry"]["inner_ns"] > 0,
           "run (default): probe cost calibrated for fentry (pair and inner > 0)", cal)
+    # Measured once per boot (by `probes`, the first start of the cell), kept, and reused after.
+    _, rdet = step("report")
+    cal_d = {c["method"]: c for c in (rdet or {}).get("calibration", [])}
+    check(cal.get("fentry", {}).get("reused") is True and cal_d.get("fentry", {}).get("pair_ns") == cal["fentry"]["pair_ns"],
+          "run (default): the fentry calibration of an earlier start of the boot, reused as it was",
+          f"{cal.get('fentry')} / run --detail: {cal_d.get('fentry')}")
     pm, pr_ = point(rd, "iommu_dma_map"), point(rdr, "iommu_dma_map")
     if translated and pm and pr_ and cal.get("fentry"):
         # compensated = raw - (inner + nested pair costs) per call: at least the inner cost per call
@@ -316,6 +322,20 @@ if "kprobe" in extras:
     if rk:
         check_profile(rk, "run/kprobe", "kprobe")
         check(all(a["method"] != "fentry" for a in rk["plan"] if a.get("attached")), "run/kprobe: no fentry")
+    # A refused fentry attach (simulated for iommu_dma_map, the verdict's point): that point on a kprobe, the rest on fentry.
+    _, rr = step("report_refused")
+    if rr:
+        att = [a for a in rr["plan"] if a.get("attached")]
+        im_att = [a for a in att if a["point"] == "iommu_dma_map"]
+        check(im_att and all(a["method"] == "kprobe" and "fentry attach failed" in a.get("reason", "") for a in im_att),
+              "refused fentry: iommu_dma_map falls back to a kprobe, and says why", [(a["method"], a.get("reason")) for a in im_att])
+        other = [a for a in att if a["point"] != "iommu_dma_map" and a["method"] != "tracepoint"]
+        check(other and all(a["method"] == "fentry" for a in other), "refused fentry: the other points stay on fentry",
+              [(a["point"], a["method"]) for a in other])
+        dm = calls(rr, "iommu_dma_map", bdf)
+        check(count <= dm <= count + count // 10 + 50, f"refused fentry: iommu_dma_map on {bdf} ~ {count} calls", dm)
+        cal = {c["method"] for c in rr.get("calibration", [])}
+        check({"fentry", "kprobe"} <= cal, "refused fentry: both probe costs calibrated", sorted(cal))
 
 if "live" in extras:
     _, vl = step("verdict_live")

@@ -65,6 +65,10 @@ fi
 if [[ ${CELL_KPROBE:-0} == 1 ]]; then
     step run_kprobe "$IP" run --kprobe --detail -o "$out/kprobe.iprof" -- "${dd_cmd[@]}"
     step report_kprobe "$IP" report "$out/kprobe.iprof" --json
+    # A fentry attach the kernel refuses (simulated for iommu_dma_map's functions): that point falls back
+    # to a kprobe (the kprobe programs loaded then, by a reload), the others stay on fentry.
+    step run_refused env IOMMUPROF_TEST_REFUSE_FENTRY=iommu_dma_map "$IP" run -o "$out/refused.iprof" -- "${dd_cmd[@]}"
+    step report_refused "$IP" report "$out/refused.iprof" --json
 fi
 
 if [[ ${CELL_LIVE:-0} == 1 ]]; then

@@ -196,11 +196,13 @@ constexpr bpf_insn kReturnZero[] = {
     {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},                    // exit
 };
 
-static void probe_attach_features(KernelView &k, const btf *vmlinux);
+static int probe_attach_features(KernelView &k, const btf *vmlinux);
 static void probe_fentry_multi(KernelView &k, const btf *vmlinux);
 
 // A feature probe's result from an earlier start of this boot (boot_cache.hpp), else run() and
-// keep what it found in ok and why: the kernel's features do not change before a reboot.
+// keep what it found in ok and why when run() says it is the kernel's answer for good: the
+// kernel's features do not change before a reboot, but a refusal for want of memory or of a
+// privilege this caller lacks (a container, an LSM) says nothing of the next start's.
 template <class F>
 static void cached_probe_run(const char *name, bool &ok, std::string &why, F run)
 {
@@ -210,8 +212,35 @@ static void cached_probe_run(const char *name, bool &ok, std::string &why, F run
         why = c->second;
         return;
     }
-    run();
-    write_boot_cache(dir, key, name, probe_entry(ok, why));
+    if (run())
+        write_boot_cache(dir, key, name, probe_entry(ok, why));
+}
+
+// An errno a feature probe may keep for the boot: success, or the kernel saying it has no such
+// thing.
+static bool lasting(int e)
+{
+    return e == 0 || e == EINVAL || e == ENOTSUPP || e == EOPNOTSUPP || e == ENOENT || e == E2BIG;
+}
+
+// Whether a kprobe program may call helper: a program calling it is loaded, and only the
+// verifier's word for an unavailable helper ("unknown func" to 6.1, "program of this type cannot
+// use helper" after; libbpf 1.1's probe knows only the first) says no.
+static bool kprobe_has_helper(int helper)
+{
+    const bpf_insn prog[] = {
+        {BPF_JMP | BPF_CALL, 0, 0, 0, helper},
+        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},
+        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+    };
+    char log[4096] = "";
+    LIBBPF_OPTS(bpf_prog_load_opts, lo, .log_level = 1, .log_size = sizeof(log), .log_buf = log);
+    int fd = bpf_prog_load(BPF_PROG_TYPE_KPROBE, "ip_feat_helper", "GPL", prog, std::size(prog), &lo);
+    if (fd >= 0) {
+        close(fd);
+        return true;
+    }
+    return !strstr(log, "unknown func") && !strstr(log, "cannot use helper");
 }
 
 // What an older kernel lacks of the BPF features the programs use: helpers and map types by
@@ -220,8 +249,11 @@ static void probe_bpf_compat(KernelView &k, const btf *vmlinux)
 {
     auto helper = [vmlinux](const char *name) { return btf_enum_value(vmlinux, "bpf_func_id", name) > 0; };
     k.task_btf = helper("BPF_FUNC_get_current_task_btf");
+    // (task storage came for BPF LSM programs first, in 5.11, and for tracing programs later:
+    // the helper is asked of the kernel for a kprobe program, whose helpers tracing programs share)
     k.task_storage = helper("BPF_FUNC_task_storage_get") &&
-                     btf_enum_value(vmlinux, "bpf_map_type", "BPF_MAP_TYPE_TASK_STORAGE") > 0;
+                     btf_enum_value(vmlinux, "bpf_map_type", "BPF_MAP_TYPE_TASK_STORAGE") > 0 &&
+                     kprobe_has_helper(BPF_FUNC_task_storage_get);
     k.attach_cookie = helper("BPF_FUNC_get_attach_cookie");
     k.func_arg = helper("BPF_FUNC_get_func_arg") && helper("BPF_FUNC_get_func_ret");
 }
@@ -391,9 +423,9 @@ KernelView read_kernel_view(bool probe_features)
             else
                 cached_probe_run("fentry probe", k.fentry, k.fentry_why, [&] {
                     if (load_vmlinux())
-                        probe_attach_features(k, vmlinux);
-                    else
-                        k.fentry_why = "no fentry (no kernel BTF)";
+                        return lasting(probe_attach_features(k, vmlinux));
+                    k.fentry_why = "no fentry (no kernel BTF)";
+                    return true;
                 });
         } else
             k.fentry = true;  // assumed; confirmed at attach time
@@ -420,7 +452,7 @@ KernelView read_kernel_view(bool probe_features)
 // A 2-instruction kprobe_multi program attached to one harmless function and detached: the
 // kernel has kprobe_multi links (5.18+) and fprobe (CONFIG_FPROBE). Asked only when the plan
 // has kprobes: the attach and detach are an ftrace update each (0.15 s under emulation).
-static void kprobe_multi_attach(KernelView &k);
+static int kprobe_multi_attach(KernelView &k);
 
 void probe_kprobe_multi(KernelView &k)
 {
@@ -430,10 +462,12 @@ void probe_kprobe_multi(KernelView &k)
         k.kprobe_multi_why = "IOMMUPROF_NO_KPROBE_MULTI is set";
         return;
     }
-    cached_probe_run("kprobe_multi probe", k.kprobe_multi, k.kprobe_multi_why, [&] { kprobe_multi_attach(k); });
+    cached_probe_run("kprobe_multi probe", k.kprobe_multi, k.kprobe_multi_why,
+                     [&] { return lasting(kprobe_multi_attach(k)); });
 }
 
-static void kprobe_multi_attach(KernelView &k)
+// (0, or the errno of the refusal)
+static int kprobe_multi_attach(KernelView &k)
 {
     Phases phase;
     const char *target = nullptr;
@@ -444,21 +478,22 @@ static void kprobe_multi_attach(KernelView &k)
         }
     if (!target) {
         k.kprobe_multi_why = "no kprobe_multi (no probe target)";
-        return;
+        return 0;
     }
     LIBBPF_OPTS(bpf_prog_load_opts, lo, .expected_attach_type = BPF_TRACE_KPROBE_MULTI);
     int fd = bpf_prog_load(BPF_PROG_TYPE_KPROBE, "ip_feat_kpm", "GPL", kReturnZero, std::size(kReturnZero), &lo);
     if (fd < 0) {
-        k.kprobe_multi_why = fmt::format("no kprobe_multi (kernel refuses the program type: {})", strerror(errno));
-        return;
+        int e = errno;
+        k.kprobe_multi_why = fmt::format("no kprobe_multi (kernel refuses the program type: {})", strerror(e));
+        return e;
     }
     const char *syms[] = {target};
     LIBBPF_OPTS(bpf_link_create_opts, o);
     o.kprobe_multi.syms = syms;
     o.kprobe_multi.cnt = 1;
-    int link = bpf_link_create(fd, 0, BPF_TRACE_KPROBE_MULTI, &o);
+    int link = bpf_link_create(fd, 0, BPF_TRACE_KPROBE_MULTI, &o), e = 0;
     if (link < 0) {
-        int e = errno;
+        e = errno;
         k.kprobe_multi_why = fmt::format("no kprobe_multi (attach failed: {})",
                                          e == ENOTSUPP || e == EOPNOTSUPP ? "not supported: CONFIG_FPROBE unset" : strerror(e));
     } else {
@@ -468,6 +503,7 @@ static void kprobe_multi_attach(KernelView &k)
     }
     close(fd);
     phase("kprobe_multi probe");
+    return e;
 }
 
 // A 2-instruction program of each multi attach type, loaded without a target, and the fentry
@@ -528,7 +564,8 @@ static void probe_fentry_multi(KernelView &k, const btf *vmlinux)
     phase("tracing multi probe");
 }
 
-static void probe_attach_features(KernelView &k, const btf *vmlinux)
+// (0, or the errno of the refusal)
+static int probe_attach_features(KernelView &k, const btf *vmlinux)
 {
     // A 2-instruction fentry program ("return 0") on a harmless, always
     // present, ftrace-able function, loaded with the raw API so that no
@@ -542,7 +579,7 @@ static void probe_attach_features(KernelView &k, const btf *vmlinux)
         }
     if (target <= 0) {
         k.fentry_why = "no fentry (no probe target in BTF)";
-        return;
+        return 0;
     }
     LIBBPF_OPTS(bpf_prog_load_opts, lo, .expected_attach_type = BPF_TRACE_FENTRY,
                 .attach_btf_id = (__u32)target);
@@ -551,13 +588,14 @@ static void probe_attach_features(KernelView &k, const btf *vmlinux)
         int e = errno;
         k.fentry_why = fmt::format("no fentry (kernel refuses fentry programs: {}; no BPF trampolines)",
                                    strerror(e));
-        return;
+        return e;
     }
     int link = bpf_link_create(fd, 0, BPF_TRACE_FENTRY, nullptr);
     if (link < 0 && errno == EINVAL)  // (before 5.11, LINK_CREATE attaches no tracing program)
         link = bpf_raw_tracepoint_open(nullptr, fd);
+    int e = 0;
     if (link < 0) {
-        int e = errno;
+        e = errno;
         k.fentry_why = fmt::format("no fentry (trampoline attach failed: {})",
                                    e == ENOTSUPP ? "not supported" : strerror(e));
     } else {
@@ -565,6 +603,7 @@ static void probe_attach_features(KernelView &k, const btf *vmlinux)
         close(link);
     }
     close(fd);
+    return e;
 }
 
 }  // namespace iommuprof

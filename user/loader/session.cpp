@@ -125,30 +125,57 @@ public:
             throw Error(kExitRuntime, fmt::format("loading the BPF programs failed: {} "
                                                   "(set IOMMUPROF_DEBUG=1 for the verifier log)",
                                                   errstr(err)));
-        if (features_.fentry_multi && !tm_) {  // (load())
-            features_.fentry_multi = false;
-            features_.fentry_multi_why = no_tm_ ? "the verifier refused the shared programs: one program per function"
-                                                : "no fentry in the plan, or a module's function: one program per function";
-        }
-        if (features_.kprobe_multi && !kpm_) {  // (load(): a kprobe function ftrace cannot hook)
-            features_.kprobe_multi = false;
-            features_.kprobe_multi_why = "a planned function is outside available_filter_functions: all kprobes are classic";
-        }
+        auto loaded_features = [&] {  // what load() decided against
+            if (features_.fentry_multi && !tm_) {
+                features_.fentry_multi = false;
+                features_.fentry_multi_why = no_tm_ ? "the verifier refused the shared programs: one program per function"
+                                                    : "no fentry in the plan, or a module's function: one program per function";
+            }
+            if (features_.kprobe_multi && !kpm_) {  // (a kprobe function ftrace cannot hook)
+                features_.kprobe_multi = false;
+                features_.kprobe_multi_why =
+                    "a planned function is outside available_filter_functions: all kprobes are classic";
+            }
+        };
+        loaded_features();
         ncpus_ = int(sysconf(_SC_NPROCESSORS_ONLN));
         possible_ = libbpf_num_possible_cpus();
         calibrate();
         phase("calibration");
         // A fentry attach the kernel refused: its kprobe fallback is loaded only then (a reload
-        // with that entry on a kprobe; at most once per entry), not at every start.
-        for (size_t tries = 0; !attach(k) && tries < plan_.entries.size(); tries++) {
+        // with that entry on a kprobe; at most once per entry), not at every start. The other
+        // entries attach again from the reasons they had before.
+        std::vector<std::string> reasons;
+        for (auto &e : plan_.entries)
+            reasons.push_back(e.att.reason);
+        for (size_t tries = 0; tries < plan_.entries.size(); tries++) {
+            std::vector<size_t> fell = attach(k);
+            if (fell.empty())
+                break;
             detach_all();
             phase("attach (refused)");
+            for (size_t i = 0; i < plan_.entries.size(); i++)
+                if (std::find(fell.begin(), fell.end(), i) == fell.end())
+                    plan_.entries[i].att.reason = reasons[i];
+            features();  // (the plan has kprobes now)
             if ((err = load(k, calib)) && calib)
                 err = load(k, calib = false);
-            if (err)
-                throw Error(kExitRuntime, fmt::format("loading the BPF programs for a kprobe fallback failed: {} "
-                                                      "(set IOMMUPROF_DEBUG=1 for the verifier log)",
-                                                      errstr(err)));
+            if (err) {  // the fallback's kprobe programs do not load: those entries go without
+                for (size_t i : fell) {
+                    plan_.entries[i].att.method = Method::Unavailable;
+                    plan_.entries[i].att.reason += "; its kprobe programs did not load: " + errstr(err);
+                }
+                features();
+                if ((err = load(k, calib)) && calib)
+                    err = load(k, calib = false);
+                if (err)
+                    throw Error(kExitRuntime, fmt::format("loading the BPF programs again failed: {} "
+                                                          "(set IOMMUPROF_DEBUG=1 for the verifier log)",
+                                                          errstr(err)));
+            }
+            loaded_features();
+            for (size_t i : fell)
+                reasons[i] = plan_.entries[i].att.reason;
             phase("load (verifier)");
             calibrate();
             phase("calibration");
@@ -260,7 +287,8 @@ private:
             bool &measure = fentry ? calib_fentry_ : calib_kprobe_;
             if (!measure)
                 continue;
-            if ((reuse_[fentry] = cached_calibration(calib_cached_, calib_entry(fentry))))
+            auto m = measured_.find(calib_entry(fentry));
+            if ((reuse_[fentry] = m != measured_.end() ? m->second : cached_calibration(calib_cached_, calib_entry(fentry))))
                 measure = false;
         }
         if (!calib_fentry_ && !calib_kprobe_)
@@ -622,7 +650,7 @@ private:
         for (size_t i = 0; i < plan_.entries.size(); i++) {
             auto &e = plan_.entries[i];
             auto it = slots_.find(i);
-            if (it == slots_.end() || e.att.method != Method::Fentry)
+            if (it == slots_.end() || e.att.method != Method::Fentry || test_refused(e))
                 continue;
             fns.push_back(e.att.symbol);
             cookies.push_back(__u64(it->second));
@@ -636,11 +664,22 @@ private:
         }
     }
 
-    // false when a fentry attach was refused whose entry may take a kprobe: that entry is then on
-    // a kprobe in the plan, and open() loads and attaches again.
-    bool attach(KernelView &k)
+    // IOMMUPROF_TEST_REFUSE_FENTRY=POINT (the lab's tests only): the fentry attach of POINT's
+    // functions fails as a kernel's refusal would (EBUSY), which exercises the kprobe fallback.
+    static bool test_refused(const PlanEntry &e)
     {
-        bool refused = false;
+        const char *p = getenv("IOMMUPROF_TEST_REFUSE_FENTRY");
+        if (!p || e.att.point != p)
+            return false;
+        errno = EBUSY;
+        return true;
+    }
+
+    // The entries whose fentry attach was refused and that may take a kprobe: each is then on a
+    // kprobe in the plan, and open() loads and attaches again.
+    std::vector<size_t> attach(KernelView &k)
+    {
+        std::vector<size_t> refused;
         attach_fentry_at_once();
         attach_kprobes_at_once();
         for (size_t i = 0; i < plan_.entries.size(); i++) {
@@ -653,7 +692,8 @@ private:
             if (e.att.method == Method::Fentry) {
                 if (e.att.attached)  // (attach_fentry_at_once)
                     continue;
-                if (tm_ ? attach_fentry_multi({e.att.symbol}, {__u64(slot)}, raw_links_) : attach_fentry_pair(slot, links_)) {
+                if (!test_refused(e) &&
+                    (tm_ ? attach_fentry_multi({e.att.symbol}, {__u64(slot)}, raw_links_) : attach_fentry_pair(slot, links_))) {
                     if (tm_)
                         e.att.reason += "; tracing multi link";
                     e.att.attached = true;
@@ -664,7 +704,7 @@ private:
                     e.att.method = Method::Kprobe;
                     e.att.reason = "kprobe/kretprobe: " + err;
                     e.kprobe_fallback = false;
-                    refused = true;
+                    refused.push_back(i);
                     continue;
                 }
                 e.att.reason += "; " + err;
@@ -697,7 +737,7 @@ private:
             if (bpf_link *l = bpf_program__attach_raw_tracepoint(skel_->progs.ip_softirq_exit, "softirq_exit"))
                 links_.push_back(l);
         }
-        return !refused;
+        return refused;
     }
 
     // A device unplugged and plugged back is a new struct device with the
@@ -996,6 +1036,7 @@ private:
     void calibrate()
     {
         calibration_.clear();
+        calib_notes_.clear();
         if (getenv("IOMMUPROF_DEBUG"))
             fmt::print(stderr, "iommuprof: calibration slots {} fentry {} kprobe {} reused {} {}\n", calib_slot_,
                        calib_fentry_, calib_kprobe_, reuse_[1].has_value(), reuse_[0].has_value());
@@ -1018,6 +1059,7 @@ private:
             if (!c)
                 return;
             write_boot_cache(calib_dir_, calib_key_, calib_entry(fentry), nlohmann::json(*c));
+            measured_[calib_entry(fentry)] = *c;  // (a reload takes it as measured by this start)
         }
         int m = fentry ? IP_METHOD_FENTRY : IP_METHOD_KPROBE;
         skel_->bss->comp_inner[m] = __u64(c->inner_ns + 0.5);
@@ -1052,6 +1094,7 @@ private:
     std::vector<Calibration> calibration_;
     std::optional<Calibration> reuse_[2];  // [fentry]: kept from an earlier start (plan_calibration)
     std::map<std::string, nlohmann::json> calib_cached_;  // (boot_cache.hpp) by name
+    std::map<std::string, Calibration> measured_;         // by this start, by calib_entry()
     std::string calib_dir_, calib_key_;
     std::vector<std::string> calib_notes_;
     std::unique_ptr<Sampler> sampler_;

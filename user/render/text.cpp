@@ -43,12 +43,12 @@ std::string render_compensation_note(const Snapshot &s)
         return comp ? "" : "note: times are raw: they include the profiler's own probe cost (not compensated)\n";
     std::vector<std::string> parts;
     for (auto &c : s.calibration)
-        parts.push_back(fmt::format("{} {} per probed call, {} of it inside the call's own time", esc(c.method),
-                                    units::ns(c.pair_ns), units::ns(c.inner_ns)));
-    return fmt::format("note: times exclude the profiler's own probe cost ({}; measured on {}{}); --raw shows them "
+        parts.push_back(fmt::format("{} {} per probed call, {} of it inside the call's own time{}", esc(c.method),
+                                    units::ns(c.pair_ns), units::ns(c.inner_ns),
+                                    c.reused ? " (measured by an earlier start of the same boot)" : ""));
+    return fmt::format("note: times exclude the profiler's own probe cost ({}; measured on {}); --raw shows them "
                        "as measured\n",
-                       join(parts, "; "), esc(s.calibration.front().functions),
-                       s.calibration.front().reused ? " by an earlier start of this boot" : "");
+                       join(parts, "; "), esc(s.calibration.front().functions));
 }
 
 std::string render_samples_line(const Snapshot &s)
