@@ -18,7 +18,7 @@ cd "$repo" || exit 1
 . scripts/lab/lib.sh
 RUN=$repo/scripts/lab/run
 COUNT=${LAB_COUNT:-8000}
-LARGE=${LAB_LARGE:-400}  # 64 KiB reads of the large-I/O run (and a tenth as many of 1 MiB)
+LARGE=${LAB_LARGE:-240}  # 64 KiB reads of the large-I/O run (and a tenth as many of 1 MiB)
 jobs=${LAB_JOBS:-2}
 
 if [[ -n ${LAB_KEEP:-} ]]; then
