@@ -18,7 +18,9 @@ cd "$repo"
 RUN=$repo/scripts/lab/run
 TIMEOUT=${LAB_SMOKE_TIMEOUT:-240}
 
-SMOKE_CELLS=("6.12 intel strict" "6.1 intel pt" "6.12 virtio translated" "6.12 amd strict")
+# (cells the CI matrix does not boot: 6.12 Intel strict and virtio-iommu, which it does, checked
+# the same and more there, took 40 s of the default test command)
+SMOKE_CELLS=("6.1 intel pt" "6.12 amd strict")
 case ${LAB_SMOKE_CELLS:-} in
     "") cells=("${SMOKE_CELLS[@]}") ;;
     all) mapfile -t cells < <(lab_cells | awk '{ print $1, $2, $3 }') ;;
