@@ -162,11 +162,13 @@ TEST_F(ViewCache, KeepsCalibrationsAndProbesUntilTheBootOrTheProgramsChange)
 {
     std::string key = boot_cache_key();
     ASSERT_FALSE(key.empty()) << "this host has a boot id";
-    std::string fe = calibration_entry("fentry compat 0", "the BPF object");
-    EXPECT_EQ(fe, calibration_entry("fentry compat 0", "the BPF object"));
-    EXPECT_NE(fe, calibration_entry("fentry compat 0", "another build of it")) << "new programs cost differently";
-    EXPECT_NE(fe, calibration_entry("kprobe compat 0", "the BPF object"));
-    std::string kp = calibration_entry("kprobe compat 0", "the BPF object");
+    std::string obj = bpf_object_id("the BPF object");
+    EXPECT_EQ(obj, bpf_object_id("the BPF object"));
+    std::string fe = calibration_entry("fentry compat 0", obj);
+    EXPECT_NE(fe, calibration_entry("fentry compat 0", bpf_object_id("another build of it")))
+        << "new programs cost differently";
+    EXPECT_NE(fe, calibration_entry("kprobe compat 0", obj));
+    std::string kp = calibration_entry("kprobe compat 0", obj);
     EXPECT_TRUE(read_boot_cache(dir, key).empty());
     ASSERT_TRUE(write_boot_cache(dir, key, fe, nlohmann::json(calib("fentry", 1200))));
     ASSERT_TRUE(write_boot_cache(dir, key, kp, nlohmann::json(calib("kprobe", 2100))));
@@ -180,7 +182,7 @@ TEST_F(ViewCache, KeepsCalibrationsAndProbesUntilTheBootOrTheProgramsChange)
     f->reused = false;
     EXPECT_EQ(*f, calib("fentry", 1100));
     EXPECT_EQ(cached_calibration(m, kp)->pair_ns, 2100);
-    EXPECT_FALSE(cached_calibration(m, calibration_entry("fentry compat 0", "another build")).has_value());
+    EXPECT_FALSE(cached_calibration(m, calibration_entry("fentry compat 0", bpf_object_id("another build"))).has_value());
     auto p = cached_probe(m, "fentry probe");
     ASSERT_TRUE(p.has_value());
     EXPECT_FALSE(p->first);

@@ -52,10 +52,14 @@ bool write_boot_cache(const std::string &dir, const std::string &key, const std:
     return write_private_file(dir, kFile, nlohmann::json{{"key", key}, {"entries", all}}.dump());
 }
 
-std::string calibration_entry(const std::string &variant, std::string_view bpf_object)
+std::string bpf_object_id(std::string_view bpf_object)
 {
-    return fmt::format("calibration {} object {:x}/{}", variant, std::hash<std::string_view>{}(bpf_object),
-                       bpf_object.size());
+    return fmt::format("{:x}/{}", std::hash<std::string_view>{}(bpf_object), bpf_object.size());
+}
+
+std::string calibration_entry(const std::string &variant, const std::string &object_id)
+{
+    return fmt::format("calibration {} object {}", variant, object_id);
 }
 
 std::optional<Calibration> cached_calibration(const std::map<std::string, nlohmann::json> &entries,

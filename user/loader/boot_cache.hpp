@@ -29,9 +29,13 @@ std::map<std::string, nlohmann::json> read_boot_cache(const std::string &dir, co
 bool write_boot_cache(const std::string &dir, const std::string &key, const std::string &name,
                       const nlohmann::json &value);
 
+// What names a BPF object's code in a calibration's entry: a hash of its bytes and their size
+// (hashed once per start: the object is 1.6 MiB).
+std::string bpf_object_id(std::string_view bpf_object);
+
 // A calibration's entry name: its variant (the attach method, program form and older-kernel ways
-// it was measured with) and the BPF object's bytes, whose code it measured.
-std::string calibration_entry(const std::string &variant, std::string_view bpf_object);
+// it was measured with) and the BPF object whose code it measured (bpf_object_id()).
+std::string calibration_entry(const std::string &variant, const std::string &object_id);
 
 // The calibration under name, marked reused; none when absent or out of range.
 std::optional<Calibration> cached_calibration(const std::map<std::string, nlohmann::json> &entries,

@@ -414,10 +414,8 @@ KernelView read_kernel_view(bool probe_features)
     }
     if (k.have_btf) {
         if (probe_features) {
-            if (getenv("IOMMUPROF_FENTRY_MULTI") && load_vmlinux())
-                probe_fentry_multi(k, vmlinux);
-            else
-                probe_fentry_multi(k, nullptr);  // (says why not)
+            // (the kernel's BTF only when multi links are asked for; else it says why not)
+            probe_fentry_multi(k, getenv("IOMMUPROF_FENTRY_MULTI") ? load_vmlinux() : nullptr);
             if (k.fentry_multi)
                 k.fentry = true;  // (a trampoline attached: no need to try a single one)
             else

@@ -101,15 +101,24 @@ public:
             calib_dir_ = view_cache_dir();
             calib_key_ = calib_dir_.empty() ? "" : boot_cache_key();
             calib_cached_ = read_boot_cache(calib_dir_, calib_key_);
+            if (!calib_key_.empty()) {
+                size_t sz = 0;
+                const void *elf = iommuprof_bpf__elf_bytes(&sz);
+                calib_obj_ = bpf_object_id({static_cast<const char *>(elf), sz});
+            }
         }
-        int err = load(k, calib);
-        if (err && calib)  // never let the calibration cost the profile
-            err = load(k, calib = false);
+        // The plan's programs, and without the calibration's if they do not load: never let the
+        // calibration cost the profile.
+        auto load_plan = [&] {
+            int e = load(k, calib);
+            if (e && calib)
+                e = load(k, calib = false);
+            return e;
+        };
+        int err = load_plan();
         if (err && tm_) {  // the shared multi programs refused: one program pair per function
             no_tm_ = true;
-            err = load(k, calib);
-            if (err && calib)
-                err = load(k, calib = false);
+            err = load_plan();
         }
         phase("load (verifier)");
         if (err && !po.force_kprobe) {
@@ -117,9 +126,7 @@ public:
             po.force_kprobe = true;
             plan_ = make_plan(k, po);
             features();
-            err = load(k, calib);
-            if (err && calib)
-                err = load(k, false);
+            err = load_plan();
         }
         if (err)
             throw Error(kExitRuntime, fmt::format("loading the BPF programs failed: {} "
@@ -158,17 +165,13 @@ public:
                 if (std::find(fell.begin(), fell.end(), i) == fell.end())
                     plan_.entries[i].att.reason = reasons[i];
             features();  // (the plan has kprobes now)
-            if ((err = load(k, calib)) && calib)
-                err = load(k, calib = false);
-            if (err) {  // the fallback's kprobe programs do not load: those entries go without
+            if ((err = load_plan())) {  // the fallback's kprobe programs do not load: those entries go without
                 for (size_t i : fell) {
                     plan_.entries[i].att.method = Method::Unavailable;
                     plan_.entries[i].att.reason += "; its kprobe programs did not load: " + errstr(err);
                 }
                 features();
-                if ((err = load(k, calib)) && calib)
-                    err = load(k, calib = false);
-                if (err)
+                if ((err = load_plan()))
                     throw Error(kExitRuntime, fmt::format("loading the BPF programs again failed: {} "
                                                           "(set IOMMUPROF_DEBUG=1 for the verifier log)",
                                                           errstr(err)));
@@ -287,8 +290,9 @@ private:
             bool &measure = fentry ? calib_fentry_ : calib_kprobe_;
             if (!measure)
                 continue;
-            auto m = measured_.find(calib_entry(fentry));
-            if ((reuse_[fentry] = m != measured_.end() ? m->second : cached_calibration(calib_cached_, calib_entry(fentry))))
+            std::string name = calib_entry(fentry);
+            auto m = measured_.find(name);
+            if ((reuse_[fentry] = m != measured_.end() ? m->second : cached_calibration(calib_cached_, name)))
                 measure = false;
         }
         if (!calib_fentry_ && !calib_kprobe_)
@@ -1058,8 +1062,9 @@ private:
             c = calibrate_method(fentry);
             if (!c)
                 return;
-            write_boot_cache(calib_dir_, calib_key_, calib_entry(fentry), nlohmann::json(*c));
-            measured_[calib_entry(fentry)] = *c;  // (a reload takes it as measured by this start)
+            std::string name = calib_entry(fentry);
+            write_boot_cache(calib_dir_, calib_key_, name, nlohmann::json(*c));
+            measured_[name] = *c;  // (a reload takes it as measured by this start)
         }
         int m = fentry ? IP_METHOD_FENTRY : IP_METHOD_KPROBE;
         skel_->bss->comp_inner[m] = __u64(c->inner_ns + 0.5);
@@ -1075,11 +1080,9 @@ private:
     {
         std::string form = fentry ? (tm_ ? "fentry-multi" : "fentry")
                                   : (kpm_ ? "kprobe-multi" : cookies_ ? "kprobe" : "kprobe-per-slot");
-        size_t sz = 0;
-        const void *elf = iommuprof_bpf__elf_bytes(&sz);
         return calibration_entry(fmt::format("{} compat {} task-storage {}", form, skel_->rodata->compat,
                                              skel_->rodata->task_storage_off ? "off" : "on"),
-                                 {static_cast<const char *>(elf), sz});
+                                 calib_obj_);
     }
 
     int calib_slot_ = -1;
@@ -1095,7 +1098,7 @@ private:
     std::optional<Calibration> reuse_[2];  // [fentry]: kept from an earlier start (plan_calibration)
     std::map<std::string, nlohmann::json> calib_cached_;  // (boot_cache.hpp) by name
     std::map<std::string, Calibration> measured_;         // by this start, by calib_entry()
-    std::string calib_dir_, calib_key_;
+    std::string calib_dir_, calib_key_, calib_obj_;  // (calib_obj_: bpf_object_id() of the programs)
     std::vector<std::string> calib_notes_;
     std::unique_ptr<Sampler> sampler_;
     std::string sampling_note_;
