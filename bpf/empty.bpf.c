@@ -49,9 +49,12 @@ int empty_fexit_multi(void *ctx)
 	return 0;
 }
 
+/* fsession (7.0+), as iommuprof does where the kernel has it: one program for the entry and the
+ * exit of a function (a section libbpf 1.1 does not know; the loader sets the types). */
 #define SLOT(N)                                                        \
 	SEC("fentry") int empty_fentry_##N(void *ctx) { return 0; }    \
-	SEC("fexit") int empty_fexit_##N(void *ctx) { return 0; }
+	SEC("fexit") int empty_fexit_##N(void *ctx) { return 0; }      \
+	SEC("iommuprof.fsession") int empty_fsession_##N(void *ctx) { return 0; }
 
 /* IP_MAX_SLOTS (56) of them, as in iommuprof.bpf.c. */
 SLOT(0) SLOT(1) SLOT(2) SLOT(3) SLOT(4) SLOT(5) SLOT(6) SLOT(7)

@@ -1,7 +1,8 @@
-# bpf_object(TARGET SOURCE): compile SOURCE (a .bpf.c) with clang for the BPF
-# target against the checked-in vmlinux.h, generate a libbpf skeleton with
-# bpftool, and expose both through an INTERFACE library TARGET whose include
-# directory holds <name>.skel.h.
+# bpf_object(TARGET SOURCE [NAME STEM] [DEFINES D...]): compile SOURCE (a .bpf.c)
+# with clang for the BPF target against the checked-in vmlinux.h, generate a
+# libbpf skeleton with bpftool, and expose both through an INTERFACE library
+# TARGET whose include directory holds <name>.skel.h. NAME: another build of
+# the same source (STEM.bpf.o, STEM.skel.h, skeleton STEM_bpf), with DEFINES.
 find_program(BPF_CLANG NAMES clang-14 clang REQUIRED)
 find_program(BPFTOOL NAMES bpftool PATHS /usr/sbin /usr/local/sbin REQUIRED)
 find_program(LLVM_STRIP NAMES llvm-strip-14 llvm-strip)
@@ -16,7 +17,15 @@ endif()
 set(VMLINUX_DIR ${CMAKE_CURRENT_SOURCE_DIR}/vmlinux/${BPF_ARCH})
 
 function(bpf_object target source)
+  cmake_parse_arguments(B "" "NAME" "DEFINES" ${ARGN})
   get_filename_component(stem ${source} NAME_WE)  # iommuprof
+  if(B_NAME)
+    set(stem ${B_NAME})
+  endif()
+  set(defs "")
+  foreach(d ${B_DEFINES})
+    list(APPEND defs -D${d})
+  endforeach()
   set(outdir ${CMAKE_CURRENT_BINARY_DIR}/bpf)
   set(obj ${outdir}/${stem}.bpf.o)
   set(skel ${outdir}/${stem}.skel.h)
@@ -24,7 +33,7 @@ function(bpf_object target source)
   file(GLOB headers ${srcdir}/*.h)
   add_custom_command(OUTPUT ${obj}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${outdir}
-    COMMAND ${BPF_CLANG} -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_${BPF_ARCH} -Wall -Werror
+    COMMAND ${BPF_CLANG} -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_${BPF_ARCH} ${defs} -Wall -Werror
             -I${VMLINUX_DIR} -I${srcdir} -c ${source} -o ${obj}
     DEPENDS ${source} ${headers} ${VMLINUX_DIR}/vmlinux.h
     COMMENT "BPF ${stem}.bpf.c")

@@ -107,6 +107,8 @@ struct KernelFeatures {
     std::string kprobe_multi_why;  // when kprobes && !kprobe_multi
     bool fentry_multi = false;     // fentry/fexit go through tracing multi links (one program for all)
     std::string fentry_multi_why;  // when fentry && !fentry_multi
+    bool fsession = false;         // fentry/fexit as fsession programs (one per function for entry and exit)
+    std::string fsession_why;      // when fentry && !fentry_multi && !fsession
     // BPF features this kernel lacks, each with the way the probes take instead ("no attach
     // cookies (5.15): a kprobe program per function"); empty on 5.17+.
     std::vector<std::string> missing;

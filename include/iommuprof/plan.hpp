@@ -57,6 +57,14 @@ struct KernelView {
     bool fentry_multi = false;
     std::string fentry_multi_why;  // when false
     int fentry_multi_type = 0, fexit_multi_type = 0;  // their attach type values
+    // fsession programs (BPF_TRACE_FSESSION, 7.0+): one program runs at a call's entry and at
+    // its exit, through one trampoline attach (half the programs of an fentry/fexit pair).
+    // fsession_type: its attach type value, when the kernel's BTF has it and the kfunc
+    // bpf_session_is_return (0: neither); fsession: an fsession program attached here
+    // (IOMMUPROF_NO_FSESSION=1: not used).
+    int fsession_type = 0;
+    bool fsession = false;
+    std::string fsession_why;  // when false
     int fentry_max_args = 6;  // x86-64 trampolines: 6 before 6.6, 12 from 6.6
     bool raw_tp = true;
     std::string raw_tp_why;
@@ -66,6 +74,7 @@ struct KernelView {
     bool task_btf = true;       // bpf_get_current_task_btf (5.11)
     bool attach_cookie = true;  // BPF attach cookies (5.15)
     bool func_arg = true;       // bpf_get_func_arg / bpf_get_func_ret (5.17)
+    bool global_ptr_args = true;  // global BPF functions take pointer arguments (5.12)
     bool tracefs = false;
     bool from_cache = false;  // kallsyms, ftrace functions and tracepoints from the cache of this boot
 };

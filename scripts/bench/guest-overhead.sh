@@ -6,6 +6,8 @@
 #   none              no probes
 #   empty-fentry      empty fentry/fexit (kprobe/raw_tp where iommuprof uses those) on exactly
 #                     the attachments `iommuprof probes --json` reports: the floor
+#   empty-pair        the same with an empty fentry and fexit program per function, where the floor
+#                     has fsession programs or tracing multi links (the classic way, for comparison)
 #   empty-kprobe      empty kprobe/kretprobe on the same functions
 #   iommuprof         `iommuprof record` with its defaults
 #   iommuprof-dma-api `iommuprof record --dma-api` (the DMA API timed around the dma-iommu layer)
@@ -295,6 +297,7 @@ start_tracer() { # VARIANT TAG: sets tracer_pid and ready_s (start -> all probes
         none | none-identity) return 0 ;;
         empty-fentry) "$EMPTY" --plan "$out/plan.json" >"$lg" 2>&1 & ;;
         empty-kprobe) "$EMPTY" --plan "$out/plan.json" --kprobe >"$lg" 2>&1 & ;;
+        empty-pair) "$EMPTY" --plan "$out/plan.json" --pairs >"$lg" 2>&1 & ;;
         iommuprof) "$IOMMUPROF" record ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
         iommuprof-kprobe) "$IOMMUPROF" record --kprobe ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
         iommuprof-cold) # (a first start of the boot: no kernel view kept from an earlier one)

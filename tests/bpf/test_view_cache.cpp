@@ -44,6 +44,7 @@ struct ViewCache : ::testing::Test {
         b.tracepoints["map"] = BtfTracepoint{3, {false, false, false}, {true, true, true}};
         b.task_storage = false;
         b.func_arg = false;
+        b.fsession_type = 58;
         v.btf = b;
         return v;
     }
@@ -70,6 +71,7 @@ TEST_F(ViewCache, KeepsTheViewUnderItsKeyOnly)
     EXPECT_FALSE(v->btf->task_storage);
     EXPECT_TRUE(v->btf->task_btf);
     EXPECT_FALSE(v->btf->func_arg) << "what an older kernel lacks is kept too";
+    EXPECT_EQ(v->btf->fsession_type, 58) << "and what a newer one has (the fsession attach type)";
     EXPECT_FALSE(read_view_cache(dir, "k2").has_value()) << "another boot, other modules: not this view";
     CachedView none = sample("k3");
     none.ftrace_funcs.reset();  // (available_filter_functions unreadable)

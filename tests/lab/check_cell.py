@@ -111,6 +111,15 @@ if pr:
     check(pr["features"].get("fentry_multi") is False and
           all("tracing multi link" not in a.get("reason", "") for a in fe),
           "probes: no tracing multi links by default", pr["features"].get("fentry_multi_reason"))
+    # fsession programs (7.0+: one program for a function's entry and exit) where the kernel has
+    # them, and each fentry attachment says so; before 7.0 the reason names the missing attach type.
+    fs = int(kernel.split(".")[0]) >= 7
+    check(pr["features"].get("fsession") is fs and
+          (fs or "BPF_TRACE_FSESSION" in pr["features"].get("fsession_reason", "")),
+          f"probes: fsession programs {'used' if fs else 'absent, and why'}", pr["features"].get("fsession_reason"))
+    check(bool(fe) and all(("fsession" in a.get("reason", "")) == fs for a in fe),
+          f"probes: each fentry attachment {'says' if fs else 'does not say'} 'fsession'",
+          [a.get("reason") for a in fe[:2]])
 # Asked for (IOMMUPROF_FENTRY_MULTI=1): Debian's 7.x kernels have them, every fentry function in one
 # link pair (one fentry and one fexit program); the older ones fall back to a pair per function.
 _, prm = step("probes_multi")

@@ -420,10 +420,23 @@ TEST(Probes, TheHeaderSaysWhetherFentryGoesThroughTracingMultiLinks)
 
     f.fentry_multi = false;
     f.fentry_multi_why = "no tracing multi links (BPF_TRACE_FENTRY_MULTI is not in this kernel's BTF)";
+    f.fsession_why = "no fsession programs (before 7.0: BPF_TRACE_FSESSION is not in this kernel's BTF)";
     text = render_probes_text(f, f.release, {});
-    EXPECT_NE(text.find("fentry/fexit yes (one program per function: no tracing multi links (BPF_TRACE"), std::string::npos)
+    EXPECT_NE(text.find("fentry/fexit yes (an fentry and an fexit program per function: no fsession programs (before "
+                        "7.0: BPF_TRACE_FSESSION is not in this kernel's BTF); no tracing multi links (BPF_TRACE"),
+              std::string::npos)
         << text;
     j = probes_json(f, f.release, {}, 1.0);
     EXPECT_EQ(j["features"]["fentry_multi"], false);
     EXPECT_EQ(j["features"]["fentry_multi_reason"], f.fentry_multi_why);
+    EXPECT_EQ(j["features"]["fsession"], false);
+    EXPECT_EQ(j["features"]["fsession_reason"], f.fsession_why);
+
+    f.fsession = true;
+    f.fsession_why.clear();
+    text = render_probes_text(f, f.release, {});
+    EXPECT_NE(text.find("fentry/fexit yes (fsession: one program per function, for its entry and its exit)"),
+              std::string::npos)
+        << text;
+    EXPECT_EQ(probes_json(f, f.release, {}, 1.0)["features"]["fsession"], true);
 }

@@ -50,9 +50,11 @@ struct Target {
 void usage()
 {
     fmt::print(stderr,
-               "usage: iommuprof-empty-probes --plan FILE [--kprobe] [--no-tracepoints] [--duration SECS]\n"
+               "usage: iommuprof-empty-probes --plan FILE [--kprobe] [--pairs] [--no-tracepoints] [--duration SECS]\n"
                "  --plan FILE        output of `iommuprof probes --json` (- for stdin)\n"
                "  --kprobe           kprobe/kretprobe on every function (default: iommuprof's method)\n"
+               "  --pairs            an fentry and an fexit program per function, whatever the plan used\n"
+               "                     (tracing multi links, fsession programs)\n"
                "  --no-tracepoints   skip the raw tracepoints of the plan\n"
                "  --duration SECS    detach after SECS (default: on SIGINT/SIGTERM)\n");
 }
@@ -62,7 +64,7 @@ void usage()
 int main(int argc, char **argv)
 {
     std::string plan_path;
-    bool force_kprobe = false, no_tp = false;
+    bool force_kprobe = false, no_tp = false, pairs = false;
     double duration = -1;
     for (int i = 1; i < argc; i++) {
         std::string a = argv[i];
@@ -70,6 +72,8 @@ int main(int argc, char **argv)
             plan_path = argv[++i];
         else if (a == "--kprobe")
             force_kprobe = true;
+        else if (a == "--pairs")
+            pairs = true;
         else if (a == "--no-tracepoints")
             no_tp = true;
         else if (a == "--duration" && i + 1 < argc)
@@ -103,7 +107,17 @@ int main(int argc, char **argv)
         die(plan_path + ": " + e.what(), 2);
     }
     // The plan's fentry functions went through tracing multi links: so do the empty programs.
-    bool multi = plan.contains("features") && plan["features"].value("fentry_multi", false) && !force_kprobe;
+    bool multi = plan.contains("features") && plan["features"].value("fentry_multi", false) && !force_kprobe && !pairs;
+    // ... or as fsession programs: so do the empty ones (the attach type is the kernel's).
+    bool fsession = !multi && plan.contains("features") && plan["features"].value("fsession", false) && !force_kprobe && !pairs;
+    int fsession_type = 0;
+    if (fsession) {
+        btf *vm = btf__load_vmlinux_btf();
+        fsession_type = vm ? iommuprof::attach_type_value(vm, "BPF_TRACE_FSESSION") : 0;
+        btf__free(vm);
+        if (!fsession_type)
+            die("the plan used fsession programs, this kernel has none");
+    }
     std::vector<Target> targets;
     for (const auto &a : plan.at("attachments")) {
         if (!a.value("attached", false))
@@ -138,9 +152,14 @@ int main(int argc, char **argv)
         } else if (t.method == "fentry") {
             if (slot >= IP_MAX_SLOTS)
                 die(fmt::format("more than {} fentry targets", IP_MAX_SLOTS));
-            for (const char *kind : {"fentry", "fexit"}) {
+            for (const char *kind : fsession ? std::vector<const char *>{"fsession"}
+                                             : std::vector<const char *>{"fentry", "fexit"}) {
                 bpf_program *pr = prog(fmt::format("empty_{}_{}", kind, slot));
                 bpf_program__set_autoload(pr, true);
+                if (fsession) {
+                    bpf_program__set_type(pr, BPF_PROG_TYPE_TRACING);
+                    bpf_program__set_expected_attach_type(pr, bpf_attach_type(fsession_type));
+                }
                 if (bpf_program__set_attach_target(pr, 0, t.symbol.c_str()))
                     die("no BTF target " + t.symbol);
             }
@@ -204,6 +223,13 @@ int main(int argc, char **argv)
         const Target &t = targets[i];
         if (t.method == "fentry" && multi) {
             continue;
+        } else if (t.method == "fentry" && fsession) {
+            int fd = bpf_link_create(bpf_program__fd(prog(fmt::format("empty_fsession_{}", slot_of[i]))), 0,
+                                     bpf_attach_type(fsession_type), nullptr);
+            if (fd < 0)
+                die(fmt::format("attaching fsession:{} failed: {}", t.symbol, strerror(errno)));
+            raw_links.push_back(fd);
+            nfentry++;
         } else if (t.method == "fentry") {
             keep(bpf_program__attach_trace(prog(fmt::format("empty_fexit_{}", slot_of[i]))), "fexit:" + t.symbol);
             keep(bpf_program__attach_trace(prog(fmt::format("empty_fentry_{}", slot_of[i]))), "fentry:" + t.symbol);

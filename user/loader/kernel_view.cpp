@@ -198,6 +198,7 @@ constexpr bpf_insn kReturnZero[] = {
 
 static int probe_attach_features(KernelView &k, const btf *vmlinux);
 static void probe_fentry_multi(KernelView &k, const btf *vmlinux);
+static void probe_fsession(KernelView &k);
 
 // A feature probe's result from an earlier start of this boot (boot_cache.hpp), else run() and
 // keep what it found in ok and why when run() says it is the kernel's answer for good: the
@@ -256,6 +257,9 @@ static void probe_bpf_compat(KernelView &k, const btf *vmlinux)
                      kprobe_has_helper(BPF_FUNC_task_storage_get);
     k.attach_cookie = helper("BPF_FUNC_get_attach_cookie");
     k.func_arg = helper("BPF_FUNC_get_func_arg") && helper("BPF_FUNC_get_func_ret");
+    k.fsession_type = btf__find_by_name_kind(vmlinux, "bpf_session_is_return", BTF_KIND_FUNC) > 0
+                          ? attach_type_value(vmlinux, "BPF_TRACE_FSESSION")
+                          : 0;
 }
 
 std::string errstr(int e)
@@ -281,6 +285,7 @@ KernelView read_kernel_view(bool probe_features)
         k.arch = u.machine;
     }
     k.fentry_max_args = kernel_version_code(k.release) >= 6006 ? 12 : 6;
+    k.global_ptr_args = kernel_version_code(k.release) >= 5012;  // (and a load failure says otherwise: session.cpp)
 
     // Names the catalog may ask for, to keep BTF lookups small.
     std::set<std::string, std::less<>> wanted;  // transparent: looked up by string_view, 170k times
@@ -371,6 +376,7 @@ KernelView read_kernel_view(bool probe_features)
         k.task_btf = c->btf->task_btf;
         k.attach_cookie = c->btf->attach_cookie;
         k.func_arg = c->btf->func_arg;
+        k.fsession_type = c->btf->fsession_type;
         phase("cached (BTF)");
     } else if (load_vmlinux()) {
         k.have_btf = true;
@@ -408,7 +414,8 @@ KernelView read_kernel_view(bool probe_features)
         cache_key == view_cache_key(wanted, tfs)) {
         std::optional<CachedBtf> b;
         if (k.have_btf)
-            b = CachedBtf{k.btf_funcs, k.btf_tracepoints, k.task_storage, k.task_btf, k.attach_cookie, k.func_arg};
+            b = CachedBtf{k.btf_funcs,     k.btf_tracepoints, k.task_storage, k.task_btf,
+                          k.attach_cookie, k.func_arg,        k.fsession_type};
         write_view_cache(cache_dir, CachedView{cache_key, k.symbols, k.symbol_module, k.ftrace_funcs, k.tracefs,
                                                k.tracepoints, b});
     }
@@ -416,7 +423,9 @@ KernelView read_kernel_view(bool probe_features)
         if (probe_features) {
             // (the kernel's BTF only when multi links are asked for; else it says why not)
             probe_fentry_multi(k, getenv("IOMMUPROF_FENTRY_MULTI") ? load_vmlinux() : nullptr);
-            if (k.fentry_multi)
+            if (!k.fentry_multi)
+                probe_fsession(k);
+            if (k.fentry_multi || k.fsession)
                 k.fentry = true;  // (a trampoline attached: no need to try a single one)
             else
                 cached_probe_run("fentry probe", k.fentry, k.fentry_why, [&] {
@@ -560,6 +569,54 @@ static void probe_fentry_multi(KernelView &k, const btf *vmlinux)
         if (fd >= 0)
             close(fd);
     phase("tracing multi probe");
+}
+
+// A 2-instruction fsession program on a harmless function, attached and detached: where the
+// kernel's BTF says it has them (the attach type and the kfunc; no BTF parsed here, the cached
+// view has both). The result is kept until the next boot (boot_cache.hpp).
+static int fsession_attach(KernelView &k);
+
+static void probe_fsession(KernelView &k)
+{
+    if (getenv("IOMMUPROF_NO_FSESSION")) {
+        k.fsession_why = "IOMMUPROF_NO_FSESSION is set";
+        return;
+    }
+    if (!k.fsession_type) {
+        k.fsession_why = "no fsession programs (before 7.0: BPF_TRACE_FSESSION is not in this kernel's BTF)";
+        return;
+    }
+    cached_probe_run("fsession probe", k.fsession, k.fsession_why, [&] { return lasting(fsession_attach(k)); });
+}
+
+static int fsession_attach(KernelView &k)
+{
+    auto it = k.btf_funcs.end();
+    for (const char *t : {"bpf_fentry_test1", "do_nanosleep", "vfs_read"})
+        if ((it = k.btf_funcs.find(t)) != k.btf_funcs.end() && it->second.btf_id > 0)
+            break;
+    if (it == k.btf_funcs.end() || it->second.btf_id <= 0) {
+        k.fsession_why = "no fsession programs (no probe target in BTF)";
+        return 0;
+    }
+    LIBBPF_OPTS(bpf_prog_load_opts, lo, .expected_attach_type = bpf_attach_type(k.fsession_type),
+                .attach_btf_id = __u32(it->second.btf_id));
+    int fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "ip_feat_fsess", "GPL", kReturnZero, std::size(kReturnZero), &lo);
+    if (fd < 0) {
+        int e = errno;
+        k.fsession_why = fmt::format("no fsession programs (kernel refuses the program: {})", errstr(e));
+        return e;
+    }
+    int link = bpf_link_create(fd, 0, bpf_attach_type(k.fsession_type), nullptr);
+    int e = link < 0 ? errno : 0;
+    if (link < 0)
+        k.fsession_why = fmt::format("no fsession programs (attach failed: {})", errstr(e));
+    else {
+        k.fsession = true;
+        close(link);
+    }
+    close(fd);
+    return e;
 }
 
 // (0, or the errno of the refusal)

@@ -15,6 +15,8 @@
 
 #include "iommuprof.h"
 #include "iommuprof.skel.h"
+#include "iommuprof_fs.skel.h"
+#include "iommuprof_legacy.skel.h"
 #include "iommuprof/error.hpp"
 #include "iommuprof/json.hpp"
 #include "iommuprof/session.hpp"
@@ -92,7 +94,7 @@ public:
             features_ = KernelFeatures{k.release,     k.have_btf,       k.fentry,       k.fentry_why,
                                        k.kprobes,     k.kprobes_why,    k.raw_tp,       k.tracefs,
                                        k.kprobe_multi, k.kprobe_multi_why, k.fentry_multi, k.fentry_multi_why,
-                                       compat_missing(k)};
+                                       k.fsession,    k.fsession_why,   compat_missing(k)};
         };
         features();
         phase("plan");
@@ -120,6 +122,14 @@ public:
             no_tm_ = true;
             err = load_plan();
         }
+        if (err && fs_) {  // the fsession programs refused: an fentry/fexit pair per function
+            no_fs_ = true;
+            err = load_plan();
+        }
+        if (err && !legacy_) {  // (a kernel that refuses pointer arguments to global functions)
+            no_global_ = true;
+            err = load_plan();
+        }
         phase("load (verifier)");
         if (err && !po.force_kprobe) {
             // A fentry target the verifier refused: redo the plan on kprobes.
@@ -137,6 +147,15 @@ public:
                 features_.fentry_multi = false;
                 features_.fentry_multi_why = no_tm_ ? "the verifier refused the shared programs: one program per function"
                                                     : "no fentry in the plan, or a module's function: one program per function";
+            }
+            if (no_global_ && k.global_ptr_args) {
+                k.global_ptr_args = false;
+                features_.missing = compat_missing(k);
+            }
+            if (features_.fsession && no_fs_) {
+                features_.fsession = false;
+                features_.fsession_why = "the verifier refused the fsession programs: an fentry and an fexit "
+                                         "program per function";
             }
             if (features_.kprobe_multi && !kpm_) {  // (a kprobe function ftrace cannot hook)
                 features_.kprobe_multi = false;
@@ -253,6 +272,9 @@ private:
                                     IP_TASK_CTX_FALLBACK));
         if (!k.task_btf)
             m.push_back("no bpf_get_current_task_btf (5.11): the task's stack is found with a probe read");
+        if (!k.global_ptr_args)
+            m.push_back("no pointer arguments to global BPF functions (5.12): the work of an entry and an exit is "
+                        "verified once for each map a call's context comes from (3x the instructions, a slower start)");
         if (!k.attach_cookie)
             m.push_back("no BPF attach cookies (5.15): a kprobe program pair per function, verified one by one");
         if (!k.func_arg)
@@ -304,15 +326,8 @@ private:
             c.dev_arg = c.size_arg = -1;
             c.ret_kind = IP_RET_NONE;
             c.flags = IP_F_CALIB;
-            if (calib_fentry_ && !tm_) {  // (tracing multi links: the shared pair, cookie = slot)
-                const char *fn = i == 0 ? calib_outer_fentry_.c_str() : kCalibInner;
-                auto *en = prog(fmt::format("ip_fentry_{}", slot + i));
-                auto *ex = prog(fmt::format("ip_fexit_{}", slot + i));
-                bpf_program__set_autoload(en, true);
-                bpf_program__set_autoload(ex, true);
-                bpf_program__set_attach_target(en, 0, fn);
-                bpf_program__set_attach_target(ex, 0, fn);
-            }
+            if (calib_fentry_ && !tm_)  // (tracing multi links: the shared pair, cookie = slot)
+                arm_fentry(slot + i, i == 0 ? calib_outer_fentry_.c_str() : kCalibInner);
         }
     }
 
@@ -322,28 +337,6 @@ private:
             iommuprof_bpf__destroy(skel_);
             skel_ = nullptr;
         }
-        slots_.clear();
-        skel_ = iommuprof_bpf__open();
-        if (!skel_)
-            return -errno;
-        bpf_object *obj = skel_->obj;
-        bpf_program *p;
-        bpf_object__for_each_program(p, obj) bpf_program__set_autoload(p, false);
-        // THREAD_SIZE, which tells a task's own stack from an interrupt's: 16 KiB on x86_64, twice
-        // that under KASAN, the page size on arm64 with 64 KiB pages.
-        uint64_t stack = uint64_t{1} << IP_STACK_SHIFT;
-        if (k.symbols.count("kasan_report"))
-            stack *= 2;
-        if (long page = sysconf(_SC_PAGESIZE); page > long(stack))
-            stack = uint64_t(page);
-        skel_->rodata->task_stack_size = stack;
-        // Older kernels (bpf/iommuprof.h, enum ip_compat): the programs' older ways.
-        skel_->rodata->compat = (k.task_btf ? 0 : IP_COMPAT_NO_TASK_BTF) | (k.func_arg ? 0 : IP_COMPAT_NO_FUNC_ARG);
-        if (!k.task_storage) {  // (the map type does not exist: not created, its uses are dead code)
-            skel_->rodata->task_storage_off = 1;
-            bpf_map__set_autocreate(skel_->maps.task_ctxs, false);
-        }
-
         // Tracing multi links: every fentry function of the plan on one fentry and one fexit
         // program (verified once) when each is vmlinux's (the link takes vmlinux BTF ids).
         tm_ = k.fentry_multi && !no_tm_ &&
@@ -367,6 +360,34 @@ private:
             if (vmlinux_id(kCalibInner))
                 btf_ids_[kCalibInner] = __u32(vmlinux_id(kCalibInner));
         }
+        // fsession programs: one per function for entry and exit (arm_fentry()).
+        fs_ = !tm_ && k.fsession && k.fsession_type && !no_fs_;
+        fsession_type_ = k.fsession_type;
+        legacy_ = !k.global_ptr_args || no_global_;
+        if (legacy_)
+            fs_ = false;
+        slots_.clear();
+        skel_ = open_skeleton(legacy_ ? Build::Legacy : fs_ ? Build::Fsession : Build::Main);
+        if (!skel_)
+            return -errno;
+        bpf_object *obj = skel_->obj;
+        bpf_program *p;
+        bpf_object__for_each_program(p, obj) bpf_program__set_autoload(p, false);
+        // THREAD_SIZE, which tells a task's own stack from an interrupt's: 16 KiB on x86_64, twice
+        // that under KASAN, the page size on arm64 with 64 KiB pages.
+        uint64_t stack = uint64_t{1} << IP_STACK_SHIFT;
+        if (k.symbols.count("kasan_report"))
+            stack *= 2;
+        if (long page = sysconf(_SC_PAGESIZE); page > long(stack))
+            stack = uint64_t(page);
+        skel_->rodata->task_stack_size = stack;
+        // Older kernels (bpf/iommuprof.h, enum ip_compat): the programs' older ways.
+        skel_->rodata->compat = (k.task_btf ? 0 : IP_COMPAT_NO_TASK_BTF) | (k.func_arg ? 0 : IP_COMPAT_NO_FUNC_ARG);
+        if (!k.task_storage) {  // (the map type does not exist: not created, its uses are dead code)
+            skel_->rodata->task_storage_off = 1;
+            bpf_map__set_autocreate(skel_->maps.task_ctxs, false);
+        }
+
         bool any_fentry = false;
         std::vector<int> kp_slots;  // the slots planned on a kprobe
         int slot = 0;
@@ -389,12 +410,7 @@ private:
                 c.nargs = (unsigned char)it->second.nargs;
             slots_[&e - plan_.entries.data()] = slot;
             if (e.att.method == Method::Fentry && !tm_) {
-                auto *en = prog(fmt::format("ip_fentry_{}", slot));
-                auto *ex = prog(fmt::format("ip_fexit_{}", slot));
-                bpf_program__set_autoload(en, true);
-                bpf_program__set_autoload(ex, true);
-                if (bpf_program__set_attach_target(en, 0, e.att.symbol.c_str()) ||
-                    bpf_program__set_attach_target(ex, 0, e.att.symbol.c_str()))
+                if (arm_fentry(slot, e.att.symbol.c_str()))
                     return -ENOENT;
             } else if (e.att.method == Method::Fentry) {
                 any_fentry = true;
@@ -496,11 +512,65 @@ private:
             std::string_view log(buf.get());
             while (!log.empty() && log.back() == '\n')
                 log.remove_suffix(1);
-            size_t nl = log.rfind("\nprocessed");
-            fmt::print(stderr, "iommuprof: verifier: {:<22} {}\n", bpf_program__name(p),
-                       nl == std::string_view::npos ? log : log.substr(nl + 1));
+            size_t nl = log.rfind("\nprocessed"), vt = log.rfind("verification time ");
+            std::string_view time = vt == std::string_view::npos ? "" : log.substr(vt);
+            time = time.substr(0, time.find('\n'));
+            fmt::print(stderr, "iommuprof: verifier: {:<22} {}{}{}\n", bpf_program__name(p),
+                       nl == std::string_view::npos ? log : log.substr(nl + 1), time.empty() ? "" : "; ", time);
         }
         return err;
+    }
+
+    // The programs' object, one of three builds of bpf/iommuprof.bpf.c (it says why): the
+    // fsession build where fsession programs are in use (fs_), the legacy one for kernels before
+    // 5.12 (legacy_), the main one otherwise. All have the same programs, maps and variables, so
+    // that the one skeleton serves all three: its ELF is swapped before open.
+    enum class Build { Main, Fsession, Legacy };
+    static iommuprof_bpf *open_skeleton(Build b)
+    {
+        if (b == Build::Main)
+            return iommuprof_bpf__open();
+        auto *obj = static_cast<iommuprof_bpf *>(calloc(1, sizeof(iommuprof_bpf)));
+        if (!obj) {
+            errno = ENOMEM;
+            return nullptr;
+        }
+        int err = iommuprof_bpf__create_skeleton(obj);
+        if (!err) {
+            size_t sz = 0;
+            obj->skeleton->data = const_cast<void *>(b == Build::Fsession ? iommuprof_fs_bpf__elf_bytes(&sz)
+                                                                          : iommuprof_legacy_bpf__elf_bytes(&sz));
+            obj->skeleton->data_sz = sz;
+            err = bpf_object__open_skeleton(obj->skeleton, nullptr);
+        }
+        if (err) {
+            iommuprof_bpf__destroy(obj);
+            errno = -err;
+            return nullptr;
+        }
+        return obj;
+    }
+
+    // slot's programs on fn, loaded: its fsession program (fs_), else its fentry and fexit pair.
+    int arm_fentry(int slot, const char *fn)
+    {
+        std::vector<bpf_program *> ps;
+        if (fs_) {
+            auto *s = prog(fmt::format("ip_fsession_{}", slot));
+            // (a section libbpf 1.1 does not know: the type and attach type set here, before
+            // the target, which is looked up for the attach type)
+            bpf_program__set_type(s, BPF_PROG_TYPE_TRACING);
+            bpf_program__set_expected_attach_type(s, bpf_attach_type(fsession_type_));
+            ps = {s};
+        } else {
+            ps = {prog(fmt::format("ip_fentry_{}", slot)), prog(fmt::format("ip_fexit_{}", slot))};
+        }
+        for (auto *p : ps) {
+            bpf_program__set_autoload(p, true);
+            if (int e = bpf_program__set_attach_target(p, 0, fn))
+                return e;
+        }
+        return 0;
     }
 
     bpf_program *prog(const std::string &name)
@@ -625,10 +695,19 @@ private:
         return true;
     }
 
-    // slot's own fexit, then fentry program (one program pair per function), added to out: false
-    // with errno when either fails (nothing left attached).
-    bool attach_fentry_pair(int slot, std::vector<bpf_link *> &out)
+    // slot's own fexit, then fentry program (one program pair per function), added to out, or
+    // its fsession program (fs_), added to fds: false with errno when either fails (nothing left
+    // attached).
+    bool attach_fentry_pair(int slot, std::vector<bpf_link *> &out, std::vector<int> &fds)
     {
+        if (fs_) {
+            int l = bpf_link_create(bpf_program__fd(prog(fmt::format("ip_fsession_{}", slot))), 0,
+                                    bpf_attach_type(fsession_type_), nullptr);
+            if (l < 0)
+                return false;
+            fds.push_back(l);
+            return true;
+        }
         bpf_link *x = bpf_program__attach_trace(prog(fmt::format("ip_fexit_{}", slot)));
         if (!x)
             return false;
@@ -697,9 +776,12 @@ private:
                 if (e.att.attached)  // (attach_fentry_at_once)
                     continue;
                 if (!test_refused(e) &&
-                    (tm_ ? attach_fentry_multi({e.att.symbol}, {__u64(slot)}, raw_links_) : attach_fentry_pair(slot, links_))) {
+                    (tm_ ? attach_fentry_multi({e.att.symbol}, {__u64(slot)}, raw_links_)
+                         : attach_fentry_pair(slot, links_, raw_links_))) {
                     if (tm_)
                         e.att.reason += "; tracing multi link";
+                    else if (fs_)
+                        e.att.reason += "; fsession: one program for entry and exit";
                     e.att.attached = true;
                     continue;
                 }
@@ -943,7 +1025,7 @@ private:
         if (fentry && tm_)
             attach_fentry_multi({fn}, {__u64(slot)}, c.fds);
         else if (fentry)
-            attach_fentry_pair(slot, c.ls);
+            attach_fentry_pair(slot, c.ls, c.fds);
         else
             for (bool ret : {true, false}) {
                 bpf_link *l = kp_link(ret, {fn}, {__u64(slot)});
@@ -951,7 +1033,7 @@ private:
                     break;
                 c.ls.push_back(l);
             }
-        if (c.ls.size() + c.fds.size() != 2)
+        if (c.ls.size() + c.fds.size() != (fentry && fs_ ? 1u : 2u))
             c.destroy();
         return c;
     }
@@ -1078,10 +1160,13 @@ private:
     // compat), the programs' code.
     std::string calib_entry(bool fentry) const
     {
-        std::string form = fentry ? (tm_ ? "fentry-multi" : "fentry")
+        std::string form = fentry ? (tm_ ? "fentry-multi" : fs_ ? "fsession" : "fentry")
                                   : (kpm_ ? "kprobe-multi" : cookies_ ? "kprobe" : "kprobe-per-slot");
-        return calibration_entry(fmt::format("{} compat {} task-storage {}", form, skel_->rodata->compat,
-                                             skel_->rodata->task_storage_off ? "off" : "on"),
+        // (calib_obj_ hashes the main build's ELF: the three builds come from one source, and
+        // the build in use is named here)
+        return calibration_entry(fmt::format("{} compat {} task-storage {}{}", form, skel_->rodata->compat,
+                                             skel_->rodata->task_storage_off ? "off" : "on",
+                                             legacy_ ? " legacy" : ""),
                                  calib_obj_);
     }
 
@@ -1090,9 +1175,14 @@ private:
     bool kpm_ = false;  // kprobes through kprobe_multi links (load())
     bool tm_ = false;     // fentry/fexit through tracing multi links (load())
     bool no_tm_ = false;  // ... refused by the verifier: not tried again
+    bool fs_ = false;     // fentry/fexit as fsession programs (load())
+    bool no_fs_ = false;  // ... refused by the verifier: not tried again
+    bool legacy_ = false;     // the build for kernels before 5.12 (load())
+    bool no_global_ = false;  // ... after the main build was refused
+    int fsession_type_ = 0;
     int fentry_multi_type_ = 0, fexit_multi_type_ = 0;
     std::map<std::string, __u32> btf_ids_;  // (tm_) vmlinux BTF ids of the fentry functions
-    std::vector<int> raw_links_;            // link fds libbpf does not know (tracing multi)
+    std::vector<int> raw_links_;            // link fds libbpf does not know (tracing multi, fsession)
     std::string calib_outer_fentry_, calib_outer_kprobe_;
     std::vector<Calibration> calibration_;
     std::optional<Calibration> reuse_[2];  // [fentry]: kept from an earlier start (plan_calibration)

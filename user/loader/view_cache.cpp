@@ -53,7 +53,8 @@ nlohmann::json btf_to_json(const CachedBtf &b)
         tps[n] = {{"nargs", t.nargs}, {"device", t.is_device_ptr}, {"integer", t.is_integer}};
     return {{"funcs", funcs},
             {"tracepoints", tps},
-            {"features", {b.task_storage, b.task_btf, b.attach_cookie, b.func_arg}}};
+            {"features", {b.task_storage, b.task_btf, b.attach_cookie, b.func_arg}},
+            {"fsession_type", b.fsession_type}};
 }
 
 // (throws on anything malformed: the whole cache is then ignored)
@@ -82,6 +83,9 @@ CachedBtf btf_from_json(const nlohmann::json &j)
     b.task_btf = f[1];
     b.attach_cookie = f[2];
     b.func_arg = f[3];
+    b.fsession_type = j.at("fsession_type").get<int>();
+    if (b.fsession_type < 0)
+        throw std::runtime_error("bad fsession type");
     return b;
 }
 
@@ -112,7 +116,7 @@ std::string view_cache_key(const std::set<std::string, std::less<>> &wanted, con
         mods += name + " " + size + " " + state + " " + addr + "\n";
     }
     std::hash<std::string> h;
-    return fmt::format("v2 {} {} {} {} {}", tool_version(), boot, h(mods), h(names),
+    return fmt::format("v3 {} {} {} {} {}", tool_version(), boot, h(mods), h(names),
                        tracefs_dir);
 }
 

@@ -17,6 +17,7 @@ struct CachedBtf {
     std::map<std::string, BtfFunc> funcs;
     std::map<std::string, BtfTracepoint> tracepoints;
     bool task_storage = true, task_btf = true, attach_cookie = true, func_arg = true;
+    int fsession_type = 0;  // KernelView::fsession_type
 };
 
 struct CachedView {

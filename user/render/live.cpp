@@ -38,7 +38,10 @@ std::string render_probes_text(const KernelFeatures &f, const std::string &kerne
     std::string fe = yn(f.fentry, f.fentry_why);
     if (f.fentry)
         fe += f.fentry_multi ? " (tracing multi links)"
-                             : " (one program per function: " + esc(f.fentry_multi_why.empty() ? "no tracing multi links" : f.fentry_multi_why) + ")";
+              : f.fsession   ? " (fsession: one program per function, for its entry and its exit)"
+                             : " (an fentry and an fexit program per function: " +
+                                   esc(f.fsession_why.empty() ? "no fsession programs" : f.fsession_why) + "; " +
+                                   esc(f.fentry_multi_why.empty() ? "no tracing multi links" : f.fentry_multi_why) + ")";
     std::string out = fmt::format("kernel {}: BTF {}; fentry/fexit {}; kprobes {}; raw tracepoints {}\n", esc(kernel),
                                   f.btf ? "yes" : "NO", fe, kp, f.raw_tp ? "yes" : "NO");
     for (auto &m : f.missing)
@@ -68,6 +71,8 @@ nlohmann::json probes_json(const KernelFeatures &f, const std::string &kernel, c
                             {"kprobe_multi_reason", f.kprobe_multi_why},
                             {"fentry_multi", f.fentry_multi},
                             {"fentry_multi_reason", f.fentry_multi_why},
+                            {"fsession", f.fsession},
+                            {"fsession_reason", f.fsession_why},
                             {"missing", f.missing},
                             {"raw_tracepoints", f.raw_tp},
                             {"tracefs", f.tracefs}}},
