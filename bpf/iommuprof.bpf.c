@@ -492,6 +492,7 @@ static __always_inline int frame_returned(__u64 fsp, __u64 sp, __u32 kp)
  * entry program 4.5k -> 2.7k, an exit program 2.3k -> 1.3k processed on 6.18).
  * A global function takes a pointer argument since 5.12; the build for older
  * kernels (IP_LEGACY, iommuprof_legacy.bpf.o) keeps them static. */
+#define IP_BYTES_MASK ((1ULL << 56) - 1)
 #ifdef IP_LEGACY
 #define IP_CTX_FN static __noinline
 #else
@@ -500,12 +501,14 @@ static __always_inline int frame_returned(__u64 fsp, __u64 sp, __u32 kp)
 
 /* slot: the slot | method << IP_METHOD_SHIFT. The entry timestamp is taken
  * last, so that the entry program's own work falls outside the call's time. */
-IP_CTX_FN int ip_enter_ctx(struct ip_ctx *c, __u64 slot_kp, __u64 dev, __u64 bytes, __u64 sp)
+/* bytes_slot: the size (56 bits), the slot (6 bits above it) and 1 << 63 for a
+ * kprobe: five arguments at most, and the scratch value is passed rather than
+ * looked up again (a map lookup per call). */
+IP_CTX_FN int ip_enter_ctx(struct ip_ctx *c, struct scratch *s, __u64 dev, __u64 bytes_slot, __u64 sp)
 {
-	struct scratch *s = get_scratch();
 	struct ip_frame *f, *top = NULL;
-	__u64 now, devv;
-	__u32 d, d0, flags, row, kp = slot_kp >> 32, slot = slot_kp & IP_SLOT_MASK;
+	__u64 now, devv, bytes = bytes_slot & IP_BYTES_MASK;
+	__u32 d, d0, flags, row, kp = bytes_slot >> 63, slot = (bytes_slot >> 56) & IP_SLOT_MASK;
 
 	if (!c || !s || slot >= IP_MAX_SLOTS)
 		return 0;
@@ -618,7 +621,8 @@ static __noinline int do_enter(struct scratch *s, __u32 slot, __u64 dev, __u64 b
 	c = get_ctx(sp, 1);
 	if (!c)
 		return 0;
-	return ip_enter_ctx(c, (__u64)kp << 32 | slot, dev, bytes, sp);
+	/* (no DMA is 2^56 bytes; an entry count is the low 32 bits: kept) */
+	return ip_enter_ctx(c, s, dev, (__u64)kp << 63 | (__u64)slot << 56 | (bytes & IP_BYTES_MASK), sp);
 }
 
 static __always_inline int is_error(__u32 kind, __u64 ret)
@@ -635,9 +639,8 @@ static __always_inline int is_error(__u32 kind, __u64 ret)
 	return 0;
 }
 
-IP_CTX_FN int ip_exit_ctx(struct ip_ctx *c, __u64 slot_m, __u64 ret, __u64 now)
+IP_CTX_FN int ip_exit_ctx(struct ip_ctx *c, struct scratch *s, __u64 slot_m, __u64 ret, __u64 now)
 {
-	struct scratch *s = get_scratch();
 	struct ip_frame *f;
 	__u64 dur, cdur, comp, bytes, own;
 	__u32 d, i, found = IP_MAX_DEPTH, point, kind, err, cpu, sizeflag;
@@ -746,7 +749,7 @@ static __noinline int do_exit(struct scratch *s, __u32 slot, __u64 ret, __u64 sp
 		stat_inc(IP_STAT_UNMATCHED_EXIT, 1);
 		return 0;
 	}
-	return ip_exit_ctx(c, (__u64)m << 32 | slot, ret, now);
+	return ip_exit_ctx(c, s, (__u64)m << 32 | slot, ret, now);
 }
 
 /* Count-only events (tracepoints): no latency. */

@@ -11,6 +11,8 @@
 #   empty-kprobe      empty kprobe/kretprobe on the same functions
 #   iommuprof         `iommuprof record` with its defaults
 #   iommuprof-dma-api `iommuprof record --dma-api` (the DMA API timed around the dma-iommu layer)
+#   iommuprof-pair    `iommuprof record` with IOMMUPROF_NO_FSESSION=1 (fentry/fexit pairs on 7.x)
+#   iommuprof-legacy  `iommuprof record` with the BPF build for kernels before 5.12 (IOMMUPROF_TEST_LEGACY=1)
 #   iommuprof-kprobe  `iommuprof record --kprobe` (like for like with empty-kprobe and bpftrace)
 #   bpftrace          kprobe/kretprobe latency histogram per function (same functions)
 #   none-identity     no probes, the NVMe disk's IOMMU group switched to an identity domain at run
@@ -299,6 +301,10 @@ start_tracer() { # VARIANT TAG: sets tracer_pid and ready_s (start -> all probes
         empty-kprobe) "$EMPTY" --plan "$out/plan.json" --kprobe >"$lg" 2>&1 & ;;
         empty-pair) "$EMPTY" --plan "$out/plan.json" --pairs >"$lg" 2>&1 & ;;
         iommuprof) "$IOMMUPROF" record ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
+        iommuprof-pair) # (an fentry and an fexit program per function where fsession would be used)
+            IOMMUPROF_NO_FSESSION=1 "$IOMMUPROF" record ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
+        iommuprof-legacy) # (the build for kernels before 5.12, whatever the kernel: IOMMUPROF_TEST_LEGACY)
+            IOMMUPROF_TEST_LEGACY=1 "$IOMMUPROF" record ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
         iommuprof-kprobe) "$IOMMUPROF" record --kprobe ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;
         iommuprof-cold) # (a first start of the boot: no kernel view kept from an earlier one)
             IOMMUPROF_NO_CACHE=1 "$IOMMUPROF" record ${BENCH_IOMMUPROF_ARGS:-} -o "$work/$tag.iprof" >"$lg" 2>&1 & ;;

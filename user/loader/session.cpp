@@ -363,7 +363,8 @@ private:
         // fsession programs: one per function for entry and exit (arm_fentry()).
         fs_ = !tm_ && k.fsession && k.fsession_type && !no_fs_;
         fsession_type_ = k.fsession_type;
-        legacy_ = !k.global_ptr_args || no_global_;
+        // (IOMMUPROF_TEST_LEGACY=1: that build on any kernel, for the benchmarks' comparisons)
+        legacy_ = !k.global_ptr_args || no_global_ || getenv("IOMMUPROF_TEST_LEGACY");
         if (legacy_)
             fs_ = false;
         slots_.clear();
