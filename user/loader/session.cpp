@@ -129,6 +129,8 @@ public:
         if (err && !legacy_) {  // (a kernel that refuses pointer arguments to global functions)
             no_global_ = true;
             err = load_plan();
+            if (err)
+                no_global_ = false;  // (not that: the kprobe plan below takes the main build)
         }
         phase("load (verifier)");
         if (err && !po.force_kprobe) {
