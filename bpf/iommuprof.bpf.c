@@ -622,7 +622,10 @@ static __noinline int do_enter(struct scratch *s, __u32 slot, __u64 dev, __u64 b
 	if (!c)
 		return 0;
 	/* (no DMA is 2^56 bytes; an entry count is the low 32 bits: kept) */
-	return ip_enter_ctx(c, s, dev, (__u64)kp << 63 | (__u64)slot << 56 | (bytes & IP_BYTES_MASK), sp);
+	/* (0 whatever a global function returns, which the verifier does not know:
+	 * fentry and fexit programs must return 0) */
+	ip_enter_ctx(c, s, dev, (__u64)kp << 63 | (__u64)slot << 56 | (bytes & IP_BYTES_MASK), sp);
+	return 0;
 }
 
 static __always_inline int is_error(__u32 kind, __u64 ret)
@@ -749,7 +752,8 @@ static __noinline int do_exit(struct scratch *s, __u32 slot, __u64 ret, __u64 sp
 		stat_inc(IP_STAT_UNMATCHED_EXIT, 1);
 		return 0;
 	}
-	return ip_exit_ctx(c, s, (__u64)m << 32 | slot, ret, now);
+	ip_exit_ctx(c, s, (__u64)m << 32 | slot, ret, now);
+	return 0;
 }
 
 /* Count-only events (tracepoints): no latency. */

@@ -111,7 +111,11 @@ public:
         }
         // The plan's programs, and without the calibration's if they do not load: never let the
         // calibration cost the profile.
+        // (each retry below starts with the calibration again: a refusal of the other programs
+        // is not the calibration's)
+        const bool calib_wanted = calib;
         auto load_plan = [&] {
+            calib = calib_wanted;
             int e = load(k, calib);
             if (e && calib)
                 e = load(k, calib = false);
@@ -125,6 +129,8 @@ public:
         if (err && fs_) {  // the fsession programs refused: an fentry/fexit pair per function
             no_fs_ = true;
             err = load_plan();
+            if (err)
+                no_fs_ = false;  // (not that either: the cause is elsewhere)
         }
         if (err && !legacy_) {  // (a kernel that refuses pointer arguments to global functions)
             no_global_ = true;
