@@ -195,6 +195,8 @@ constexpr bpf_insn kReturnZero[] = {
     {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},  // r0 = 0
     {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},                    // exit
 };
+// Harmless functions every kernel has, for the feature probes to attach to (the first present).
+constexpr const char *kProbeTargets[] = {"bpf_fentry_test1", "do_nanosleep", "vfs_read"};
 
 static int probe_attach_features(KernelView &k, const btf *vmlinux);
 static void probe_fentry_multi(KernelView &k, const btf *vmlinux);
@@ -298,7 +300,7 @@ KernelView read_kernel_view(bool probe_features)
             modules.insert(p.module);
     }
 
-    for (const char *t : {"bpf_fentry_test1", "do_nanosleep", "vfs_read"})  // feature probe targets
+    for (const char *t : kProbeTargets)
         wanted.insert(t);
     for (const char *t : kCalibOuters)  // probe-effect calibration
         wanted.insert(t);
@@ -538,7 +540,7 @@ static void probe_fentry_multi(KernelView &k, const btf *vmlinux)
         return;
     }
     int target = -1;
-    for (const char *t : {"bpf_fentry_test1", "do_nanosleep", "vfs_read"})
+    for (const char *t : kProbeTargets)
         if (k.symbols.count(t) && (!k.ftrace_funcs || k.ftrace_funcs->count(t)) &&
             (target = btf__find_by_name_kind(vmlinux, t, BTF_KIND_FUNC)) > 0)
             break;
@@ -571,6 +573,33 @@ static void probe_fentry_multi(KernelView &k, const btf *vmlinux)
     phase("tracing multi probe");
 }
 
+// "return 0" loaded as a tracing program of attach type `type` on the kernel function `btf_id`,
+// attached and detached: what the feature probes try (no second copy of the kernel BTF parsed).
+struct TrialAttach {
+    int load_err = 0, attach_err = 0;  // errnos
+    bool ok() const { return !load_err && !attach_err; }
+    int err() const { return load_err ? load_err : attach_err; }
+};
+static TrialAttach trial_attach(bpf_attach_type type, __u32 btf_id, const char *name)
+{
+    TrialAttach r;
+    LIBBPF_OPTS(bpf_prog_load_opts, lo, .expected_attach_type = type, .attach_btf_id = btf_id);
+    int fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, name, "GPL", kReturnZero, std::size(kReturnZero), &lo);
+    if (fd < 0) {
+        r.load_err = errno;
+        return r;
+    }
+    int link = bpf_link_create(fd, 0, type, nullptr);
+    if (link < 0 && errno == EINVAL && type == BPF_TRACE_FENTRY)  // (before 5.11, LINK_CREATE attaches no tracing program)
+        link = bpf_raw_tracepoint_open(nullptr, fd);
+    if (link < 0)
+        r.attach_err = errno;
+    else
+        close(link);
+    close(fd);
+    return r;
+}
+
 // A 2-instruction fsession program on a harmless function, attached and detached: where the
 // kernel's BTF says it has them (the attach type and the kfunc; no BTF parsed here, the cached
 // view has both). The result is kept until the next boot (boot_cache.hpp).
@@ -592,73 +621,43 @@ static void probe_fsession(KernelView &k)
 static int fsession_attach(KernelView &k)
 {
     auto it = k.btf_funcs.end();
-    for (const char *t : {"bpf_fentry_test1", "do_nanosleep", "vfs_read"})
+    for (const char *t : kProbeTargets)
         if ((it = k.btf_funcs.find(t)) != k.btf_funcs.end() && it->second.btf_id > 0)
             break;
     if (it == k.btf_funcs.end() || it->second.btf_id <= 0) {
         k.fsession_why = "no fsession programs (no probe target in BTF)";
         return 0;
     }
-    LIBBPF_OPTS(bpf_prog_load_opts, lo, .expected_attach_type = bpf_attach_type(k.fsession_type),
-                .attach_btf_id = __u32(it->second.btf_id));
-    int fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "ip_feat_fsess", "GPL", kReturnZero, std::size(kReturnZero), &lo);
-    if (fd < 0) {
-        int e = errno;
-        k.fsession_why = fmt::format("no fsession programs (kernel refuses the program: {})", errstr(e));
-        return e;
-    }
-    int link = bpf_link_create(fd, 0, bpf_attach_type(k.fsession_type), nullptr);
-    int e = link < 0 ? errno : 0;
-    if (link < 0)
-        k.fsession_why = fmt::format("no fsession programs (attach failed: {})", errstr(e));
-    else {
-        k.fsession = true;
-        close(link);
-    }
-    close(fd);
-    return e;
+    TrialAttach r = trial_attach(bpf_attach_type(k.fsession_type), __u32(it->second.btf_id), "ip_feat_fsess");
+    if (r.load_err)
+        k.fsession_why = fmt::format("no fsession programs (kernel refuses the program: {})", errstr(r.load_err));
+    else if (r.attach_err)
+        k.fsession_why = fmt::format("no fsession programs (attach failed: {})", errstr(r.attach_err));
+    k.fsession = r.ok();
+    return r.err();
 }
 
 // (0, or the errno of the refusal)
 static int probe_attach_features(KernelView &k, const btf *vmlinux)
 {
-    // A 2-instruction fentry program ("return 0") on a harmless, always
-    // present, ftrace-able function, loaded with the raw API so that no
-    // second copy of the kernel BTF is parsed.
+    // A 2-instruction fentry program on a harmless, always present, ftrace-able function.
     int target = -1;
-    std::string tname;
-    for (const char *t : {"bpf_fentry_test1", "do_nanosleep", "vfs_read"})
-        if (k.symbols.count(t) && (target = btf__find_by_name_kind(vmlinux, t, BTF_KIND_FUNC)) > 0) {
-            tname = t;
+    for (const char *t : kProbeTargets)
+        if (k.symbols.count(t) && (target = btf__find_by_name_kind(vmlinux, t, BTF_KIND_FUNC)) > 0)
             break;
-        }
     if (target <= 0) {
         k.fentry_why = "no fentry (no probe target in BTF)";
         return 0;
     }
-    LIBBPF_OPTS(bpf_prog_load_opts, lo, .expected_attach_type = BPF_TRACE_FENTRY,
-                .attach_btf_id = (__u32)target);
-    int fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "ip_feat_fentry", "GPL", kReturnZero, std::size(kReturnZero), &lo);
-    if (fd < 0) {
-        int e = errno;
+    TrialAttach r = trial_attach(BPF_TRACE_FENTRY, __u32(target), "ip_feat_fentry");
+    if (r.load_err)
         k.fentry_why = fmt::format("no fentry (kernel refuses fentry programs: {}; no BPF trampolines)",
-                                   strerror(e));
-        return e;
-    }
-    int link = bpf_link_create(fd, 0, BPF_TRACE_FENTRY, nullptr);
-    if (link < 0 && errno == EINVAL)  // (before 5.11, LINK_CREATE attaches no tracing program)
-        link = bpf_raw_tracepoint_open(nullptr, fd);
-    int e = 0;
-    if (link < 0) {
-        e = errno;
+                                   strerror(r.load_err));
+    else if (r.attach_err)
         k.fentry_why = fmt::format("no fentry (trampoline attach failed: {})",
-                                   e == ENOTSUPP ? "not supported" : strerror(e));
-    } else {
-        k.fentry = true;
-        close(link);
-    }
-    close(fd);
-    return e;
+                                   r.attach_err == ENOTSUPP ? "not supported" : strerror(r.attach_err));
+    k.fentry = r.ok();
+    return r.err();
 }
 
 }  // namespace iommuprof

@@ -15,12 +15,11 @@
 
 #include "iommuprof.h"
 #include "iommuprof.skel.h"
-#include "iommuprof_fs.skel.h"
-#include "iommuprof_legacy.skel.h"
 #include "iommuprof/error.hpp"
 #include "iommuprof/json.hpp"
 #include "iommuprof/session.hpp"
 #include "boot_cache.hpp"
+#include "bpf_builds.hpp"
 #include "hist_map.hpp"
 #include "kernel_view.hpp"
 #include "proc_lines.hpp"
@@ -376,7 +375,7 @@ private:
         if (legacy_)
             fs_ = false;
         slots_.clear();
-        skel_ = open_skeleton(legacy_ ? Build::Legacy : fs_ ? Build::Fsession : Build::Main);
+        skel_ = open_bpf_build(legacy_ ? BpfBuild::Legacy : fs_ ? BpfBuild::Fsession : BpfBuild::Main);
         if (!skel_)
             return -errno;
         bpf_object *obj = skel_->obj;
@@ -528,36 +527,6 @@ private:
                        nl == std::string_view::npos ? log : log.substr(nl + 1), time.empty() ? "" : "; ", time);
         }
         return err;
-    }
-
-    // The programs' object, one of three builds of bpf/iommuprof.bpf.c (it says why): the
-    // fsession build where fsession programs are in use (fs_), the legacy one for kernels before
-    // 5.12 (legacy_), the main one otherwise. All have the same programs, maps and variables, so
-    // that the one skeleton serves all three: its ELF is swapped before open.
-    enum class Build { Main, Fsession, Legacy };
-    static iommuprof_bpf *open_skeleton(Build b)
-    {
-        if (b == Build::Main)
-            return iommuprof_bpf__open();
-        auto *obj = static_cast<iommuprof_bpf *>(calloc(1, sizeof(iommuprof_bpf)));
-        if (!obj) {
-            errno = ENOMEM;
-            return nullptr;
-        }
-        int err = iommuprof_bpf__create_skeleton(obj);
-        if (!err) {
-            size_t sz = 0;
-            obj->skeleton->data = const_cast<void *>(b == Build::Fsession ? iommuprof_fs_bpf__elf_bytes(&sz)
-                                                                          : iommuprof_legacy_bpf__elf_bytes(&sz));
-            obj->skeleton->data_sz = sz;
-            err = bpf_object__open_skeleton(obj->skeleton, nullptr);
-        }
-        if (err) {
-            iommuprof_bpf__destroy(obj);
-            errno = -err;
-            return nullptr;
-        }
-        return obj;
     }
 
     // slot's programs on fn, loaded: its fsession program (fs_), else its fentry and fexit pair.
