@@ -499,6 +499,45 @@ static __always_inline int frame_returned(__u64 fsp, __u64 sp, __u32 kp)
 #define IP_CTX_FN __noinline
 #endif
 
+/* The depth once the frames that returned are dropped, given that the top one
+ * (frames[d - 1]) has. The frames of a context are in stack order, their
+ * addresses non-increasing from the outermost (each entry drops what lies below
+ * it first), so those below sp are the top ones: the first of them is found in
+ * 5 halving steps rather than a loop of 16 (which was most of what the verifier
+ * followed in an entry program: 2.6k instructions processed -> 1.4k). A frame at
+ * sp itself has returned unless a kprobe is involved (frame_returned); at most
+ * one such frame is droppable (a second at the same address has a kprobe's mark,
+ * or its entry would have dropped the first). The position is kept in the
+ * context between steps, so that the verifier sees one unknown scalar at each
+ * step rather than one path per outcome of the steps before; a global function,
+ * so that what follows in the entry is verified once whatever it returns. */
+IP_CTX_FN int ip_drop_returned(struct ip_ctx *c, __u32 d, __u64 sp, __u32 kp)
+{
+	struct ip_frame *f;
+	__u32 lo;
+
+	if (!c)
+		return d;
+	/* lo: frames[0, lo) are at or above sp */
+	c->depth = 0;
+#pragma unroll
+	for (int step = IP_MAX_DEPTH; step > 0; step >>= 1) {
+		lo = *(volatile __u32 *)&c->depth;
+		if (lo + step <= d) {
+			f = frame_at(c, lo + step - 1);
+			if (f && (f->sp & ~1ULL) >= sp)
+				c->depth = lo + step;
+		}
+	}
+	lo = *(volatile __u32 *)&c->depth;
+	if (lo > 0) {
+		f = frame_at(c, lo - 1);
+		if (f && frame_returned(f->sp, sp, kp))
+			lo--;
+	}
+	return lo;
+}
+
 /* slot: the slot | method << IP_METHOD_SHIFT. The entry timestamp is taken
  * last, so that the entry program's own work falls outside the call's time. */
 /* bytes_slot: the size (56 bits), the slot (6 bits above it) and 1 << 63 for a
@@ -531,18 +570,12 @@ IP_CTX_FN int ip_enter_ctx(struct ip_ctx *c, struct scratch *s, __u64 dev, __u64
 	c->depth = d;
 	d0 = *(volatile __u32 *)&c->depth;
 	d = *(volatile __u32 *)&c->depth;
-	if (d <= IP_MAX_DEPTH) {
-#pragma unroll
-		for (int k = 0; k < IP_MAX_DEPTH; k++) {
-			struct ip_frame *t;
+	if (d > 0 && d <= IP_MAX_DEPTH) {
+		struct ip_frame *t = frame_at(c, d - 1);
 
-			if (d == 0)
-				break;
-			t = frame_at(c, d - 1);
-			if (!t || !frame_returned(t->sp, sp, kp))
-				break;
-			d--;
-		}
+		/* Most calls: the top frame is live, nothing to drop. */
+		if (t && frame_returned(t->sp, sp, kp))
+			d = ip_drop_returned(c, d, sp, kp);
 	}
 	/* One unknown scalar from here on: the code below is verified once, not once
 	 * per way out of the loop above (16.9k instructions processed -> 6.3k; the

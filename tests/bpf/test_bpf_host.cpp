@@ -14,7 +14,7 @@
 
 #include "iommuprof.h"
 #include "iommuprof.skel.h"
-#include "iommuprof_legacy.skel.h"
+#include "bpf_builds.hpp"
 #include "iommuprof/catalog.hpp"
 #include "iommuprof/session.hpp"
 
@@ -25,25 +25,6 @@ namespace {
 // Run every accounting test twice: histograms in the hash map only (nrows = 0),
 // and in device rows (the hot path) with the hash map for devices beyond them.
 constexpr uint64_t kStaleNs = 300'000'000;
-
-// The legacy build's programs through the main skeleton (their programs, maps and variables are
-// the same; user/loader/session.cpp opens it this way).
-static iommuprof_bpf *open_legacy()
-{
-    auto *obj = static_cast<iommuprof_bpf *>(calloc(1, sizeof(iommuprof_bpf)));
-    if (!obj || iommuprof_bpf__create_skeleton(obj)) {
-        iommuprof_bpf__destroy(obj);
-        return nullptr;
-    }
-    size_t sz = 0;
-    obj->skeleton->data = const_cast<void *>(iommuprof_legacy_bpf__elf_bytes(&sz));
-    obj->skeleton->data_sz = sz;
-    if (bpf_object__open_skeleton(obj->skeleton, nullptr)) {
-        iommuprof_bpf__destroy(obj);
-        return nullptr;
-    }
-    return obj;
-}
 
 class BpfLogic : public ::testing::TestWithParam<bool> {
 protected:
@@ -59,7 +40,7 @@ protected:
         CPU_SET(sched_getcpu(), &one);
         ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
         // (the 5.10 run takes the build a kernel before 5.12 gets: bpf/iommuprof.bpf.c IP_LEGACY)
-        skel = getenv("IOMMUPROF_TEST_COMPAT") ? open_legacy() : iommuprof_bpf__open();
+        skel = getenv("IOMMUPROF_TEST_COMPAT") ? open_bpf_build(BpfBuild::Legacy) : iommuprof_bpf__open();
         ASSERT_NE(skel, nullptr);
         bpf_program *p;
         bpf_object__for_each_program(p, skel->obj)
@@ -573,6 +554,35 @@ TEST_P(BpfLogic, FramesTheStackUnwoundPastAreDropped)
     exit_(0, 0x1000);               // the last dma_map returns
     EXPECT_EQ(hist(point_index("dma_map"), 0xabc000).count, 1u);
     EXPECT_EQ(stat(IP_STAT_UNMATCHED_EXIT), 0u);
+}
+
+// However many frames lost their exits below a new call (0 to all but the outermost), the new
+// call drops exactly those (the entry finds the first of them by halving, not one by one) and
+// keeps its live caller, whose device it inherits.
+TEST_P(BpfLogic, EveryNumberOfReturnedFramesIsDropped)
+{
+    const uint64_t irq = kIrqStack;
+    uint64_t dropped = 0;
+    for (uint64_t n = 0; n < IP_MAX_DEPTH; n++) {
+        const uint64_t dev = 0xabc000 + (n << 12);
+        sp = irq;
+        run(7, 0, dev);                 // dma_map: live throughout
+        for (uint64_t k = 1; k <= n; k++) {
+            sp = irq - 64 * k;
+            run(7, 1);                  // iommu_map calls nested below it: exits lost
+        }
+        sp = irq - 32;                  // a new call above them: they have returned
+        run(7, 1);
+        exit_(1, 0);
+        dropped += n;
+        EXPECT_EQ(stat(IP_STAT_DROPPED_FRAMES), dropped) << n << " frames lost their exits";
+        sp = irq;
+        exit_(0, 0x1000);
+        EXPECT_EQ(hist(point_index("dma_map"), dev).count, 1u) << n;
+        EXPECT_EQ(hist(point_index("iommu_map"), dev).count, 1u) << n;
+    }
+    EXPECT_EQ(stat(IP_STAT_UNMATCHED_EXIT), 0u);
+    EXPECT_EQ(stat(IP_STAT_DEPTH_OVERFLOW), 0u);
 }
 
 // A kprobe sees the function's own stack pointer, which a tail call (`jmp callee`, as 6.1's
