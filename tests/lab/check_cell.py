@@ -135,6 +135,10 @@ _, prk = step("probes_kprobe")
 if prk:
     meth = {a.get("method") for a in prk["attachments"]}
     check("fentry" not in meth and "kprobe" in meth, "probes --kprobe: kprobes, no fentry", meth)
+    # the features say what the plan uses, not only what the kernel has
+    check(prk["features"].get("fsession") is False and
+          ("no fentry in the plan" in prk["features"].get("fsession_reason", "")) == (int(kernel.split(".")[0]) >= 7),
+          "probes --kprobe: no fsession programs in use", prk["features"].get("fsession_reason"))
 
 
 def check_profile(doc, tag, method):

@@ -94,6 +94,13 @@ public:
                                        k.kprobes,     k.kprobes_why,    k.raw_tp,       k.tracefs,
                                        k.kprobe_multi, k.kprobe_multi_why, k.fentry_multi, k.fentry_multi_why,
                                        k.fsession,    k.fsession_why,   compat_missing(k)};
+            // (what the kernel has is not what this plan uses: --kprobe plans no fentry)
+            if (features_.fsession && std::none_of(plan_.entries.begin(), plan_.entries.end(), [](const PlanEntry &e) {
+                    return e.att.method == Method::Fentry;
+                })) {
+                features_.fsession = false;
+                features_.fsession_why = "no fentry in the plan (the kernel has fsession programs)";
+            }
         };
         features();
         phase("plan");
@@ -121,21 +128,24 @@ public:
             return e;
         };
         int err = load_plan();
-        if (err && tm_) {  // the shared multi programs refused: one program pair per function
-            no_tm_ = true;
+        // A refused load: each way of loading that a kernel may refuse is given up in turn, and
+        // taken up again when giving it up did not cure the refusal (the cause is elsewhere; the
+        // kprobe plan below then takes the main build), except the shared multi programs.
+        struct Fallback {
+            bool LiveSession::*in_use;  // the way this load took
+            bool LiveSession::*off;     // given up
+            bool keep;                  // still given up when that did not help
+        };
+        for (const Fallback &f : {Fallback{&LiveSession::tm_, &LiveSession::no_tm_, true},  // one pair per function
+                                  Fallback{&LiveSession::fs_, &LiveSession::no_fs_, false},  // fentry/fexit pairs
+                                  // (a kernel that refuses pointer arguments to global functions)
+                                  Fallback{&LiveSession::global_, &LiveSession::no_global_, false}}) {
+            if (!err || !(this->*f.in_use))
+                continue;
+            this->*f.off = true;
             err = load_plan();
-        }
-        if (err && fs_) {  // the fsession programs refused: an fentry/fexit pair per function
-            no_fs_ = true;
-            err = load_plan();
-            if (err)
-                no_fs_ = false;  // (not that either: the cause is elsewhere)
-        }
-        if (err && !legacy_) {  // (a kernel that refuses pointer arguments to global functions)
-            no_global_ = true;
-            err = load_plan();
-            if (err)
-                no_global_ = false;  // (not that: the kprobe plan below takes the main build)
+            if (err && !f.keep)
+                this->*f.off = false;
         }
         phase("load (verifier)");
         if (err && !po.force_kprobe) {
@@ -372,6 +382,7 @@ private:
         fsession_type_ = k.fsession_type;
         // (IOMMUPROF_TEST_LEGACY=1: that build on any kernel, for the benchmarks' comparisons)
         legacy_ = !k.global_ptr_args || no_global_ || getenv("IOMMUPROF_TEST_LEGACY");
+        global_ = !legacy_;
         if (legacy_)
             fs_ = false;
         slots_.clear();
@@ -1156,6 +1167,7 @@ private:
     bool fs_ = false;     // fentry/fexit as fsession programs (load())
     bool no_fs_ = false;  // ... refused by the verifier: not tried again
     bool legacy_ = false;     // the build for kernels before 5.12 (load())
+    bool global_ = true;      // !legacy_: global BPF functions with pointer arguments
     bool no_global_ = false;  // ... after the main build was refused
     int fsession_type_ = 0;
     int fentry_multi_type_ = 0, fexit_multi_type_ = 0;
