@@ -11,6 +11,7 @@ found; a header of any other stage must not be ("file not found"): an include ag
 direction fails to build. Exit 1, one line per pair that behaves otherwise.
 """
 import json
+import re
 import os
 import shlex
 import subprocess
@@ -30,6 +31,14 @@ USES = {
 }
 
 
+def sources_of(cmd):
+    """The sources one compile command compiles: those a CMake unity file includes, or its own."""
+    f = cmd["file"]
+    if "/Unity/unity_" in f and os.path.isfile(f):
+        return re.findall(r'^#include "([^"]+)"', open(f).read(), re.M)
+    return [f]
+
+
 def main():
     build = os.path.abspath(sys.argv[1])
     src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -45,7 +54,7 @@ def main():
     checked = 0
     for stage, uses in USES.items():
         prefix = os.path.join(src, "user", stage) + "/"
-        cmd = next((c for c in cmds if c["file"].startswith(prefix)), None)
+        cmd = next((c for c in cmds if any(f.startswith(prefix) for f in sources_of(c))), None)
         if cmd is None:
             failures.append(f"{stage}: no source in compile_commands.json")
             continue

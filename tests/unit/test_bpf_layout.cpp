@@ -11,10 +11,12 @@ TEST(BpfLayout, HistEntriesFitTheMemoryBudget)
         unsigned n = ip_hist_entries_for(cpus);
         EXPECT_GE(n, unsigned(IP_HIST_MIN_ENTRIES)) << cpus;
         EXPECT_LE(n, unsigned(IP_HIST_ENTRIES)) << cpus;
-        if (n > IP_HIST_MIN_ENTRIES)
+        if (n > IP_HIST_MIN_ENTRIES) {
             EXPECT_LE(uint64_t(n) * sizeof(ip_hist) * cpus, IP_HIST_BUDGET) << cpus;
-        if (n < IP_HIST_ENTRIES && n > IP_HIST_MIN_ENTRIES)
+        }
+        if (n < IP_HIST_ENTRIES && n > IP_HIST_MIN_ENTRIES) {
             EXPECT_GT(uint64_t(n + 1) * sizeof(ip_hist) * cpus, IP_HIST_BUDGET) << "as many as fit: " << cpus;
+        }
     }
     EXPECT_EQ(ip_hist_entries_for(64), unsigned(IP_HIST_BUDGET / (sizeof(ip_hist) * 64)));
     EXPECT_EQ(ip_hist_entries_for(4096), unsigned(IP_HIST_MIN_ENTRIES));
@@ -28,8 +30,9 @@ TEST(BpfLayout, RowsFitTheMemoryBudget)
             unsigned n = ip_rows_for(cpus, cols);
             EXPECT_LE(n, unsigned(IP_MAX_ROWS));
             EXPECT_LE(uint64_t(n) * cols * cpus * sizeof(ip_hist), IP_ROWS_BUDGET) << cpus << "x" << cols;
-            if (n < IP_MAX_ROWS)
+            if (n < IP_MAX_ROWS) {
                 EXPECT_GT(uint64_t(n + 1) * cols * cpus * sizeof(ip_hist), IP_ROWS_BUDGET) << "as many as fit";
+            }
         }
     EXPECT_EQ(ip_rows_for(8192, 64), 0u) << "not even one row: hash map only";
 }

@@ -18,6 +18,7 @@
 #include "iommuprof/error.hpp"
 #include "iommuprof/openmetrics.hpp"
 #include "iommuprof/output_file.hpp"
+#include "fixture_host.hpp"
 
 using namespace iommuprof;
 
@@ -520,13 +521,7 @@ TEST(OpenMetrics, AtomicFileWrite)
 
 // ---- inspect --openmetrics: host facts alone ----
 
-HostFacts fixture_host(const std::string &name, const std::string &dmesg)
-{
-    HostOptions o;
-    o.root = std::string(IOMMUPROF_FIXTURES) + "/hosts/" + name;
-    o.dmesg_file = o.root + "/" + dmesg;
-    return read_host_facts(o);
-}
+using test::fixture_host;
 
 TEST(HostOpenMetrics, ParsesStrictlyAndHoldsTheFacts)
 {

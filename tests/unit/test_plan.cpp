@@ -262,9 +262,11 @@ TEST(Plan, Host618WithoutKprobesOrFentryFallsBackToTracepoints)
     const PlanEntry *q = entry(p, "iommu_dma_map");
     EXPECT_EQ(q->att.method, Method::Unavailable);
     EXPECT_NE(q->att.reason.find("no fentry, no kprobes"), std::string::npos) << q->att.reason;
-    for (auto &pi : p.points)
-        if (pi.name != kTotalPoint)
+    for (auto &pi : p.points) {
+        if (pi.name != kTotalPoint) {
             EXPECT_FALSE(pi.timed && entry(p, pi.name)->att.method != Method::Fentry) << pi.name;
+        }
+    }
 }
 
 TEST(Plan, TracepointArgumentsAreDroppedWhenBtfDisagrees)

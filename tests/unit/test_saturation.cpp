@@ -13,6 +13,7 @@
 #include "iommuprof/compare.hpp"
 #include "iommuprof/render.hpp"
 #include "iommuprof/hostfacts.hpp"
+#include "fixture_host.hpp"
 #include "iommuprof/openmetrics.hpp"
 #include "iommuprof/profile.hpp"
 #include "iommuprof/verdict.hpp"
@@ -54,13 +55,6 @@ Snapshot two_huge_cells()
 
 bool is_share(double f) { return std::isfinite(f) && f >= 0 && f <= 1; }
 
-HostFacts translated_host()
-{
-    HostOptions o;
-    o.root = std::string(IOMMUPROF_FIXTURES) + "/hosts/intel-lazy";
-    o.dmesg_file = o.root + "/dmesg.txt";
-    return read_host_facts(o);
-}
 
 // The values of every `name{...}` sample with `labels` in its label set, in
 // order, as exact u64 (the writer prints integers for counts).
@@ -172,7 +166,7 @@ TEST(Saturation, CpuSharesOfTwoU64MaxCellsStayWithinAllOfTheCpus)
     EXPECT_EQ(n.events, kMax);
 
     // The verdict's text: no percentage beyond 100, nothing infinite.
-    Verdict v = decide(translated_host(), &s, Thresholds{});
+    Verdict v = decide(test::fixture_host("intel-lazy"), &s, Thresholds{});
     std::string text = render_verdict_text(v);
     EXPECT_FALSE(std::regex_search(text, std::regex(R"(\b(inf|nan)\b)", std::regex::icase))) << text;
     std::regex pct(R"(([0-9]+(\.[0-9]+)?) ?%)");
@@ -215,7 +209,7 @@ TEST(Saturation, NoCpuNamedIsNotCpuMinusOne)
     h.max_ns = 2000;
     h.buckets[10] = 1000;
     s.cells = {{"dma_map", "0000:00:04.0", 0, h}};
-    Verdict v = decide(translated_host(), &s, Thresholds{});
+    Verdict v = decide(test::fixture_host("intel-lazy"), &s, Thresholds{});
     std::string text = v.summary;
     for (auto *part : {&v.reasons, &v.next_steps, &v.cautions})
         for (auto &line : *part)

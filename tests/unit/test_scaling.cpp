@@ -15,6 +15,7 @@
 
 #include "iommuprof/compare.hpp"
 #include "iommuprof/hostfacts.hpp"
+#include "fixture_host.hpp"
 #include "iommuprof/profile.hpp"
 #include "iommuprof/verdict.hpp"
 
@@ -73,20 +74,13 @@ Snapshot many_devices(int n, bool with_nested = true)
     return s;
 }
 
-HostFacts translated_host()
-{
-    HostOptions o;
-    o.root = std::string(IOMMUPROF_FIXTURES) + "/hosts/intel-lazy";
-    o.dmesg_file = o.root + "/dmesg.txt";
-    return read_host_facts(o);
-}
 
 }  // namespace
 
 TEST(Scaling, VerdictOf50kDevicesIsNearLinear)
 {
     Snapshot s = many_devices(kDevices);
-    HostFacts h = translated_host();
+    HostFacts h = test::fixture_host("intel-lazy");
     double t0 = cpu_s();
     Verdict v = decide(h, &s, Thresholds{});
     double took = cpu_s() - t0;

@@ -9,20 +9,15 @@
 #include "iommuprof/hostfacts.hpp"
 #include "iommuprof/render.hpp"
 #include "iommuprof/verdict.hpp"
+#include "fixture_host.hpp"
 
 using namespace iommuprof;
 
 namespace {
 
-std::string fixture(const std::string &name) { return std::string(IOMMUPROF_FIXTURES) + "/hosts/" + name; }
-
 HostFacts host(const std::string &name, const std::string &dmesg = "dmesg.txt")
 {
-    HostOptions o;
-    o.root = fixture(name);
-    if (!dmesg.empty())
-        o.dmesg_file = fixture(name) + "/" + dmesg;
-    return read_host_facts(o);
+    return test::fixture_host(name, dmesg);
 }
 
 bool contains(const std::vector<std::string> &v, const std::string &needle)

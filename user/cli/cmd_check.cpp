@@ -160,7 +160,7 @@ void run(const CheckCmd &o)
     }
 }
 
-Registrar reg(42, [](CLI::App &app) {
+Registrar reg_check(42, [](CLI::App &app) {
     auto o = std::make_shared<CheckCmd>();
     auto *c = app.add_subcommand("check", "Check the host's IOMMU setup against an expectation (Nagios plugin: "
                                           "exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)");

@@ -70,7 +70,7 @@ void run(const CompareCmd &o)
         print_text(render(d, Format::Text));
 }
 
-Registrar reg(33, [](CLI::App &app) {
+Registrar reg_compare(33, [](CLI::App &app) {
     auto o = std::make_shared<CompareCmd>();
     auto *c = app.add_subcommand("compare", "Compare two saved profiles side by side (e.g. strict vs iommu=pt)");
     c->add_option("before", o->before, "Profile recorded first (e.g. under the translated mode)")

@@ -537,7 +537,7 @@ struct GenerateCmd {
     std::string what, template_path, out;
 };
 
-Registrar reg(1000, [](CLI::App &app) {
+Registrar reg_generate(1000, [](CLI::App &app) {
     auto o = std::make_shared<GenerateCmd>();
     auto *c = app.add_subcommand("__generate", "Write the man page or the bash completion (used by the build)");
     c->group("");  // hidden: not in --help, never suggested

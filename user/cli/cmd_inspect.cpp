@@ -44,7 +44,7 @@ void run(const InspectCmd &o)
     }
 }
 
-Registrar reg(40, [](CLI::App &app) {
+Registrar reg_inspect(40, [](CLI::App &app) {
     auto o = std::make_shared<InspectCmd>();
     auto *c = app.add_subcommand("inspect", "Show the host's IOMMU setup (mode, groups, devices, VFIO, faults)");
     c->add_option("--root", o->root, "Read /proc, /sys and /dev/kmsg below this directory (default /)")

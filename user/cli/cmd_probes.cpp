@@ -35,7 +35,7 @@ void run(const ProbesCmd &o)
     }
 }
 
-Registrar reg(10, [](CLI::App &app) {
+Registrar reg_probes(10, [](CLI::App &app) {
     auto o = std::make_shared<ProbesCmd>();
     auto *c = app.add_subcommand("probes", "Show the attach plan for this kernel: point, symbol, method, reason");
     c->add_flag("--json", o->json, "Print one JSON document");

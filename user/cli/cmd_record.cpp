@@ -97,7 +97,7 @@ void run(const RecordCmd &o)
                stop_requested() ? " (stopped by signal)" : "");
 }
 
-Registrar reg(30, [](CLI::App &app) {
+Registrar reg_record(30, [](CLI::App &app) {
     auto o = std::make_shared<RecordCmd>();
     auto *c = app.add_subcommand("record", "Profile for a while and save a profile file (for report and compare)");
     c->add_option("-d,--duration", o->duration, "Seconds to record (default: until Ctrl-C or SIGTERM)")

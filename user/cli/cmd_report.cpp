@@ -82,7 +82,7 @@ void run(const ReportCmd &o)
         print_text(render(d, Format::Text));
 }
 
-Registrar reg(32, [](CLI::App &app) {
+Registrar reg_report(32, [](CLI::App &app) {
     auto o = std::make_shared<ReportCmd>();
     auto *c = app.add_subcommand("report", "Show a saved profile like top, as JSON, or as OpenMetrics for Prometheus");
     c->add_option("file", o->file, "Profile file written by record or run")->type_name("FILE")->required();

@@ -307,7 +307,7 @@ void run(RunCmd &o)
         set_exit_code(128 + WTERMSIG(t.status));
 }
 
-Registrar reg(31, [](CLI::App &app) {
+Registrar reg_run(31, [](CLI::App &app) {
     auto o = std::make_shared<RunCmd>();
     auto *c = app.add_subcommand("run", "Run a benchmark and profile exactly while it runs (or --pid: until a process exits)");
     c->add_option("-o,--output", o->out, "Also save the profile to this file")->type_name("FILE");

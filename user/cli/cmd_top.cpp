@@ -116,7 +116,7 @@ void run(const TopCmd &o)
     }
 }
 
-Registrar reg(20, [](CLI::App &app) {
+Registrar reg_top(20, [](CLI::App &app) {
     auto o = std::make_shared<TopCmd>();
     auto *c = app.add_subcommand("top", "Live per-device, per-point table of DMA-mapping cost");
     c->add_option("-i,--interval", o->interval, "Refresh interval in seconds")->check(decimal_in(0.1, 3600.0));

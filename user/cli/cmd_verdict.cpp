@@ -149,7 +149,7 @@ void run(const VerdictCmd &o)
         set_exit_code(kExitRuntime);
 }
 
-Registrar reg(41, [](CLI::App &app) {
+Registrar reg_verdict(41, [](CLI::App &app) {
     auto o = std::make_shared<VerdictCmd>();
     auto *c = app.add_subcommand("verdict", "Profile, then say whether iommu=pt is worth trying here, and why");
     auto *d = c->add_option("-d,--duration", o->duration, "Seconds to profile (default 10)")

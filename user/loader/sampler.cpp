@@ -122,7 +122,7 @@ Sampler::Sampler(double hz, bool late_names) : hz_(hz)
     // cycles where the CPU has a PMU; cpu-clock (an hrtimer) otherwise, as in most VMs
     for (int hw = 1; hw >= 0 && fds_.empty(); hw--) {
         a.type = hw ? PERF_TYPE_HARDWARE : PERF_TYPE_SOFTWARE;
-        a.config = hw ? PERF_COUNT_HW_CPU_CYCLES : PERF_COUNT_SW_CPU_CLOCK;
+        a.config = hw ? uint64_t(PERF_COUNT_HW_CPU_CYCLES) : uint64_t(PERF_COUNT_SW_CPU_CLOCK);
         event_ = hw ? "cycles" : "cpu-clock";
         std::vector<int> fds;
         int err = 0;
